@@ -1,6 +1,10 @@
 package jobs
 
-import "time"
+import (
+	"fmt"
+	"regexp"
+	"time"
+)
 
 // Outcome is the bucket a scanned key lands in. Every scanned key lands in
 // exactly one, so the buckets add up to the keys scanned.
@@ -12,8 +16,8 @@ const (
 	SkipTTL          Outcome = "ttl"
 	SkipIdle         Outcome = "idle"
 	SkipBadTimestamp Outcome = "bad_timestamp"
-	SkipTooBig       Outcome = "too_big_to_backup" // decided by the caller (MEMORY USAGE)
-	Gone             Outcome = "gone"              // apply only
+	SkipTooBig       Outcome = "too_big_to_backup"  // decided by the caller (MEMORY USAGE)
+	Gone             Outcome = "gone"               // apply only
 	ChangedSinceScan Outcome = "changed_since_scan" // apply only
 )
 
@@ -43,8 +47,9 @@ type Decision struct {
 	// Grace is true when the key's own expiry had passed and it got the
 	// grace TTL instead.
 	Grace bool
-	// Why says, for a bad_timestamp, what was wrong ("not unix seconds",
-	// "1.2e+12 s in the future").
+	// Why says, for a bad_timestamp, what was wrong, quoting the capture:
+	// `not unix seconds up to year 9999: "17x"`, `"4102444800" as unix
+	// gives an expiry 27320d from now, more than 366d: a unit mistake?`.
 	Why string
 }
 
@@ -53,4 +58,216 @@ type Decision struct {
 type Needs struct {
 	TTL  bool // the key's current expiry (PTTL or PEXPIRETIME)
 	Idle bool // OBJECT IDLETIME
+}
+
+// Salts of the two key-name hashes. They are part of the contract: a run
+// resumed or repeated by another keyjob build must give every key the same
+// expiry, so they never change.
+const (
+	jitterSalt = "keyjob/jitter\x00"
+	spreadSalt = "keyjob/grace_spread\x00"
+)
+
+// badTimestampSlack is how far beyond its longest possible life a computed
+// expiry may lie before it counts as bad_timestamp: a day.
+const badTimestampSlack = 24 * time.Hour
+
+// Needs says which per-key lookups the job's conditions need.
+func (j *Job) Needs() Needs {
+	n := Needs{
+		TTL:  j.Select.TTL.Kind != TTLAny || j.Action.Kind == ActionPersist,
+		Idle: j.Select.Idle != nil,
+	}
+	if e := j.Action.Expire; j.Action.Kind == ActionExpire && e != nil && e.When != WhenAlways {
+		n.TTL = true
+	}
+	return n
+}
+
+// MatchName reports whether name passes select.regex; true when the job has
+// no regex. The glob and the type are the server's to check (SCAN MATCH and
+// TYPE).
+func (j *Job) MatchName(name string) bool {
+	return j.Select.Regex == nil || j.Select.Regex.MatchString(name)
+}
+
+// Captures lists the names of select.regex's named groups, in order; nil
+// without a regex.
+func (j *Job) Captures() []string {
+	if j.Select.Regex == nil {
+		return nil
+	}
+	return namedGroups(j.Select.Regex.SubexpNames())
+}
+
+// MaxLifetime is the longest a key can live past its own start: after ×
+// (1 + jitter) with from, ttl × (1 + jitter) with a fixed ttl. A computed
+// expiry further than this (plus a day) from now is a bad timestamp.
+func (e *Expire) MaxLifetime() time.Duration {
+	base := e.TTL
+	if e.From != nil {
+		base = e.After
+	}
+	return base + share(base, e.Jitter)
+}
+
+// Decide says what happens to one key, from what the caller read about it
+// (only what Needs asks for) and the server's clock. The checks go in the
+// order job-file.md gives, and the first that fails names the skip: the
+// regex, select.ttl, select.idle, then the action's own conditions.
+func (j *Job) Decide(k Key, c Clock) Decision {
+	m, ok := j.submatch(k.Name)
+	if !ok {
+		return Decision{Outcome: SkipRegex}
+	}
+	if !j.ttlSelected(k, c.Now) {
+		return Decision{Outcome: SkipTTL}
+	}
+	if j.Select.Idle != nil && !j.Select.Idle.Match(k.Idle) {
+		return Decision{Outcome: SkipIdle}
+	}
+	switch j.Action.Kind {
+	case ActionDelete:
+		return Decision{Outcome: Change}
+	case ActionPersist:
+		if !k.HasTTL {
+			return Decision{Outcome: SkipTTL}
+		}
+		return Decision{Outcome: Change}
+	}
+	return j.decideExpire(k, c, m)
+}
+
+// submatch applies select.regex, and returns the captures when the action
+// reads one (finding them costs more than matching).
+func (j *Job) submatch(name string) ([]string, bool) {
+	re := j.Select.Regex
+	switch {
+	case re == nil:
+		return nil, true
+	case j.Action.Expire == nil || j.Action.Expire.From == nil:
+		return nil, re.MatchString(name)
+	}
+	m := re.FindStringSubmatch(name)
+	return m, m != nil
+}
+
+// ttlSelected applies select.ttl. A comparison is on the remaining TTL and
+// never matches a key without one.
+func (j *Job) ttlSelected(k Key, now time.Time) bool {
+	switch t := j.Select.TTL; t.Kind {
+	case TTLNone:
+		return !k.HasTTL
+	case TTLCompare:
+		return k.HasTTL && t.Cmp.Match(k.ExpireAt.Sub(now))
+	}
+	return true
+}
+
+// decideExpire computes the key's new expiry and applies `when`.
+//
+// The order matters for which bucket a key lands in. The checks that need
+// only the key's current TTL come first (no_ttl: a key with a TTL; longer:
+// a key without one), so a key that already has a TTL counts as `ttl` even
+// when its name holds a broken timestamp. Then the timestamp is read (bad
+// ones are `bad_timestamp`), and last the comparisons that need the new
+// expiry (shorter, longer).
+func (j *Job) decideExpire(k Key, c Clock, m []string) Decision {
+	e := j.Action.Expire
+	if e.When == WhenNoTTL && k.HasTTL || e.When == WhenLonger && !k.HasTTL {
+		return Decision{Outcome: SkipTTL}
+	}
+	d := j.newExpiry(k.Name, c, m)
+	if d.Outcome != Change {
+		return d
+	}
+	switch {
+	case e.When == WhenShorter && k.HasTTL && !k.ExpireAt.After(d.ExpireAt):
+		return Decision{Outcome: SkipTTL}
+	case e.When == WhenLonger && !k.ExpireAt.Before(d.ExpireAt):
+		return Decision{Outcome: SkipTTL}
+	}
+	return d
+}
+
+// newExpiry is the absolute expiry the job gives the key, truncated to
+// milliseconds (PEXPIREAT), or a bad_timestamp.
+//
+// A fixed ttl counts from the run's start and gets no grace: it cannot be
+// in the past when the run starts, and a resumed run must give the same
+// expiry. With from, an expiry that is not after now becomes the grace TTL,
+// also from the run's start.
+func (j *Job) newExpiry(name string, c Clock, m []string) Decision {
+	e := j.Action.Expire
+	if e.From == nil {
+		at := c.RunStart.Add(e.TTL + share(e.TTL, e.Jitter*keyFraction(jitterSalt, name)))
+		return Decision{Outcome: Change, ExpireAt: toMillis(at)}
+	}
+	capture := ""
+	if i := subexpIndex(j.Select.Regex, e.From.Capture); i >= 0 && i < len(m) {
+		capture = m[i]
+	}
+	start, err := e.From.Parse(capture)
+	if err != nil {
+		return Decision{Outcome: SkipBadTimestamp, Why: err.Error()}
+	}
+	at := start.Add(e.After + share(e.After, e.Jitter*keyFraction(jitterSalt, name)))
+	if limit := e.MaxLifetime() + badTimestampSlack; at.Sub(c.Now) > limit {
+		return Decision{Outcome: SkipBadTimestamp, Why: tooFarWhy(capture, e.From.Format, at, c.Now, limit)}
+	}
+	if at.After(c.Now) {
+		return Decision{Outcome: Change, ExpireAt: toMillis(at)}
+	}
+	grace := e.Grace + share(e.Grace, e.Jitter*keyFraction(jitterSalt, name)) +
+		share(e.GraceSpread, keyFraction(spreadSalt, name))
+	return Decision{Outcome: Change, ExpireAt: toMillis(c.RunStart.Add(grace)), Grace: true}
+}
+
+// tooFarWhy says how far in the future an expiry lies, in days: the gap
+// can pass what a time.Duration holds (seconds read as milliseconds).
+func tooFarWhy(capture, format string, at, now time.Time, limit time.Duration) string {
+	days := float64(at.Unix()-now.Unix()) / 86400
+	return fmt.Sprintf("%s as %s gives an expiry %.0fd from now, more than %s: a unit mistake?",
+		quoteSample(capture), format, days, FormatDuration(limit))
+}
+
+// share is f × d, for jitter and spread: f is in [0, 1].
+func share(d time.Duration, f float64) time.Duration {
+	return time.Duration(f * float64(d))
+}
+
+func toMillis(t time.Time) time.Time {
+	return time.UnixMilli(t.UnixMilli()).UTC()
+}
+
+// keyFraction maps a key name to [0, 1) with FNV-1a 64 over salt+name, so a
+// key gets the same share on every run. FNV alone mixes the last bytes of
+// the input poorly into the high bits, and key names often differ only at
+// the end (session:1, session:2): murmur3's 64-bit finalizer spreads them.
+// Written out rather than with hash/fnv to allocate nothing per key.
+func keyFraction(salt, name string) float64 {
+	const (
+		offset64 = 14695981039346656037
+		prime64  = 1099511628211
+	)
+	h := uint64(offset64)
+	for i := 0; i < len(salt); i++ {
+		h = (h ^ uint64(salt[i])) * prime64
+	}
+	for i := 0; i < len(name); i++ {
+		h = (h ^ uint64(name[i])) * prime64
+	}
+	h ^= h >> 33
+	h *= 0xff51afd7ed558ccd
+	h ^= h >> 33
+	h *= 0xc4ceb9fe1a85ec53
+	h ^= h >> 33
+	return float64(h>>11) / (1 << 53)
+}
+
+func subexpIndex(re *regexp.Regexp, name string) int {
+	if re == nil {
+		return -1
+	}
+	return re.SubexpIndex(name)
 }

@@ -1,10 +1,3 @@
-// Package jobs is the job file: its format (version 1), its validation, and
-// the decision of what happens to one key.
-//
-// It is pure: it parses a file it is given and decides from values it is
-// handed. It must not depend on Redis, the network, the clock or any other
-// keyjob package; the planner and the executor feed it what they read from
-// the server (including the server's "now") and act on its decisions.
 package jobs
 
 import (
@@ -129,9 +122,9 @@ type Expire struct {
 
 // TimeSource is action.expire.from.
 type TimeSource struct {
-	Capture  string
-	Format   string // "unix", "unix_ms", "rfc3339" or a Go layout
-	Location *time.Location
+	Capture  string         // a named group of select.regex
+	Format   string         // FormatUnix, FormatUnixMS, FormatRFC3339 or a Go layout
+	Location *time.Location // for a layout without a zone; time.UTC by default
 }
 
 // BackupMode is the backup field.
@@ -163,7 +156,7 @@ type Limits struct {
 	Rate       Rate  // changes per second; default 5000
 	ScanRate   Rate  // keys scanned per second; default 100000
 	ScanCount  int   // SCAN COUNT hint; default 1000
-	MaxChanges int64 // 0: none
+	MaxChanges int64 // 0: no limit (the file leaves it out; it cannot write 0)
 }
 
 // Guards holds the levels a job file sets. A nil field is not set by the
@@ -178,6 +171,7 @@ type Guards struct {
 	Latency     LatencyGuards
 }
 
+// MemoryGuards is guards.memory.
 type MemoryGuards struct {
 	PauseAbove       *float64 // share of the limit, 0.9 for 90%
 	AbortAbove       *float64
@@ -185,24 +179,29 @@ type MemoryGuards struct {
 	AbortOnEvictions *bool
 }
 
+// PersistenceGuards is guards.persistence.
 type PersistenceGuards struct {
 	PauseDuringFork   *bool
 	AbortOnWriteError *bool
 }
 
+// AOFGuards is guards.aof.
 type AOFGuards struct {
 	MaxGrowth *SizeOrShare
 }
 
+// DiskGuards is guards.disk.
 type DiskGuards struct {
 	AbortBelow *int64 // bytes
 }
 
+// ReplicationGuards is guards.replication.
 type ReplicationGuards struct {
-	PauseLagAbove     *int64 // bytes
+	PauseLagAbove      *int64 // bytes
 	AbortOnReplicaLoss *bool
 }
 
+// LatencyGuards is guards.latency.
 type LatencyGuards struct {
 	PauseAbove *time.Duration
 }
