@@ -1,0 +1,224 @@
+// Package redisx is keyjob's plumbing around the Redis client: dialing a
+// target from a URL without ever printing its password, finding the
+// primaries to scan (one in a standalone server, every master of a
+// cluster), and reading the server's own figures (INFO, CONFIG GET, TIME).
+//
+// It knows nothing of jobs, plans or guards; those packages call it.
+package redisx
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/rueidis"
+)
+
+// DefaultURL is the target when neither --redis nor $REDIS_URL says one.
+const DefaultURL = "redis://127.0.0.1:6379/0"
+
+// Options says how to reach a server.
+type Options struct {
+	URL                   string
+	TLSCA                 string // PEM file of the CA that signed the server's certificate
+	TLSCert, TLSKey       string // client certificate and key, PEM files
+	TLSInsecureSkipVerify bool
+	DialTimeout           time.Duration // default 5s
+	// DB is the database a job file names; nil when it names none. It must
+	// agree with the URL's /N when the URL has one.
+	DB *int
+}
+
+// Conn is a connection to one target: a standalone server or a cluster.
+type Conn struct {
+	Client rueidis.Client
+	// Addr is host:port of the address dialed: what reports show.
+	Addr    string
+	DB      int
+	Cluster bool
+	opt     rueidis.ClientOption
+}
+
+// ErrUnreachable is returned when no connection could be made.
+var ErrUnreachable = errors.New("server unreachable")
+
+// Redact returns the URL with any password replaced, for messages.
+func Redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return u.Redacted()
+}
+
+// Dial connects to the target. Errors never contain the password.
+func Dial(ctx context.Context, o Options) (*Conn, error) {
+	opt, addr, db, err := clientOption(o)
+	if err != nil {
+		return nil, err
+	}
+	client, err := rueidis.NewClient(opt)
+	if err != nil {
+		return nil, explain(addr, err)
+	}
+	c := &Conn{Client: client, Addr: addr, DB: db, opt: opt}
+	info, err := Info(ctx, client, "cluster")
+	if err != nil {
+		client.Close()
+		return nil, explain(addr, err)
+	}
+	c.Cluster = info["cluster_enabled"] == "1"
+	if c.Cluster && db != 0 {
+		client.Close()
+		return nil, fmt.Errorf("%s is a cluster, which has only database 0, but the URL names database %d", addr, db)
+	}
+	return c, nil
+}
+
+// Close closes the client and every node client.
+func (c *Conn) Close() { c.Client.Close() }
+
+// Target is host:port/db, what every message and file shows of the target.
+func (c *Conn) Target() string { return fmt.Sprintf("%s/%d", c.Addr, c.DB) }
+
+// Mode is "cluster" or "standalone".
+func (c *Conn) Mode() string {
+	if c.Cluster {
+		return "cluster"
+	}
+	return "standalone"
+}
+
+func clientOption(o Options) (opt rueidis.ClientOption, addr string, db int, err error) {
+	raw := o.URL
+	if raw == "" {
+		raw = DefaultURL
+	}
+	u, perr := url.Parse(raw)
+	if perr != nil || u.Host == "" {
+		// url.Parse's error repeats the URL, password and all: say it
+		// without quoting it.
+		return opt, "", 0, fmt.Errorf("--redis: not a URL of the form redis://[user:password@]host:port[/db]")
+	}
+	switch u.Scheme {
+	case "redis", "rediss":
+	default:
+		return opt, "", 0, fmt.Errorf("--redis: scheme %q: want redis:// or rediss://", u.Scheme)
+	}
+	opt, err = rueidis.ParseURL(raw)
+	if err != nil {
+		return opt, "", 0, fmt.Errorf("--redis %s: %s", u.Redacted(), strings.TrimPrefix(err.Error(), "redis: "))
+	}
+	addr = opt.InitAddress[0]
+	if o.DB != nil {
+		if strings.Trim(u.Path, "/") != "" && *o.DB != opt.SelectDB {
+			return opt, "", 0, fmt.Errorf("the job file says db %d but --redis names database %d: drop one of them", *o.DB, opt.SelectDB)
+		}
+		opt.SelectDB = *o.DB
+	}
+	db = opt.SelectDB
+	opt.DisableCache = true // no CLIENT TRACKING: managed services may refuse it
+	opt.ClientName = "keyjob"
+	opt.Dialer.Timeout = o.DialTimeout
+	if opt.Dialer.Timeout == 0 {
+		opt.Dialer.Timeout = 5 * time.Second
+	}
+	opt.ConnWriteTimeout = 10 * time.Second
+	if err := tlsOption(&opt, u.Scheme == "rediss", o); err != nil {
+		return opt, "", 0, err
+	}
+	return opt, addr, db, nil
+}
+
+func tlsOption(opt *rueidis.ClientOption, rediss bool, o Options) error {
+	if !rediss {
+		if o.TLSCA != "" || o.TLSCert != "" || o.TLSInsecureSkipVerify {
+			return errors.New("--tls-* flags need a rediss:// URL")
+		}
+		return nil
+	}
+	if opt.TLSConfig == nil {
+		opt.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+	opt.TLSConfig.InsecureSkipVerify = opt.TLSConfig.InsecureSkipVerify || o.TLSInsecureSkipVerify
+	if o.TLSCA != "" {
+		pem, err := os.ReadFile(o.TLSCA)
+		if err != nil {
+			return fmt.Errorf("--tls-ca: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return fmt.Errorf("--tls-ca %s: no PEM certificate in it", o.TLSCA)
+		}
+		opt.TLSConfig.RootCAs = pool
+	}
+	if (o.TLSCert == "") != (o.TLSKey == "") {
+		return errors.New("--tls-cert and --tls-key go together")
+	}
+	if o.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(o.TLSCert, o.TLSKey)
+		if err != nil {
+			return fmt.Errorf("--tls-cert/--tls-key: %w", err)
+		}
+		opt.TLSConfig.Certificates = []tls.Certificate{cert}
+	}
+	return nil
+}
+
+// explain turns a client error into one an operator can act on. The
+// client's errors name the address, never the password.
+func explain(addr string, err error) error {
+	msg := err.Error()
+	var nerr net.Error
+	var operr *net.OpError
+	switch {
+	case strings.Contains(msg, "WRONGPASS"), strings.Contains(msg, "NOAUTH"), strings.Contains(msg, "invalid password"):
+		return fmt.Errorf("%s refused the credentials (%s): check the user and password in --redis or $REDIS_URL", addr, firstLine(msg))
+	case strings.HasPrefix(msg, "LOADING"):
+		return fmt.Errorf("%s is still loading its dataset into memory: try again when it is done", addr)
+	case errors.As(err, &operr), errors.As(err, &nerr) && nerr.Timeout(), errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("%w: %s: %s", ErrUnreachable, addr, firstLine(msg))
+	}
+	return fmt.Errorf("%s: %w", addr, err)
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+// Do sends one command and explains a failure.
+func (c *Conn) Do(ctx context.Context, cmd rueidis.Completed) rueidis.RedisResult {
+	return c.Client.Do(ctx, cmd)
+}
+
+// ParseInt is strconv.ParseInt for INFO fields; a missing field is 0.
+func ParseInt(s string) int64 {
+	n, _ := strconv.ParseInt(s, 10, 64)
+	return n
+}
+
+// DialNode opens a connection of its own to one node of the target, with
+// the target's credentials and TLS: the guards time their PING and read
+// INFO on it, so the run's pipelines do not delay them.
+func (c *Conn) DialNode(addr string) (rueidis.Client, error) {
+	opt := c.opt
+	opt.InitAddress = []string{addr}
+	opt.ForceSingleClient = true
+	opt.ClientName = "keyjob-guard"
+	client, err := rueidis.NewClient(opt)
+	if err != nil {
+		return nil, explain(addr, err)
+	}
+	return client, nil
+}

@@ -1,0 +1,248 @@
+package planner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/keyjob/keyjob/internal/redisx"
+	"github.com/keyjob/keyjob/internal/scan"
+	"github.com/keyjob/keyjob/jobs"
+)
+
+// Options tunes a plan.
+type Options struct {
+	// Sample, when above 0, stops after that many matching keys and
+	// extrapolates: an estimate, and the report says how good.
+	Sample int64
+	// ScanRate overrides limits.scan_rate (--scan-rate); 0 keeps the job's.
+	ScanRate jobs.Rate
+	// Progress, when set, is called after each SCAN batch with the keys
+	// scanned so far.
+	Progress func(scanned int64)
+}
+
+// memorySample is how many changed keys get a MEMORY USAGE for the memory
+// estimates; a dump-backed job measures every changed key (too_big_to_backup
+// is an outcome, counted exactly).
+const memorySample = 2000
+
+// ErrLFUIdle is a plan error: OBJECT IDLETIME is refused under an LFU policy.
+var ErrLFUIdle = errors.New("select.idle needs OBJECT IDLETIME, which a server with an LFU maxmemory-policy refuses")
+
+// Build makes the plan of job against the server behind conn. It changes
+// nothing. An error is returned only when the plan could not be made at
+// all; problems the reviewer must see (a unit mistake, max_changes) go into
+// Plan.Errors.
+func Build(ctx context.Context, conn *redisx.Conn, job *jobs.Job, o Options) (*Plan, error) {
+	srv, err := readServer(ctx, conn)
+	if err != nil {
+		return nil, err
+	}
+	if srv.major < 7 {
+		return nil, fmt.Errorf("%s runs Redis %s; keyjob needs 7.0 or later (EXPIRE NX/GT/LT, PEXPIRETIME)", conn.Addr, srv.info["redis_version"])
+	}
+	if job.Needs().Idle && strings.Contains(srv.info["maxmemory_policy"], "lfu") {
+		return nil, fmt.Errorf("%w (%s): drop select.idle or plan against a server with an LRU policy", ErrLFUIdle, srv.info["maxmemory_policy"])
+	}
+	nodes, err := conn.Primaries(ctx)
+	if err != nil {
+		return nil, err
+	}
+	start, err := redisx.ServerTime(ctx, conn.Client)
+	if err != nil {
+		return nil, err
+	}
+	p := &Plan{FormatVersion: FormatVersion, GeneratedAt: start.UTC().Truncate(time.Millisecond)}
+	p.Job = jobInfo(job)
+	p.Target = srv.target(conn, len(nodes))
+	p.DBSize, _ = p.Target.dbsize()
+
+	t := newTally(job, p.GeneratedAt, o.Sample > 0)
+	t.dbsizeHint = p.DBSize / int64(max(len(nodes), 1))
+	scanRate := job.Limits.ScanRate
+	if o.ScanRate != 0 {
+		scanRate = o.ScanRate
+	}
+	w := walker{job: job, tally: t, o: o, clock: serverClock(start), limiter: limiterFor(scanRate, job.Limits.ScanCount)}
+	began := time.Now()
+	var fraction float64 = 1
+	for _, n := range nodes {
+		f, err := w.node(ctx, n)
+		if err != nil {
+			return nil, fmt.Errorf("scan %s: %w", n.Addr, err)
+		}
+		fraction = f
+	}
+	p.ScanDuration = Duration(time.Since(began))
+	t.fill(p)
+	if o.Sample > 0 {
+		extrapolate(p, o.Sample, fraction)
+	}
+	estimate(p, job, t)
+	judge(p, job, t)
+	return p, nil
+}
+
+// serverClock returns the server's clock as now, from one TIME reading
+// and the local monotonic clock, so no per-batch round trip is needed.
+func serverClock(start time.Time) func() time.Time {
+	local := time.Now()
+	return func() time.Time { return start.Add(time.Since(local)) }
+}
+
+func limiterFor(r jobs.Rate, count int) *rate.Limiter {
+	if r.IsUnlimited() || r <= 0 {
+		return nil
+	}
+	return rate.NewLimiter(rate.Limit(r), max(int(r), count, 1))
+}
+
+type walker struct {
+	job     *jobs.Job
+	tally   *tally
+	o       Options
+	clock   func() time.Time
+	limiter *rate.Limiter
+	infos   []scan.KeyInfo
+	names   []string
+}
+
+// errSampled stops a walk once the sample is complete.
+var errSampled = errors.New("sample complete")
+
+// node walks one primary and returns the share of its keyspace covered
+// (1 unless the walk stopped early for a sample).
+func (w *walker) node(ctx context.Context, n redisx.Node) (float64, error) {
+	j := w.job
+	opts := scan.Options{Match: j.Select.Match, Type: j.Select.Type, Count: j.Limits.ScanCount, Limiter: w.limiter}
+	var last uint64
+	_, err := scan.Walk(ctx, n.Client, 0, opts, func(ctx context.Context, b scan.Batch) error {
+		last = b.Cursor
+		if err := w.batch(ctx, n, b.Keys); err != nil {
+			return err
+		}
+		if w.o.Progress != nil {
+			w.o.Progress(w.tally.scanned)
+		}
+		if w.o.Sample > 0 && w.tally.scanned >= w.o.Sample && b.Cursor != 0 {
+			return errSampled
+		}
+		return nil
+	})
+	if errors.Is(err, errSampled) {
+		return cursorFraction(last, w.tally.dbsizeHint), nil
+	}
+	return 1, err
+}
+
+// batch decides the keys of one SCAN call: the regex on the name alone,
+// then the lookups the job's conditions need, pipelined, then the rest.
+func (w *walker) batch(ctx context.Context, n redisx.Node, keys []string) error {
+	j := w.job
+	names := w.names[:0]
+	for _, k := range keys {
+		if j.MatchName(k) {
+			names = append(names, k)
+		} else {
+			w.tally.add(k, jobs.Decision{Outcome: jobs.SkipRegex}, scan.KeyInfo{Name: k, ExpireAt: -1})
+		}
+	}
+	w.names = names
+	needs := j.Needs()
+	now := w.clock()
+	var infos []scan.KeyInfo
+	if needs.TTL || needs.Idle {
+		var err error
+		now, w.infos, err = scan.Lookup(ctx, n.Client, names, scan.Lookups{Expiry: needs.TTL, ExpireTime: true, Idle: needs.Idle}, w.infos)
+		if err != nil {
+			return err
+		}
+		infos = w.infos
+	} else {
+		infos = w.infos[:0]
+		for _, k := range names {
+			infos = append(infos, scan.KeyInfo{Name: k, Exists: true, ExpireAt: -1})
+		}
+		w.infos = infos
+	}
+	clock := jobs.Clock{Now: now, RunStart: w.tally.runStart}
+	var measure []int
+	var decided []jobs.Decision
+	for i, ki := range infos {
+		if !ki.Exists {
+			w.tally.gone++ // expired or deleted between SCAN and lookup: not scanned for our purposes
+			continue
+		}
+		d := j.Decide(toKey(ki, needs), clock)
+		if d.Outcome == jobs.Change && w.tally.wantsMemory() {
+			measure = append(measure, i)
+			decided = append(decided, d)
+			continue
+		}
+		w.tally.add(ki.Name, d, ki)
+	}
+	if len(measure) == 0 {
+		return nil
+	}
+	return w.measured(ctx, n, infos, measure, decided)
+}
+
+// measured looks up MEMORY USAGE of changed keys (all of them for a dump
+// job, whose too_big_to_backup is an outcome; else a sample) and tallies them.
+func (w *walker) measured(ctx context.Context, n redisx.Node, infos []scan.KeyInfo, idx []int, decided []jobs.Decision) error {
+	names := make([]string, len(idx))
+	for i, x := range idx {
+		names[i] = infos[x].Name
+	}
+	_, mem, err := scan.Lookup(ctx, n.Client, names, scan.Lookups{Memory: true}, nil)
+	if err != nil {
+		return err
+	}
+	for i, x := range idx {
+		ki := infos[x]
+		if !mem[i].Exists {
+			w.tally.gone++
+			continue
+		}
+		ki.Memory = mem[i].Memory
+		d := decided[i]
+		if w.job.Backup.Mode == jobs.BackupDump && ki.Memory > w.job.Backup.MaxDumpSize {
+			d = jobs.Decision{Outcome: jobs.SkipTooBig, Why: fmt.Sprintf("%d bytes", ki.Memory)}
+		}
+		w.tally.add(ki.Name, d, ki)
+	}
+	return nil
+}
+
+func toKey(ki scan.KeyInfo, needs jobs.Needs) jobs.Key {
+	k := jobs.Key{Name: ki.Name, Idle: ki.Idle, HasTTL: ki.ExpireAt >= 0}
+	if k.HasTTL {
+		k.ExpireAt = time.UnixMilli(ki.ExpireAt)
+	}
+	return k
+}
+
+// cursorFraction estimates the share of a table a SCAN cursor has covered.
+// SCAN walks buckets in reverse-binary order, so the cursor's bits read
+// backwards, over the table's size, are the share of buckets visited.
+func cursorFraction(cursor uint64, dbsize int64) float64 {
+	if cursor == 0 {
+		return 1
+	}
+	bits := 1
+	for int64(1)<<bits < dbsize {
+		bits++
+	}
+	var rev uint64
+	for i := 0; i < bits; i++ {
+		rev = rev<<1 | (cursor>>i)&1
+	}
+	f := float64(rev) / math.Exp2(float64(bits))
+	return math.Max(f, 1e-6)
+}

@@ -1,0 +1,219 @@
+package planner
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/keyjob/keyjob/jobs"
+)
+
+// expiresEntryBytes is what one more key in the server's expires table
+// costs: a dict entry (24 B, 32 with jemalloc's rounding) and its bucket
+// pointer, plus the table's growth.
+const expiresEntryBytes = 40
+
+// msDigits is the length of a millisecond timestamp for the next centuries.
+const msDigits = 13
+
+// respBytes is the size of a command in RESP, as the AOF and the
+// replication stream carry it.
+func respBytes(args ...string) int64 {
+	n := int64(len("*\r\n") + len(strconv.Itoa(len(args))))
+	for _, a := range args {
+		n += int64(len("$\r\n\r\n") + len(strconv.Itoa(len(a))) + len(a))
+	}
+	return n
+}
+
+// aofCommandBytes is what the run's change of one key appends to the AOF.
+// The server rewrites every EXPIRE variant as PEXPIREAT with an absolute
+// time, keeping an NX/GT/LT flag; a script's effects are logged as the
+// commands it ran.
+func aofCommandBytes(j *jobs.Job, key string) int64 {
+	switch j.Action.Kind {
+	case jobs.ActionDelete:
+		return respBytes("UNLINK", key)
+	case jobs.ActionPersist:
+		return respBytes("PERSIST", key)
+	}
+	ms := strings.Repeat("0", msDigits)
+	if flag := nativeFlag(j); flag != "" {
+		return respBytes("PEXPIREAT", key, ms, flag)
+	}
+	return respBytes("PEXPIREAT", key, ms)
+}
+
+// nativeFlag is the EXPIRE flag that expresses the job's condition, or ""
+// when a plain PEXPIREAT (when: always) or a script does.
+func nativeFlag(j *jobs.Job) string {
+	if j.Action.Expire == nil {
+		return ""
+	}
+	switch j.Action.Expire.When {
+	case jobs.WhenNoTTL:
+		return "NX"
+	case jobs.WhenLonger:
+		return "GT"
+	case jobs.WhenShorter:
+		return "LT"
+	}
+	return ""
+}
+
+// journalRecordBytes approximates one journal line: the key, its previous
+// and new expiry and, with backup: dump, the payload in base64.
+func journalRecordBytes(j *jobs.Job, key string, memory int64) int64 {
+	switch j.Backup.Mode {
+	case jobs.BackupNone:
+		return 0
+	case jobs.BackupDump:
+		if j.Action.Kind == jobs.ActionDelete {
+			return int64(len(key)) + 70 + memory*4/3
+		}
+	}
+	return int64(len(key)) + 70
+}
+
+// extrapolate scales a sampled plan's counts to the whole keyspace.
+func extrapolate(p *Plan, requested int64, fraction float64) {
+	scale := 1 / fraction
+	p.Sample = &Sample{Requested: requested, Fraction: fraction}
+	if p.Scanned > 0 && p.Outcomes.Change > 0 {
+		share := float64(p.Outcomes.Change) / float64(p.Scanned)
+		// Two errors add up: how many keys the SCAN position implies
+		// (bucket occupancy, about 1/n) and the share that changes.
+		n := float64(p.Scanned)
+		p.Sample.Margin = 1.96 * math.Sqrt(1/n+(1-share)/(n*share))
+	}
+	up := func(n int64) int64 { return int64(math.Round(float64(n) * scale)) }
+	p.Scanned = up(p.Scanned)
+	p.Outcomes.Change = up(p.Outcomes.Change)
+	p.Outcomes.ChangeGrace = up(p.Outcomes.ChangeGrace)
+	for k, v := range p.Outcomes.Skip {
+		p.Outcomes.Skip[k] = up(v)
+	}
+	for i := range p.Expiries {
+		p.Expiries[i].Keys = up(p.Expiries[i].Keys)
+		p.Expiries[i].MemoryBytes = up(p.Expiries[i].MemoryBytes)
+	}
+	if p.PeakMinute != nil {
+		p.PeakMinute.Keys = up(p.PeakMinute.Keys)
+	}
+}
+
+// estimate fills the projections from the tally and the server's figures.
+func estimate(p *Plan, j *jobs.Job, t *tally) {
+	scale := 1.0
+	if t.scanned > 0 {
+		scale = float64(p.Scanned) / float64(t.scanned)
+	}
+	up := func(n int64) int64 { return int64(math.Round(float64(n) * scale)) }
+	e := &p.Estimates
+	e.AOFBytes = up(t.aofBytes)
+	if t.change > 0 {
+		e.AOFBytesPerKey = t.aofBytes / t.change
+	}
+	e.AOFGraceBytes = up(t.graceDel)
+	if p.Target.Replicas > 0 {
+		e.ReplicationBytes = e.AOFBytes
+	}
+	e.MeanKeyBytes = t.meanMemory()
+	switch j.Action.Kind {
+	case jobs.ActionDelete:
+		e.MemoryFreedBytes = p.Outcomes.Change * e.MeanKeyBytes
+	case jobs.ActionExpire:
+		e.MemoryAddedBytes = up(t.fromNoTTL) * expiresEntryBytes
+		e.MemoryExpiringBytes = p.Outcomes.Change * e.MeanKeyBytes
+	}
+	e.RewriteDiskBytes = rewriteDisk(p.Target)
+	e.JournalBytes = up(t.journal)
+	e.DurationSeconds = duration(p, j)
+	e.Forks = forks(p.Target, p.Outcomes.Change, e.DurationSeconds, e.AOFBytes)
+}
+
+// rewriteDisk is the room an AOF rewrite (or an RDB snapshot) needs: about
+// the AOF's base file, else the dataset, bounded by used_memory.
+func rewriteDisk(t Target) int64 {
+	if t.AOF && t.AOFBaseSize > 0 {
+		return t.AOFBaseSize
+	}
+	return t.UsedMemory
+}
+
+// duration is the run's wall time at the job's rates: the slower of
+// writing the changes and scanning the keys.
+func duration(p *Plan, j *jobs.Job) float64 {
+	var d float64
+	if !j.Limits.Rate.IsUnlimited() && j.Limits.Rate > 0 {
+		d = float64(p.Outcomes.Change) / float64(j.Limits.Rate)
+	}
+	if !j.Limits.ScanRate.IsUnlimited() && j.Limits.ScanRate > 0 {
+		d = math.Max(d, float64(p.Scanned)/float64(j.Limits.ScanRate))
+	}
+	return d
+}
+
+// forks lists the forks the run's own writes trigger: RDB save points
+// (save SECONDS CHANGES) and an automatic AOF rewrite.
+func forks(t Target, changes int64, seconds float64, aofBytes int64) []string {
+	var out []string
+	if n, point := savePointForks(t.Save, changes, seconds); n > 0 {
+		out = append(out, fmt.Sprintf("%d BGSAVE (save %s)", n, point))
+	}
+	if t.AOF && t.AutoAOFRewritePercentage > 0 {
+		base := t.AOFBaseSize
+		grown := t.AOFSize + aofBytes
+		limit := base + base*t.AutoAOFRewritePercentage/100
+		if grown > limit && grown > t.AutoAOFRewriteMinSize {
+			out = append(out, fmt.Sprintf("1 AOF rewrite (auto-aof-rewrite-percentage %d)", t.AutoAOFRewritePercentage))
+		}
+	}
+	return out
+}
+
+// savePointForks estimates how many BGSAVEs the run's writes trigger: a
+// save point fires when CHANGES writes happened and SECONDS passed since
+// the last save, so at most once per max(SECONDS, time to make CHANGES).
+func savePointForks(save string, changes int64, seconds float64) (int64, string) {
+	f := strings.Fields(save)
+	var best int64
+	var point string
+	for i := 0; i+1 < len(f); i += 2 {
+		secs, err1 := strconv.ParseInt(f[i], 10, 64)
+		need, err2 := strconv.ParseInt(f[i+1], 10, 64)
+		if err1 != nil || err2 != nil || need <= 0 || changes < need {
+			continue
+		}
+		period := float64(secs)
+		if seconds > 0 {
+			period = math.Max(period, seconds*float64(need)/float64(changes))
+		}
+		n := int64(1)
+		if seconds > 0 && period > 0 {
+			n = max(1, int64(seconds/period))
+		}
+		if n > best {
+			best, point = n, f[i]+" "+f[i+1]
+		}
+	}
+	return best, point
+}
+
+// inWords is "3 min 16 s", for messages.
+func inWords(d time.Duration) string {
+	d = d.Round(time.Second)
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%d s", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%d min %d s", int(d.Minutes()), int(d.Seconds())%60)
+	case d < 48*time.Hour && d%time.Hour == 0:
+		return fmt.Sprintf("%d h", int(d.Hours()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%d h %d min", int(d.Hours()), int(d.Minutes())%60)
+	}
+	return fmt.Sprintf("%d d", int(d.Hours()/24))
+}

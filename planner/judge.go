@@ -1,0 +1,164 @@
+package planner
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/dustin/go-humanize"
+
+	"github.com/keyjob/keyjob/jobs"
+)
+
+// Codes of the plan's errors and warnings: stable, for machines.
+const (
+	ErrUnitMistake       = "unit_mistake"
+	ErrMaxChanges        = "max_changes_exceeded"
+	WarnMemoryAbovePause = "memory_above_pause"
+	WarnVolatileFewTTLs  = "volatile_policy_few_ttls"
+	WarnGraceWave        = "grace_wave"
+	WarnAOFNoDiskProbe   = "aof_without_disk_probe"
+	WarnForkInProgress   = "fork_in_progress"
+	WarnReplicas         = "replicas"
+	WarnLargeShare       = "touches_most_of_keyspace"
+	WarnNoUndo           = "no_undo"
+	WarnBadTimestamps    = "bad_timestamps"
+	WarnConfigRefused    = "config_refused"
+	WarnReplicaTarget    = "target_is_replica"
+	WarnVanished         = "keys_vanished"
+)
+
+// unitMistakeShare: bad timestamps above this share of the changes are a
+// format mistake (seconds read as milliseconds), not a few bad keys.
+const unitMistakeShare = 0.01
+
+// graceWaveKeys is the burst of expiries in one minute worth a warning.
+const graceWaveKeys = 10000
+
+// pauseMemoryShare is the default memory.pause_above.
+const pauseMemoryShare = 0.90
+
+func (p *Plan) warn(code, format string, a ...any) {
+	p.Warnings = append(p.Warnings, Message{Code: code, Message: fmt.Sprintf(format, a...)})
+}
+
+func (p *Plan) fail(code, format string, a ...any) {
+	p.Errors = append(p.Errors, Message{Code: code, Message: fmt.Sprintf(format, a...)})
+}
+
+// judge adds the errors and warnings the stories teach, in plain words.
+func judge(p *Plan, j *jobs.Job, t *tally) {
+	t0 := p.Target
+	if t0.MaxMemory > 0 && float64(t0.UsedMemory) > pauseMemoryShare*float64(t0.MaxMemory) {
+		p.warn(WarnMemoryAbovePause, "Memory is at %.0f%% of maxmemory (%s of %s), above the 90%% pause level: apply refuses to start unless you pass --from-high-memory, and then pauses at +1%% and aborts at +3%% of maxmemory from where it starts.",
+			100*float64(t0.UsedMemory)/float64(t0.MaxMemory), humanize.IBytes(uint64(t0.UsedMemory)), humanize.IBytes(uint64(t0.MaxMemory)))
+	}
+	if bad := p.Outcomes.Skip[string(jobs.SkipBadTimestamp)]; bad > 0 {
+		if float64(bad) > unitMistakeShare*float64(max(p.Outcomes.Change, 1)) {
+			p.fail(ErrUnitMistake, "%s keys (%.1f%% of the %s keys to change) have a timestamp that does not parse or lies too far in the future. More than 1%% means the format is wrong (seconds read as milliseconds, a wrong layout): fix action.expire.from.format. apply refuses to run this job. See the bad_timestamp samples.",
+				humanize.Comma(bad), 100*float64(bad)/float64(max(p.Outcomes.Change, 1)), humanize.Comma(p.Outcomes.Change))
+		} else {
+			p.warn(WarnBadTimestamps, "%s keys have a timestamp that does not parse or lies too far in the future; they are left alone (see the bad_timestamp samples).", humanize.Comma(bad))
+		}
+	}
+	if m := j.Limits.MaxChanges; m > 0 && p.Outcomes.Change > m {
+		p.fail(ErrMaxChanges, "The job would change %s keys, more than limits.max_changes (%s): apply would abort. Raise max_changes if this is expected, or narrow select.",
+			humanize.Comma(p.Outcomes.Change), humanize.Comma(m))
+	}
+	judgeEviction(p, j)
+	judgeGraceWave(p, j)
+	if t0.AOF {
+		p.warn(WarnAOFNoDiskProbe, "AOF is on: the run appends about %s to it, and a rewrite needs about %s of free disk. The disk guard can only watch the disk if apply gets --disk-path DIR (a local data dir) or --disk-free-command CMD.",
+			humanize.IBytes(uint64(p.Estimates.AOFBytes)), humanize.IBytes(uint64(p.Estimates.RewriteDiskBytes)))
+	}
+	if t0.ForkInProgress != "" {
+		p.warn(WarnForkInProgress, "A %s is in progress right now: its copy-on-write needs free memory, and apply pauses until it ends.", t0.ForkInProgress)
+	}
+	if t0.Replicas > 0 {
+		p.warn(WarnReplicas, "%d replica(s) receive every change: about %s each. The replication backlog is %s; a replica that falls further behind needs a full resync, which forks this server. apply pauses when lag passes half of it.",
+			t0.Replicas, humanize.IBytes(uint64(p.Estimates.ReplicationBytes)), humanize.IBytes(uint64(t0.ReplBacklogSize)))
+	}
+	if t0.Role == "replica" {
+		p.warn(WarnReplicaTarget, "These figures come from a replica. apply must run against the primary.")
+	}
+	if p.DBSize > 0 && float64(p.Outcomes.Change) > 0.5*float64(p.DBSize) {
+		p.warn(WarnLargeShare, "The job changes %s of the %s keys in db%d (%.0f%%): more than half the keyspace.",
+			humanize.Comma(p.Outcomes.Change), humanize.Comma(p.DBSize), t0.DB, 100*float64(p.Outcomes.Change)/float64(p.DBSize))
+	}
+	if j.Backup.Mode == jobs.BackupNone && p.Outcomes.Change > 0 {
+		p.warn(WarnNoUndo, "backup: none — no journal is written and the run cannot be undone.")
+	}
+	if !t0.ConfigReadable {
+		p.warn(WarnConfigRefused, "The server refuses CONFIG GET (managed services often do): the save points and auto-aof-rewrite settings are unknown, so the forks the run triggers cannot be projected.")
+	}
+	if t.gone > 0 {
+		p.warn(WarnVanished, "%s keys vanished between SCAN and their lookup (expired or deleted meanwhile); they are not counted.", humanize.Comma(t.gone))
+	}
+}
+
+// judgeEviction is the ticket story: under a volatile-* policy only keys
+// with a TTL can be evicted.
+func judgeEviction(p *Plan, j *jobs.Job) {
+	policy := p.Target.MaxMemoryPolicy
+	keys, expires := p.Target.dbsize()
+	if !strings.HasPrefix(policy, "volatile-") || keys == 0 {
+		return
+	}
+	noTTL := float64(keys-expires) / float64(keys)
+	if noTTL < 0.5 {
+		return
+	}
+	msg := fmt.Sprintf("maxmemory-policy is %s and %.0f%% of keys have no TTL. Eviction can only pick among the %.0f%% that do; when they are gone, writes fail with OOM.",
+		policy, 100*noTTL, 100*(1-noTTL))
+	if j.Action.Kind == jobs.ActionExpire && p.Outcomes.Change > 0 {
+		msg += fmt.Sprintf(" After this run, %s more keys become candidates for eviction.", humanize.Comma(p.Outcomes.Change))
+	}
+	p.warn(WarnVolatileFewTTLs, "%s", msg)
+}
+
+// judgeGraceWave is the delete wave an hour after a TTL backfill: every
+// grace key expires within a minute, each a DEL to the AOF and replicas.
+func judgeGraceWave(p *Plan, j *jobs.Job) {
+	e := j.Action.Expire
+	if e == nil || e.From == nil || e.GraceSpread > 0 || p.PeakMinute == nil || p.PeakMinute.Keys <= graceWaveKeys {
+		return
+	}
+	p.warn(WarnGraceWave, "%s keys are already past their lifetime and get the %s grace TTL; %s of them expire in the same minute (%s after the run): that many DELs to the AOF (%s) and to each replica at once. Consider grace_spread: 6h.",
+		humanize.Comma(p.Outcomes.ChangeGrace), inWords(e.Grace), humanize.Comma(p.PeakMinute.Keys),
+		inWords(p.PeakMinute.At.Sub(p.GeneratedAt)), humanize.IBytes(uint64(p.Estimates.AOFGraceBytes)))
+}
+
+func jobInfo(j *jobs.Job) JobInfo {
+	ji := JobInfo{
+		Name: j.Name, Path: j.Path, SHA256: j.SHA256, Description: j.Description,
+		Match: j.Select.Match, Type: j.Select.Type,
+		Backup:     [...]string{"journal", "dump", "none"}[j.Backup.Mode],
+		Rate:       rateString(j.Limits.Rate),
+		ScanRate:   rateString(j.Limits.ScanRate),
+		MaxChanges: j.Limits.MaxChanges,
+		GuardsSet:  j.Guards.Set(),
+	}
+	switch j.Action.Kind {
+	case jobs.ActionDelete:
+		ji.Action, ji.Summary = "delete", "UNLINK"
+	case jobs.ActionPersist:
+		ji.Action, ji.Summary = "persist", "remove the TTL"
+	case jobs.ActionExpire:
+		e := j.Action.Expire
+		ji.Action = "expire"
+		ji.When = [...]string{"no_ttl", "always", "shorter", "longer"}[e.When]
+		if e.From != nil {
+			ji.Summary = fmt.Sprintf("TTL from %s: %s after the capture %s (%s)", e.From.Capture, inWords(e.After), e.From.Capture, e.From.Format)
+		} else {
+			ji.Summary = fmt.Sprintf("fixed TTL of %s from the run's start", inWords(e.TTL))
+		}
+	}
+	return ji
+}
+
+func rateString(r jobs.Rate) string {
+	if r.IsUnlimited() {
+		return "unlimited"
+	}
+	return strconv.FormatFloat(float64(r), 'f', -1, 64)
+}
