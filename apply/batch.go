@@ -1,0 +1,404 @@
+package apply
+
+import (
+	"context"
+	"crypto/sha1"
+	"encoding/hex"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/redis/rueidis"
+
+	"github.com/keyjob/keyjob/internal/checkpoint"
+	"github.com/keyjob/keyjob/internal/journal"
+	"github.com/keyjob/keyjob/internal/redisx"
+	"github.com/keyjob/keyjob/internal/scan"
+	"github.com/keyjob/keyjob/jobs"
+)
+
+// sendTimeout bounds the batch in flight, which is finished even after an
+// interrupt.
+const sendTimeout = 30 * time.Second
+
+// pending is a key decided for change, with what the journal needs.
+type pending struct {
+	change
+	prev  int64 // previous absolute expiry, ms; -1 none
+	grace bool
+	dump  []byte
+}
+
+// batch processes the keys of one SCAN call: decide, wait at the gates,
+// journal, send, count, commit.
+func (r *Run) batch(ctx context.Context, node redisx.Node, st *checkpoint.Node, b scan.Batch) error {
+	if ctx.Err() != nil {
+		return errInterrupted
+	}
+	counts := map[string]int64{}
+	todo, err := r.decide(ctx, node, b.Keys, counts)
+	if err != nil {
+		return err
+	}
+	allowed, stop := r.allowance(len(todo))
+	partial := allowed < len(todo)
+	todo = todo[:allowed]
+	if err := r.gates(ctx, len(todo)); err != nil {
+		return err
+	}
+	if todo, err = r.backup(ctx, node, todo, counts); err != nil {
+		return err
+	}
+	if err := r.journalBatch(todo); err != nil {
+		return err
+	}
+	// The batch in flight is finished even when interrupted now.
+	sendCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), sendTimeout)
+	defer cancel()
+	if err := r.send(sendCtx, node, todo, counts); err != nil {
+		return err
+	}
+	r.commit(st, b, counts, partial)
+	r.observe(node, false)
+	if err := r.save(false); err != nil {
+		return err
+	}
+	if stop != nil {
+		return stop
+	}
+	return r.unitMistake()
+}
+
+// decide runs the job's rule over the batch's keys, with only the lookups
+// the rule and the journal need.
+func (r *Run) decide(ctx context.Context, node redisx.Node, keys []string, counts map[string]int64) ([]pending, error) {
+	j := r.job
+	names := make([]string, 0, len(keys))
+	for _, k := range keys {
+		if j.MatchName(k) {
+			names = append(names, k)
+		} else {
+			counts[string(jobs.SkipRegex)]++
+		}
+	}
+	want := r.lookups()
+	now := time.Now() // replaced by the server's clock when lookups run
+	infos := r.infos[:0]
+	if want.Expiry || want.Idle {
+		var err error
+		now, infos, err = scan.Lookup(ctx, node.Client, names, want, infos)
+		if err != nil {
+			return nil, err
+		}
+	} else {
+		now = r.serverNow()
+		for _, k := range names {
+			infos = append(infos, scan.KeyInfo{Name: k, Exists: true, ExpireAt: -1})
+		}
+	}
+	r.infos = infos
+	clock := jobs.Clock{Now: now, RunStart: r.runStart}
+	todo := make([]pending, 0, len(infos))
+	for _, ki := range infos {
+		if !ki.Exists {
+			counts[string(jobs.Gone)]++
+			continue
+		}
+		key := jobs.Key{Name: ki.Name, Idle: ki.Idle, HasTTL: ki.ExpireAt >= 0}
+		if key.HasTTL {
+			key.ExpireAt = time.UnixMilli(ki.ExpireAt)
+		}
+		d := j.Decide(key, clock)
+		if d.Outcome != jobs.Change {
+			counts[string(d.Outcome)]++
+			continue
+		}
+		p := pending{change: change{key: ki.Name}, prev: ki.ExpireAt, grace: d.Grace}
+		if !d.ExpireAt.IsZero() {
+			p.expireAt = d.ExpireAt.UnixMilli()
+		}
+		todo = append(todo, p)
+	}
+	return todo, nil
+}
+
+// lookups are the per-key reads a batch needs: the rule's (TTL, idle) and
+// the journal's previous expiry, unless `when: no_ttl` already says there
+// was none. An expire NX job with a journal thus sends one write per key
+// and nothing else.
+func (r *Run) lookups() scan.Lookups {
+	needs := r.job.Needs()
+	prevKnown := r.writer.flag == "NX" || r.job.Backup.Mode == jobs.BackupNone
+	return scan.Lookups{Expiry: needs.TTL || !prevKnown, ExpireTime: true, Idle: needs.Idle}
+}
+
+// serverNow is the server's clock without a round trip: the run's start
+// plus the time elapsed here.
+func (r *Run) serverNow() time.Time {
+	return r.runStart.Add(time.Since(r.began))
+}
+
+// allowance is how many of n changes this batch may make before --limit
+// or max_changes; stop says why the run ends after them (nil: it goes on).
+func (r *Run) allowance(n int) (allowed int, stop error) {
+	allowed = n
+	if r.o.Limit > 0 {
+		if left := r.o.Limit - r.changes; int64(n) >= left {
+			allowed, stop = int(max(0, left)), errLimit
+		}
+	}
+	if m := r.job.Limits.MaxChanges; m > 0 {
+		if left := m - r.cp.Changes; int64(allowed) > left {
+			allowed = int(max(0, left))
+			stop = &AbortError{Guard: "max_changes", Reason: fmt.Sprintf("%d changes made; limits.max_changes is %d and this batch would pass it", r.cp.Changes, m)}
+		}
+	}
+	return allowed, stop
+}
+
+// gates waits for the operator's pause, the guards and the rate limiter.
+func (r *Run) gates(ctx context.Context, changes int) error {
+	onPause := func(reason string, paused bool) {
+		if paused {
+			r.paused = reason
+			r.report.pause(reason)
+			r.log.Info("paused", "reason", reason)
+		} else {
+			r.paused = ""
+			r.report.resume()
+			r.log.Info("resumed", "after", reason)
+		}
+		r.observe(redisx.Node{}, false)
+	}
+	if err := r.o.Control.wait(ctx, onPause); err != nil {
+		return errInterrupted
+	}
+	if r.o.Gate != nil {
+		if err := r.o.Gate.Wait(ctx); err != nil {
+			if ctx.Err() != nil {
+				return errInterrupted
+			}
+			return err
+		}
+	}
+	if err := scan.Wait(ctx, r.limiter, changes); err != nil {
+		return errInterrupted
+	}
+	return nil
+}
+
+// backup reads what backup: dump keeps of a key before it is deleted (or
+// gets the grace TTL): MEMORY USAGE first, so no huge key is dumped (DUMP
+// of a huge key blocks the server), then DUMP.
+func (r *Run) backup(ctx context.Context, node redisx.Node, todo []pending, counts map[string]int64) ([]pending, error) {
+	if r.job.Backup.Mode != jobs.BackupDump {
+		return todo, nil
+	}
+	deleting := r.job.Action.Kind == jobs.ActionDelete
+	var idx []int
+	for i, p := range todo {
+		if deleting || p.grace {
+			idx = append(idx, i)
+		}
+	}
+	if len(idx) == 0 {
+		return todo, nil
+	}
+	c := node.Client
+	cmds := make(rueidis.Commands, 0, len(idx))
+	for _, i := range idx {
+		cmds = append(cmds, c.B().MemoryUsage().Key(todo[i].key).Samples(0).Build())
+	}
+	sizes := c.DoMulti(ctx, cmds...)
+	cmds = cmds[:0]
+	drop := map[int]string{}
+	var dumped []int
+	for n, i := range idx {
+		size, err := sizes[n].AsInt64()
+		switch {
+		case rueidis.IsRedisNil(err):
+			drop[i] = string(jobs.Gone)
+		case err != nil:
+			return nil, fmt.Errorf("MEMORY USAGE: %w", err)
+		case size > r.job.Backup.MaxDumpSize:
+			drop[i] = string(jobs.SkipTooBig)
+		default:
+			dumped = append(dumped, i)
+			cmds = append(cmds, c.B().Dump().Key(todo[i].key).Build())
+		}
+	}
+	for n, res := range c.DoMulti(ctx, cmds...) {
+		i := dumped[n]
+		payload, err := res.AsBytes()
+		if rueidis.IsRedisNil(err) {
+			drop[i] = string(jobs.Gone)
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("DUMP: %w", err)
+		}
+		todo[i].dump = payload
+		if deleting {
+			sum := sha1.Sum(payload)
+			todo[i].digest = hex.EncodeToString(sum[:])
+		}
+	}
+	if len(drop) == 0 {
+		return todo, nil
+	}
+	kept := todo[:0]
+	for i, p := range todo {
+		if why, ok := drop[i]; ok {
+			counts[why]++
+			continue
+		}
+		kept = append(kept, p)
+	}
+	return kept, nil
+}
+
+// journalBatch writes the batch's previous states and fsyncs them before
+// a single change is sent.
+func (r *Run) journalBatch(todo []pending) error {
+	if r.journal == nil || len(todo) == 0 {
+		return nil
+	}
+	action := map[jobs.ActionKind]string{jobs.ActionExpire: journal.ActionExpire, jobs.ActionDelete: journal.ActionDelete, jobs.ActionPersist: journal.ActionPersist}[r.job.Action.Kind]
+	recs := make([]journal.Record, len(todo))
+	for i, p := range todo {
+		recs[i] = journal.Record{Key: p.key, PrevExpireMs: p.prev, Action: action, NewExpireMs: p.expireAt, Dump: p.dump}
+		if recs[i].PrevExpireMs < 0 {
+			recs[i].PrevExpireMs = journal.NoExpire
+		}
+	}
+	if err := r.journal.Append(recs...); err != nil {
+		return fmt.Errorf("journal: %w", err)
+	}
+	if err := r.journal.Sync(); err != nil {
+		return fmt.Errorf("journal: %w", err)
+	}
+	return nil
+}
+
+// send writes the batch's changes in one pipeline and counts the replies.
+// A native command's 0 means "gone" or "condition no longer holds"; those
+// few keys are told apart with EXISTS afterwards.
+func (r *Run) send(ctx context.Context, node redisx.Node, todo []pending, counts map[string]int64) error {
+	if len(todo) == 0 {
+		return nil
+	}
+	c := r.conn.Client // routes by slot in a cluster
+	cmds := make(rueidis.Commands, len(todo))
+	var bytes int64
+	for i, p := range todo {
+		cmds[i] = r.writer.command(c, p.change)
+		bytes += int64(len(p.key)) + 48
+	}
+	res := c.DoMulti(ctx, cmds...)
+	if r.o.Gate != nil {
+		r.o.Gate.Sent(bytes)
+	}
+	var ambiguous []string
+	for i, rr := range res {
+		n, err := rr.AsInt64()
+		if err != nil && isNoScript(err) {
+			if n, err = r.writer.retry(ctx, c, todo[i].change); err != nil {
+				return err
+			}
+		} else if err != nil {
+			return fmt.Errorf("change %q: %w", todo[i].key, err)
+		}
+		switch {
+		case n == replyChanged:
+			counts[string(jobs.Change)]++
+			if todo[i].grace {
+				counts[changeGrace]++
+			}
+			r.changes++
+			r.cp.Changes++
+		case n == replyGone:
+			counts[string(jobs.Gone)]++
+		case r.writer.form == formScript:
+			counts[string(jobs.ChangedSinceScan)]++
+		default:
+			ambiguous = append(ambiguous, todo[i].key)
+		}
+	}
+	return r.tellApart(ctx, c, ambiguous, counts)
+}
+
+func (r *Run) tellApart(ctx context.Context, c rueidis.Client, keys []string, counts map[string]int64) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	cmds := make(rueidis.Commands, len(keys))
+	for i, k := range keys {
+		cmds[i] = c.B().Exists().Key(k).Build()
+	}
+	for i, rr := range c.DoMulti(ctx, cmds...) {
+		n, err := rr.AsInt64()
+		if err != nil {
+			return fmt.Errorf("EXISTS %q: %w", keys[i], err)
+		}
+		if n == 0 {
+			counts[string(jobs.Gone)]++
+		} else {
+			counts[string(jobs.ChangedSinceScan)]++
+		}
+	}
+	return nil
+}
+
+// changeGrace counts the changes that got the grace TTL.
+const changeGrace = "change_grace"
+
+// commit records a finished batch: its counts and, unless only part of it
+// was applied (--limit, max_changes), its cursor. A partial batch is
+// scanned again on resume; its changed keys are then skipped or set to the
+// same absolute expiry.
+func (r *Run) commit(st *checkpoint.Node, b scan.Batch, counts map[string]int64, partial bool) {
+	if partial {
+		for k := range counts {
+			if k != string(jobs.Change) && k != changeGrace {
+				delete(counts, k)
+			}
+		}
+	}
+	for k, v := range counts {
+		r.cp.Counts[k] += v
+	}
+	if !partial {
+		st.Cursor = strconv.FormatUint(b.Cursor, 10)
+	}
+}
+
+// unitMistake aborts a run whose timestamps turn out to be in the wrong
+// unit: more than 1% bad timestamps among the keys it would change.
+func (r *Run) unitMistake() error {
+	bad := r.cp.Counts[string(jobs.SkipBadTimestamp)]
+	if bad < 100 || float64(bad) <= 0.01*float64(r.cp.Changes) {
+		return nil
+	}
+	return &AbortError{Guard: "bad_timestamp", Reason: fmt.Sprintf("%d keys have a timestamp that does not parse or lies too far in the future, more than 1%% of the %d changed: the format is probably wrong", bad, r.cp.Changes)}
+}
+
+func (r *Run) observe(node redisx.Node, done bool) {
+	if r.o.Observe == nil {
+		return
+	}
+	skips := map[string]int64{}
+	var scanned int64
+	for k, v := range r.cp.Counts {
+		if k == changeGrace {
+			continue
+		}
+		scanned += v
+		if k != string(jobs.Change) {
+			skips[k] = v
+		}
+	}
+	r.o.Observe(Progress{
+		Node: node.Addr, Scanned: scanned, Expected: r.o.Expected, Changed: r.cp.Counts[string(jobs.Change)],
+		Skips: skips, Rate: float64(r.limiter.Limit()), Elapsed: time.Since(r.began), Paused: r.paused, Done: done,
+	})
+}

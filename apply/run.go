@@ -1,0 +1,289 @@
+package apply
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/keyjob/keyjob/internal/checkpoint"
+	"github.com/keyjob/keyjob/internal/journal"
+	"github.com/keyjob/keyjob/internal/redisx"
+	"github.com/keyjob/keyjob/internal/scan"
+	"github.com/keyjob/keyjob/jobs"
+)
+
+// Options tunes a run. The zero value runs the job as its file says, with
+// no guards, into .keyjob/.
+type Options struct {
+	StateDir string    // default ".keyjob"
+	Rate     jobs.Rate // overrides limits.rate when not 0
+	ScanRate jobs.Rate // overrides limits.scan_rate when not 0
+	// Limit stops the run after this many changes in this invocation (a
+	// canary); the checkpoint stays resumable. 0: no limit.
+	Limit   int64
+	Resume  bool // continue from the checkpoint
+	Restart bool // discard the checkpoint and start again
+	// Expected is the number of keys the walk is expected to scan, for the
+	// progress bar's total and ETA (from the plan or the sample); 0 uses
+	// the database's size.
+	Expected int64
+	Gate     Gate
+	Control  *Control
+	Observe  func(Progress)
+	Logger   *slog.Logger
+}
+
+// Gate is the guards, as the executor sees them: it waits at the gate
+// before every batch.
+type Gate interface {
+	// Wait returns when the run may send a batch; it blocks while a guard
+	// says pause and returns an *AbortError when one says abort.
+	Wait(ctx context.Context) error
+	// Sent adds the bytes of writes the run just sent, so a fast run
+	// cannot outrun a guard between two polls (the AOF guard).
+	Sent(bytes int64)
+}
+
+// Progress is what the operator sees, after every batch.
+type Progress struct {
+	Node     string
+	Scanned  int64
+	Expected int64
+	Changed  int64
+	Skips    map[string]int64
+	Rate     float64 // the current change-rate limit; +Inf unlimited
+	Elapsed  time.Duration
+	Paused   string // why the run waits, or ""
+	Done     bool
+}
+
+// Errors callers test.
+var (
+	ErrCheckpointExists = errors.New("a checkpoint exists")
+	ErrNothingToResume  = errors.New("no checkpoint to resume")
+	ErrAlreadyCompleted = errors.New("the run already completed")
+	errInterrupted      = errors.New("interrupted")
+	errLimit            = errors.New("limit reached")
+)
+
+// AbortError is a run stopped by a guard, by max_changes or by a unit
+// mistake; the checkpoint is written and the run can resume.
+type AbortError struct {
+	Guard  string // "memory", "aof", "max_changes", ...
+	Reason string // which figure crossed which level
+}
+
+func (e *AbortError) Error() string { return "aborted by " + e.Guard + ": " + e.Reason }
+
+// Run is a prepared run: state checked, checkpoint and journal ready, no
+// change made yet.
+type Run struct {
+	job     *jobs.Job
+	conn    *redisx.Conn
+	o       Options
+	log     *slog.Logger
+	cpPath  string
+	cp      *checkpoint.Checkpoint
+	journal *journal.Writer
+	nodes   []redisx.Node
+	writer  *writer
+	limiter *rate.Limiter
+	scanLim *rate.Limiter
+	report  *Report
+	// Resumed is true when the run continues a checkpoint.
+	Resumed    bool
+	startFresh bool
+	discard    bool
+	runStart   time.Time
+	lastSave   time.Time
+	began      time.Time
+	changes    int64 // in this invocation
+	paused     string
+	infos      []scan.KeyInfo
+}
+
+// Prepare checks the state dir and the target and readies a run. It
+// changes nothing on the server.
+func Prepare(ctx context.Context, conn *redisx.Conn, job *jobs.Job, o Options) (*Run, error) {
+	if o.StateDir == "" {
+		o.StateDir = ".keyjob"
+	}
+	if o.Control == nil {
+		o.Control = NewControl("")
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	r := &Run{job: job, conn: conn, o: o, log: o.Logger, writer: newWriter(job)}
+	r.cpPath = checkpoint.Path(o.StateDir, job.Name)
+	info, err := redisx.Info(ctx, conn.Client)
+	if err != nil {
+		return nil, err
+	}
+	if info["role"] != "master" {
+		return nil, fmt.Errorf("%s is a replica (role %s): apply changes keys and must run against the primary; plan may read a replica", conn.Addr, info["role"])
+	}
+	if redisx.Major(info) < 7 {
+		return nil, fmt.Errorf("%s runs Redis %s; keyjob needs 7.0 or later (EXPIRE NX/GT/LT, PEXPIRETIME)", conn.Addr, info["redis_version"])
+	}
+	if r.nodes, err = conn.Primaries(ctx); err != nil {
+		return nil, err
+	}
+	if err := r.state(ctx); err != nil {
+		return nil, err
+	}
+	r.setLimits()
+	return r, nil
+}
+
+func (r *Run) target() checkpoint.Target {
+	return checkpoint.Target{Address: r.conn.Addr, DB: r.conn.DB, Mode: r.conn.Mode()}
+}
+
+func (r *Run) setLimits() {
+	lim := r.job.Limits
+	changeRate, scanRate := lim.Rate, lim.ScanRate
+	if r.o.Rate != 0 {
+		changeRate = r.o.Rate
+	}
+	if r.o.ScanRate != 0 {
+		scanRate = r.o.ScanRate
+	}
+	// burst >= a batch: WaitN refuses more than the burst.
+	burst := max(lim.ScanCount*2, 1000)
+	r.limiter = rate.NewLimiter(rate.Inf, burst)
+	if !changeRate.IsUnlimited() {
+		r.limiter = rate.NewLimiter(rate.Limit(changeRate), max(burst, int(changeRate)))
+	}
+	if !scanRate.IsUnlimited() {
+		r.scanLim = rate.NewLimiter(rate.Limit(scanRate), max(burst, int(scanRate)))
+	}
+	r.o.Control.attach(r.limiter, func(msg string, args ...any) { r.log.Info(msg, args...) })
+}
+
+// CheckpointPath is where the run's checkpoint is.
+func (r *Run) CheckpointPath() string { return r.cpPath }
+
+// Execute runs the job to the end, to --limit, to an abort or to an
+// interrupt (the context's cancellation), and writes the run report.
+// The batch in flight when the context is cancelled is finished and
+// committed first.
+func (r *Run) Execute(ctx context.Context) (*Report, error) {
+	r.began = time.Now()
+	if err := r.open(ctx); err != nil {
+		return nil, err
+	}
+	r.report = newReport(r)
+	r.log.Info("run started", "job", r.job.Name, "target", r.conn.Target(), "resumed", r.Resumed, "journal", r.cp.Journal)
+	if err := r.writer.load(ctx, r.nodes); err != nil {
+		return nil, err
+	}
+	err := r.walk(ctx)
+	stopErr := r.finish(err)
+	if r.journal != nil {
+		if cerr := r.journal.Close(); cerr != nil && stopErr == nil {
+			stopErr = cerr
+		}
+	}
+	if werr := r.report.write(r.o.StateDir); werr != nil && stopErr == nil {
+		stopErr = werr
+	}
+	return r.report, stopErr
+}
+
+// walk scans every node that is not done, from its checkpointed cursor.
+func (r *Run) walk(ctx context.Context) error {
+	for i := range r.cp.Nodes {
+		n := &r.cp.Nodes[i]
+		if n.Done {
+			continue
+		}
+		node := r.nodeClient(n.ID)
+		cursor, _ := strconv.ParseUint(n.Cursor, 10, 64)
+		opts := scan.Options{Match: r.job.Select.Match, Type: r.job.Select.Type, Count: r.job.Limits.ScanCount, Limiter: r.scanLim}
+		_, err := scan.Walk(ctx, node.Client, cursor, opts, func(ctx context.Context, b scan.Batch) error {
+			return r.batch(ctx, node, n, b)
+		})
+		if err != nil {
+			return err
+		}
+		n.Done = true
+		if err := r.save(true); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *Run) nodeClient(id string) redisx.Node {
+	for _, n := range r.nodes {
+		if n.ID == id {
+			return n
+		}
+	}
+	return r.nodes[0]
+}
+
+// finish turns the walk's end into the report and the error the command
+// line maps to an exit code.
+func (r *Run) finish(err error) error {
+	rep := r.report
+	rep.Finished = time.Now().UTC()
+	rep.fill(r)
+	var abort *AbortError
+	switch {
+	case err == nil:
+		r.cp.Completed = true
+		rep.Completed = true
+		rep.Stopped = "done"
+	case errors.Is(err, errLimit):
+		rep.Stopped = fmt.Sprintf("--limit %d reached: resume with --resume", r.o.Limit)
+		err = nil
+	case errors.As(err, &abort):
+		rep.Stopped = abort.Error()
+		rep.event("abort", abort.Guard, abort.Reason)
+	case errors.Is(err, errInterrupted), errors.Is(err, context.Canceled):
+		rep.Stopped = "interrupted"
+		err = errInterrupted
+	default:
+		rep.Stopped = "error: " + err.Error()
+	}
+	if serr := r.save(true); serr != nil {
+		r.log.Error("checkpoint not written", "err", serr)
+		if err == nil {
+			err = serr
+		}
+	}
+	rep.fill(r)
+	r.log.Info("run ended", "stopped", rep.Stopped, "changed", rep.Outcomes.Change)
+	return err
+}
+
+// save writes the checkpoint: at once when force, else at most once a
+// second (a resumed run redoes at most a second of idempotent work).
+func (r *Run) save(force bool) error {
+	if !force && time.Since(r.lastSave) < time.Second {
+		return nil
+	}
+	r.cp.UpdatedAt = time.Now().UTC()
+	if err := checkpoint.Save(r.cpPath, r.cp); err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	r.lastSave = time.Now()
+	return nil
+}
+
+// SetObserver sets the progress callback, the logger and the expected
+// scan total after Prepare (the display is built once the operator has
+// confirmed).
+func (r *Run) SetObserver(observe func(Progress), log *slog.Logger, expected int64) {
+	r.o.Observe, r.o.Expected = observe, expected
+	if log != nil {
+		r.log, r.o.Logger = log, log
+	}
+}

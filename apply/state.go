@@ -1,0 +1,148 @@
+package apply
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/keyjob/keyjob/internal/checkpoint"
+	"github.com/keyjob/keyjob/internal/journal"
+	"github.com/keyjob/keyjob/internal/redisx"
+	"github.com/keyjob/keyjob/jobs"
+)
+
+// state reads the checkpoint, if any, and decides whether the run starts
+// afresh or resumes. It writes nothing.
+func (r *Run) state(ctx context.Context) error {
+	cp, err := checkpoint.Load(r.cpPath)
+	switch {
+	case errors.Is(err, checkpoint.ErrNotExist):
+		if r.o.Resume {
+			return fmt.Errorf("%w for job %s in %s: start it without --resume", ErrNothingToResume, r.job.Name, r.o.StateDir)
+		}
+		r.startFresh = true
+		return nil
+	case err != nil:
+		return err // corrupt: a clear error naming the file, never a silent restart
+	case r.o.Restart:
+		r.startFresh, r.discard = true, true
+		return nil
+	case !r.o.Resume:
+		if cp.Completed {
+			return fmt.Errorf("%w: %s says run %s of %s completed at %s; --restart runs the job again", ErrCheckpointExists, r.cpPath, cp.RunID, r.job.Name, cp.UpdatedAt.Format(time.RFC3339))
+		}
+		return fmt.Errorf("%w: %s (run %s, %d changes so far): continue it with --resume, or discard it with --restart", ErrCheckpointExists, r.cpPath, cp.RunID, cp.Changes)
+	}
+	if err := cp.Check(r.job.Name, r.job.SHA256, r.target()); err != nil {
+		return err
+	}
+	if cp.Completed {
+		return fmt.Errorf("%w: run %s of %s (%s): nothing to resume; --restart runs the job again", ErrAlreadyCompleted, cp.RunID, r.job.Name, r.cpPath)
+	}
+	r.cp, r.Resumed = cp, true
+	r.runStart = time.UnixMilli(cp.RunStartMs)
+	r.rescanMoved()
+	return nil
+}
+
+// open makes the state the run writes to: a fresh checkpoint and journal
+// (after discarding the old checkpoint with --restart), or the resumed
+// run's journal reopened for appending. Nothing is written before the
+// operator confirmed.
+func (r *Run) open(ctx context.Context) error {
+	if r.discard {
+		moved, err := checkpoint.Discard(r.cpPath)
+		if err != nil {
+			return err
+		}
+		r.log.Info("checkpoint discarded (--restart)", "moved_to", moved)
+	}
+	if r.startFresh {
+		return r.fresh(ctx)
+	}
+	if cp := r.cp; cp.Journal != "" {
+		w, _, err := journal.OpenAppend(cp.Journal)
+		if err != nil {
+			return fmt.Errorf("reopen the run's journal: %w", err)
+		}
+		if d := w.Dropped(); d > 0 {
+			r.log.Warn("journal ended in a partial record (a crash mid-write); dropped it", "bytes", d)
+		}
+		r.journal = w
+	}
+	return nil
+}
+
+// rescanMoved restarts from cursor 0 every node whose server restarted or
+// failed over: its SCAN cursor means nothing any more. Safe, because every
+// action is an absolute expiry or a delete and every condition is
+// re-checked.
+func (r *Run) rescanMoved() {
+	for i := range r.cp.Nodes {
+		n := &r.cp.Nodes[i]
+		cur, ok := r.findNode(n.ID)
+		switch {
+		case !ok:
+			r.log.Warn("node no longer serves these slots; rescanning them from the start", "node", n.ID, "addr", n.Addr)
+		case cur.RunID != n.ServerRunID:
+			r.log.Warn("server restarted or failed over since the checkpoint (run_id changed): rescanning it from the start",
+				"node", n.Addr, "was", n.ServerRunID, "now", cur.RunID)
+		default:
+			continue
+		}
+		if ok {
+			n.Addr, n.ServerRunID = cur.Addr, cur.RunID
+		}
+		n.Cursor, n.Done = "0", false
+		n.Restarts++
+	}
+}
+
+func (r *Run) findNode(id string) (redisx.Node, bool) {
+	for _, n := range r.nodes {
+		if n.ID == id {
+			return n, true
+		}
+	}
+	return redisx.Node{}, false
+}
+
+// fresh starts a new run: the server's clock fixes the run's start (fixed
+// TTLs and grace count from it, in every resume), the journal is created,
+// and the checkpoint is written before the first change.
+func (r *Run) fresh(ctx context.Context) error {
+	start, err := redisx.ServerTime(ctx, r.conn.Client)
+	if err != nil {
+		return err
+	}
+	r.runStart = start.Truncate(time.Millisecond)
+	runID := start.UTC().Format("2006-01-02T15-04-05Z")
+	cp := checkpoint.New(checkpoint.JobRef{Name: r.job.Name, SHA256: r.job.SHA256}, r.target(), runID, r.runStart.UnixMilli())
+	for _, n := range r.nodes {
+		cp.Nodes = append(cp.Nodes, checkpoint.Node{ID: n.ID, Addr: n.Addr, ServerRunID: n.RunID, Slots: n.Slots, Cursor: "0"})
+	}
+	cp.CreatedAt = time.Now().UTC()
+	if r.job.Backup.Mode != jobs.BackupNone {
+		path := journal.Path(r.o.StateDir, r.job.Name, runID)
+		mode := journal.BackupJournal
+		if r.job.Backup.Mode == jobs.BackupDump {
+			mode = journal.BackupDump
+		}
+		w, err := journal.Create(path, journal.Header{
+			Version: journal.Version, Job: r.job.Name, SHA256: r.job.SHA256,
+			Target: r.conn.Target(), RunID: runID, Backup: mode, Created: time.Now().UTC(),
+		})
+		if err != nil {
+			return fmt.Errorf("journal: %w", err)
+		}
+		r.journal = w
+		cp.Journal = path
+	}
+	r.cp = cp
+	if err := os.MkdirAll(r.o.StateDir, 0o700); err != nil {
+		return err
+	}
+	return r.save(true)
+}

@@ -1,0 +1,206 @@
+package apply
+
+import (
+	"context"
+
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/redis/rueidis"
+
+	"github.com/keyjob/keyjob/internal/journal"
+	"github.com/keyjob/keyjob/internal/redisx"
+)
+
+// UndoOptions tunes an undo.
+type UndoOptions struct {
+	// Replace lets RESTORE overwrite a key that exists now.
+	Replace bool
+	// AllowOtherTarget undoes a journal written against another address
+	// (the same data behind a new address, say).
+	AllowOtherTarget bool
+	Observe          func(UndoProgress)
+	Logger           *slog.Logger
+}
+
+// UndoProgress is what the operator sees during an undo.
+type UndoProgress struct {
+	Done, Total int64
+}
+
+// UndoReport counts what undo did with each journal record.
+type UndoReport struct {
+	Journal   string `json:"journal"`
+	RunID     string `json:"run_id"`
+	Records   int64  `json:"records"`
+	Restored  int64  `json:"restored"`   // previous expiry (or no TTL) put back
+	Recreated int64  `json:"recreated"`  // RESTOREd from the dump
+	LeftAlone int64  `json:"left_alone"` // changed by someone else since: left as it is
+	Exists    int64  `json:"exists"`     // a dumped key that exists now: not overwritten
+	Missing   int64  `json:"missing"`    // gone, and no dump to bring it back
+	Expired   int64  `json:"expired"`    // its previous expiry has passed: not recreated
+	// DroppedBytes is a partial last record (a crash mid-write), skipped.
+	DroppedBytes int64 `json:"dropped_bytes"`
+}
+
+// Replies of the undo script.
+const (
+	undoLeftAlone = 0
+	undoRestored  = 1
+	undoRecreated = 2
+	undoExists    = 3
+	undoMissing   = 4
+	undoExpired   = 5
+)
+
+// undoOne puts one key back, atomically: the previous expiry only where the
+// expiry is still the one keyjob set; RESTORE only where the key does not
+// exist (or REPLACE was asked for).
+// ARGV: action, prev expiry ms (-1 none), keyjob's expiry ms (-1: none,
+// after a persist), dump payload or "", "1" to replace, now ms.
+const undoScript = `#!lua flags=allow-oom
+local k = KEYS[1]
+local a, prev, set, dump, replace, now = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], ARGV[5], tonumber(ARGV[6])
+local pt = redis.call('PEXPIRETIME', k)
+local function recreate()
+  if dump == '' then return 4 end
+  if prev ~= -1 and prev <= now then return 5 end
+  local ttl = prev
+  if prev == -1 then ttl = 0 end
+  if pt ~= -2 then
+    if replace ~= '1' then return 3 end
+    redis.call('RESTORE', k, ttl, dump, 'REPLACE', 'ABSTTL')
+  else
+    redis.call('RESTORE', k, ttl, dump, 'ABSTTL')
+  end
+  return 2
+end
+if a == 'delete' then return recreate() end
+if pt == -2 then return recreate() end
+if pt ~= set then return 0 end
+if prev == -1 then redis.call('PERSIST', k) else redis.call('PEXPIREAT', k, prev) end
+return 1
+`
+
+// undoBatch is how many records one pipeline carries.
+const undoBatch = 500
+
+// Undo replays a run's journal newest first and puts back what the run
+// changed.
+func Undo(ctx context.Context, conn *redisx.Conn, path string, o UndoOptions) (*UndoReport, error) {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	jr, err := journal.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer jr.Close()
+	h := jr.Header()
+	if h.Target != conn.Target() && !o.AllowOtherTarget {
+		return nil, fmt.Errorf("journal %s was written against %s, not %s: point --redis at that server, or pass --allow-other-target", path, h.Target, conn.Target())
+	}
+	stats, err := jr.Stats()
+	if err != nil {
+		return nil, err
+	}
+	rep := &UndoReport{Journal: path, RunID: h.RunID, DroppedBytes: jr.PartialBytes()}
+	nodes, err := conn.Primaries(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s := newScript(undoScript)
+	if err := s.load(ctx, nodes); err != nil {
+		return nil, err
+	}
+	u := undoer{conn: conn, s: s, o: o, rep: rep, total: stats.Records}
+	err = jr.Reverse(func(rec journal.Record) error {
+		u.recs = append(u.recs, rec)
+		if len(u.recs) == undoBatch {
+			return u.flush(ctx)
+		}
+		return nil
+	})
+	if err == nil {
+		err = u.flush(ctx)
+	}
+	return rep, err
+}
+
+type undoer struct {
+	conn  *redisx.Conn
+	s     *luaScript
+	o     UndoOptions
+	rep   *UndoReport
+	recs  []journal.Record
+	total int64
+}
+
+func (u *undoer) flush(ctx context.Context) error {
+	if len(u.recs) == 0 {
+		return nil
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	now, err := redisx.ServerTime(ctx, u.conn.Client)
+	if err != nil {
+		return err
+	}
+	c := u.conn.Client
+	cmds := make(rueidis.Commands, len(u.recs))
+	args := make([][]string, len(u.recs))
+	for i, rec := range u.recs {
+		args[i] = u.args(rec, now)
+		cmds[i] = u.s.cmd(c, rec.Key, args[i]...)
+	}
+	for i, res := range c.DoMulti(ctx, cmds...) {
+		n, err := res.AsInt64()
+		if err != nil && isNoScript(err) {
+			n, err = u.s.eval(ctx, c, u.recs[i].Key, args[i]...).AsInt64()
+		}
+		if err != nil {
+			return fmt.Errorf("undo %q: %w", u.recs[i].Key, err)
+		}
+		u.count(n)
+	}
+	u.rep.Records += int64(len(u.recs))
+	u.recs = u.recs[:0]
+	if u.o.Observe != nil {
+		u.o.Observe(UndoProgress{Done: u.rep.Records, Total: u.total})
+	}
+	return nil
+}
+
+func (u *undoer) args(rec journal.Record, now time.Time) []string {
+	set := rec.NewExpireMs
+	if rec.Action == journal.ActionPersist {
+		set = -1
+	}
+	replace := ""
+	if u.o.Replace {
+		replace = "1"
+	}
+	return []string{rec.Action, strconv.FormatInt(rec.PrevExpireMs, 10), strconv.FormatInt(set, 10),
+		string(rec.Dump), replace, strconv.FormatInt(now.UnixMilli(), 10)}
+}
+
+func (u *undoer) count(n int64) {
+	r := u.rep
+	switch n {
+	case undoRestored:
+		r.Restored++
+	case undoRecreated:
+		r.Recreated++
+	case undoExists:
+		r.Exists++
+	case undoMissing:
+		r.Missing++
+	case undoExpired:
+		r.Expired++
+	default:
+		r.LeftAlone++
+	}
+}

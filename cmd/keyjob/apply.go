@@ -1,0 +1,290 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/dustin/go-humanize"
+	"github.com/urfave/cli/v2"
+	"golang.org/x/term"
+
+	"github.com/keyjob/keyjob/apply"
+	"github.com/keyjob/keyjob/internal/checkpoint"
+	"github.com/keyjob/keyjob/internal/redisx"
+	"github.com/keyjob/keyjob/jobs"
+	"github.com/keyjob/keyjob/planner"
+)
+
+// summarySample is how many matching keys the confirmation summary reads
+// when no reviewed plan is given: never a silent full pre-scan.
+const summarySample = 10000
+
+func applyCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "apply",
+		Usage:     "run the job: SCAN batches, rate-limited, guarded, resumable, journaled",
+		ArgsUsage: "JOB",
+		Flags: append(connFlags(), append(runFlags(),
+			&cli.StringFlag{Name: "plan", Usage: "bind the run to a reviewed plan (`PLAN.json` from plan --format json)"},
+			&cli.BoolFlag{Name: "allow-other-target", Usage: "accept a --plan made against another server (a replica, say)"},
+			&cli.StringFlag{Name: "rate", Usage: "changes per second, `N` or unlimited (overrides limits.rate)"},
+			&cli.StringFlag{Name: "scan-rate", Usage: "keys scanned per second, `N` or unlimited (overrides limits.scan_rate)"},
+			&cli.Int64Flag{Name: "limit", Usage: "stop after `N` changes in this invocation (a canary); resumable"},
+			&cli.BoolFlag{Name: "resume", Usage: "continue from the checkpoint"},
+			&cli.BoolFlag{Name: "restart", Usage: "discard the checkpoint and start again"},
+			&cli.StringFlag{Name: "pause-file", Usage: "while `PATH` exists the run waits"},
+		)...),
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 1 {
+				return usageError(errors.New("apply takes one job file: keyjob apply JOB.yaml"))
+			}
+			if c.Bool("resume") && c.Bool("restart") {
+				return usageError(errors.New("--resume and --restart exclude each other"))
+			}
+			job, err := loadJob(c.Args().First())
+			if err != nil {
+				return err
+			}
+			o, err := applyOptionsFrom(c, job)
+			if err != nil {
+				return err
+			}
+			return runApply(c.Context, c.App.Writer, c.App.ErrWriter, job, o)
+		},
+	}
+}
+
+// runFlags are the flags apply and undo share: confirmation, state and
+// display.
+func runFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.BoolFlag{Name: "yes", Usage: "do not ask for confirmation (needed without a terminal)"},
+		&cli.StringFlag{Name: "state-dir", Value: ".keyjob", Usage: "`DIR` for checkpoints, journals and reports"},
+		&cli.StringFlag{Name: "progress", Value: "auto", Usage: "auto, bar, log or none"},
+		&cli.BoolFlag{Name: "no-progress", Usage: "same as --progress log"},
+		&cli.StringFlag{Name: "log-format", Value: "text", Usage: "text or json"},
+	}
+}
+
+type applyOptions struct {
+	Conn             redisx.Options
+	Run              apply.Options
+	PlanFile         string
+	AllowOtherTarget bool
+	Yes              bool
+	Progress         string
+	LogFormat        string
+	PauseFile        string
+	Stdin            *os.File
+}
+
+func applyOptionsFrom(c *cli.Context, job *jobs.Job) (applyOptions, error) {
+	r, err := rateFlag(c, "rate")
+	if err != nil {
+		return applyOptions{}, err
+	}
+	sr, err := rateFlag(c, "scan-rate")
+	if err != nil {
+		return applyOptions{}, err
+	}
+	prog, err := progressMode(c)
+	if err != nil {
+		return applyOptions{}, err
+	}
+	if f := c.String("log-format"); f != "text" && f != "json" {
+		return applyOptions{}, usageError(fmt.Errorf("--log-format %q: want text or json", f))
+	}
+	return applyOptions{
+		Conn: connOptions(c, job),
+		Run: apply.Options{
+			StateDir: c.String("state-dir"), Rate: r, ScanRate: sr, Limit: c.Int64("limit"),
+			Resume: c.Bool("resume"), Restart: c.Bool("restart"),
+			Control: apply.NewControl(c.String("pause-file")),
+		},
+		PlanFile: c.String("plan"), AllowOtherTarget: c.Bool("allow-other-target"),
+		Yes: c.Bool("yes"), Progress: prog, LogFormat: c.String("log-format"), Stdin: os.Stdin,
+	}, nil
+}
+
+// progressMode resolves --progress and --no-progress; auto is a bar on a
+// terminal and a log line every 10 s elsewhere.
+func progressMode(c *cli.Context) (string, error) {
+	mode := c.String("progress")
+	if c.Bool("no-progress") {
+		mode = "log"
+	}
+	switch mode {
+	case "auto":
+		if term.IsTerminal(int(os.Stderr.Fd())) {
+			return "bar", nil
+		}
+		return "log", nil
+	case "bar", "log", "none":
+		return mode, nil
+	}
+	return "", usageError(fmt.Errorf("--progress %q: want auto, bar, log or none", mode))
+}
+
+func runApply(ctx context.Context, stdout, stderr io.Writer, job *jobs.Job, o applyOptions) error {
+	conn, err := redisx.Dial(ctx, o.Conn)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	reviewed, err := bindPlan(o, job, conn, stderr)
+	if err != nil {
+		return err
+	}
+	run, err := apply.Prepare(ctx, conn, job, o.Run)
+	if err != nil {
+		return stateError(err)
+	}
+	summary := reviewed
+	if summary == nil && !run.Resumed {
+		if summary, err = planner.Build(ctx, conn, job, planner.Options{Sample: summarySample}); err != nil {
+			return fmt.Errorf("summary: %w", err)
+		}
+	}
+	if summary != nil {
+		if err := showSummary(stdout, summary, reviewed != nil); err != nil {
+			return err
+		}
+		o.Run.Expected = summary.Scanned
+	} else {
+		fmt.Fprintf(stdout, "Resuming %s from %s.\n", job.Name, run.CheckpointPath())
+	}
+	if err := confirm(stdout, o, job.Name); err != nil {
+		return err
+	}
+	header := fmt.Sprintf("keyjob apply %s → %s   rate %s", job.Name, conn.Target(), rateWords(job, o.Run.Rate))
+	ui := newProgress(ctx, o.Progress, stderr, o.LogFormat, header, nil)
+	o.Run.Observe = ui.Update
+	o.Run.Logger = ui.log
+	restore := func() {}
+	if ui.mode == "bar" && term.IsTerminal(int(o.Stdin.Fd())) {
+		restore = operatorKeys(ctx, o.Run.Control)
+	}
+	// Prepare read the options before the display existed: hand them over.
+	run.SetObserver(o.Run.Observe, o.Run.Logger, o.Run.Expected)
+	rep, err := run.Execute(ctx)
+	restore()
+	ui.Finish()
+	if rep != nil {
+		rep.Summary(stdout)
+		jp, mp := rep.Paths(o.Run.StateDir)
+		fmt.Fprintf(stdout, "report: %s, %s\n", mp, jp)
+		if rep.Undo != "" {
+			fmt.Fprintf(stdout, "undo:   %s --redis <URL>\n", rep.Undo)
+		}
+		if !rep.Completed {
+			fmt.Fprintf(stdout, "resume: keyjob apply --resume %s\n", job.Path)
+		}
+	}
+	return applyExit(err)
+}
+
+// applyExit maps a run's end to its exit code.
+func applyExit(err error) error {
+	var abort *apply.AbortError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &abort):
+		return withCode(exitGuard, err)
+	}
+	return err
+}
+
+func stateError(err error) error {
+	switch {
+	case errors.Is(err, apply.ErrCheckpointExists), errors.Is(err, apply.ErrNothingToResume):
+		return usageError(err)
+	case errors.Is(err, apply.ErrAlreadyCompleted):
+		return err
+	case errors.Is(err, checkpoint.ErrCorrupt), errors.Is(err, checkpoint.ErrForeign):
+		return err
+	}
+	return err
+}
+
+// bindPlan reads --plan and refuses a run that is not the reviewed one.
+func bindPlan(o applyOptions, job *jobs.Job, conn *redisx.Conn, stderr io.Writer) (*planner.Plan, error) {
+	if o.PlanFile == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(o.PlanFile)
+	if err != nil {
+		return nil, usageError(fmt.Errorf("--plan: %w", err))
+	}
+	var p planner.Plan
+	if err := json.Unmarshal(b, &p); err != nil || p.FormatVersion != planner.FormatVersion {
+		return nil, usageError(fmt.Errorf("--plan %s: not a keyjob plan in JSON (format_version %d): make it with keyjob plan --format json --out PLAN.json", o.PlanFile, planner.FormatVersion))
+	}
+	if p.Job.SHA256 != job.SHA256 {
+		return nil, usageError(fmt.Errorf("--plan %s was made for another version of %s (sha256 %.12s…, the file is now %.12s…): plan the job again and have the new plan reviewed", o.PlanFile, job.Path, p.Job.SHA256, job.SHA256))
+	}
+	if p.Target.Address != conn.Addr || p.Target.DB != conn.DB {
+		if !o.AllowOtherTarget {
+			return nil, usageError(fmt.Errorf("--plan %s was made against %s, not %s: pass --allow-other-target if that was on purpose (a plan made on a replica, say)", o.PlanFile, p.Target, conn.Target()))
+		}
+		fmt.Fprintf(stderr, "warning: the plan was made against %s; applying to %s (--allow-other-target)\n", p.Target, conn.Target())
+	}
+	if len(p.Errors) > 0 {
+		return nil, fmt.Errorf("--plan %s has errors (%s): apply refuses a plan with errors", o.PlanFile, p.Errors[0].Code)
+	}
+	return &p, nil
+}
+
+// showSummary prints what the run is about to do, before the operator
+// confirms.
+func showSummary(w io.Writer, p *planner.Plan, reviewed bool) error {
+	src := "the reviewed plan"
+	if !reviewed {
+		src = fmt.Sprintf("a sample of the first %s matching keys", humanize.Comma(summarySample))
+		if p.Sample == nil {
+			src = "a scan of every matching key (fewer than the sample)"
+		}
+	}
+	fmt.Fprintf(w, "Summary from %s:\n", src)
+	if err := planner.RenderText(w, p); err != nil {
+		return err
+	}
+	if len(p.Errors) > 0 {
+		return fmt.Errorf("refusing to apply: %s", p.Errors[0].Message)
+	}
+	return nil
+}
+
+// confirm asks the operator to type the job's name; --yes skips it, and
+// without a terminal there is no one to ask (exit 4).
+func confirm(w io.Writer, o applyOptions, name string) error {
+	if o.Yes {
+		return nil
+	}
+	if !term.IsTerminal(int(o.Stdin.Fd())) {
+		return usageError(errors.New("no terminal to confirm on: pass --yes to run without confirmation"))
+	}
+	fmt.Fprintf(w, "\nType the job's name (%s) to go ahead: ", name)
+	var line string
+	fmt.Fscanln(o.Stdin, &line)
+	if strings.TrimSpace(line) != name {
+		return usageError(errors.New("not confirmed: nothing was changed"))
+	}
+	return nil
+}
+
+func rateWords(job *jobs.Job, override jobs.Rate) string {
+	r := job.Limits.Rate
+	if override != 0 {
+		r = override
+	}
+	if r.IsUnlimited() {
+		return "unlimited"
+	}
+	return humanize.Comma(int64(r)) + "/s"
+}

@@ -1,0 +1,98 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/dustin/go-humanize"
+	"github.com/urfave/cli/v2"
+	"golang.org/x/term"
+
+	"github.com/keyjob/keyjob/apply"
+	"github.com/keyjob/keyjob/internal/journal"
+	"github.com/keyjob/keyjob/internal/redisx"
+)
+
+func undoCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "undo",
+		Usage:     "put back what a run changed, from its journal (newest first)",
+		ArgsUsage: "JOURNAL",
+		Flags: append(connFlags(), append(runFlags(),
+			&cli.BoolFlag{Name: "replace", Usage: "let RESTORE overwrite a key that exists now"},
+			&cli.BoolFlag{Name: "allow-other-target", Usage: "undo against another server than the journal's"},
+		)...),
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 1 {
+				return usageError(errors.New("undo takes one journal: keyjob undo .keyjob/JOB/RUN.journal"))
+			}
+			prog, err := progressMode(c)
+			if err != nil {
+				return err
+			}
+			o := undoOptions{
+				Conn: connOptions(c, nil), Journal: c.Args().First(), Yes: c.Bool("yes"),
+				Progress: prog, LogFormat: c.String("log-format"),
+				Undo: apply.UndoOptions{Replace: c.Bool("replace"), AllowOtherTarget: c.Bool("allow-other-target")},
+			}
+			return runUndo(c.Context, c.App.Writer, c.App.ErrWriter, o)
+		},
+	}
+}
+
+type undoOptions struct {
+	Conn      redisx.Options
+	Journal   string
+	Yes       bool
+	Progress  string
+	LogFormat string
+	Undo      apply.UndoOptions
+}
+
+func runUndo(ctx context.Context, stdout, stderr io.Writer, o undoOptions) error {
+	jr, err := journal.Open(o.Journal)
+	if err != nil {
+		return usageError(err)
+	}
+	h := jr.Header()
+	stats, err := jr.Stats()
+	jr.Close()
+	if err != nil {
+		return err
+	}
+	conn, err := redisx.Dial(ctx, o.Conn)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	fmt.Fprintf(stdout, "Undo run %s of %s on %s: %s records, newest first (%s with a DUMP payload).\n",
+		h.RunID, h.Job, conn.Target(), humanize.Comma(stats.Records), humanize.Comma(stats.Dumps))
+	fmt.Fprintf(stdout, "Each key gets its previous expiry back only where its expiry is still the one keyjob set; dumped keys that do not exist now are RESTOREd%s.\n", map[bool]string{true: " (existing keys replaced: --replace)", false: ""}[o.Undo.Replace])
+	if !o.Yes {
+		if !term.IsTerminal(int(os.Stdin.Fd())) {
+			return usageError(errors.New("no terminal to confirm on: pass --yes to run without confirmation"))
+		}
+		fmt.Fprintf(stdout, "\nType the job's name (%s) to go ahead: ", h.Job)
+		var line string
+		fmt.Fscanln(os.Stdin, &line)
+		if line != h.Job {
+			return usageError(errors.New("not confirmed: nothing was changed"))
+		}
+	}
+	ui := newProgress(ctx, o.Progress, stderr, o.LogFormat, "keyjob undo "+o.Journal, nil)
+	o.Undo.Logger = ui.log
+	o.Undo.Observe = func(p apply.UndoProgress) {
+		ui.Update(apply.Progress{Scanned: p.Done, Expected: p.Total, Changed: p.Done})
+	}
+	rep, err := apply.Undo(ctx, conn, o.Journal, o.Undo)
+	ui.Finish()
+	if rep != nil {
+		fmt.Fprintf(stdout, "records %s: restored expiry %s, recreated %s, left alone (changed since) %s, existing not overwritten %s, gone without a dump %s, expired meanwhile %s\n",
+			humanize.Comma(rep.Records), humanize.Comma(rep.Restored), humanize.Comma(rep.Recreated), humanize.Comma(rep.LeftAlone),
+			humanize.Comma(rep.Exists), humanize.Comma(rep.Missing), humanize.Comma(rep.Expired))
+	}
+	return err
+}
