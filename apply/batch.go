@@ -2,6 +2,7 @@ package apply
 
 import (
 	"context"
+	"errors"
 	"crypto/sha1"
 	"encoding/hex"
 	"fmt"
@@ -177,6 +178,11 @@ func (r *Run) gates(ctx context.Context, changes int) error {
 		if err := r.o.Gate.Wait(ctx); err != nil {
 			if ctx.Err() != nil {
 				return errInterrupted
+			}
+			var g interface{ Abort() (guard, reason string) }
+			if errors.As(err, &g) {
+				guard, reason := g.Abort()
+				return &AbortError{Guard: guard, Reason: reason}
 			}
 			return err
 		}

@@ -1,0 +1,161 @@
+package guard
+
+import (
+	"context"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/redis/rueidis"
+
+	"github.com/keyjob/keyjob/internal/redisx"
+)
+
+// PollInterval is how often a collector reads its node.
+const PollInterval = time.Second
+
+// latencyWindow is what the latency p99 and the eviction rate look back on.
+const latencyWindow = 10 * time.Second
+
+// pollTimeout bounds one poll: a stalled server makes the poll late, and
+// a late poll is itself a figure (latency).
+const pollTimeout = 5 * time.Second
+
+// Collector polls one node once a second on a connection of its own and
+// keeps the figures of the last seconds.
+type Collector struct {
+	Node   string
+	client rueidis.Client
+	probe  DiskProbe
+	log    *slog.Logger
+
+	mu      sync.Mutex
+	history []Figures // oldest first, about latencyWindow+2 s of it
+	pings   []ping
+	err     error
+	polled  chan struct{}
+}
+
+type ping struct {
+	at time.Time
+	d  time.Duration
+}
+
+// NewCollector watches the node at addr through client (a connection the
+// collector owns: redisx.Conn.DialNode). probe may be nil.
+func NewCollector(addr string, client rueidis.Client, probe DiskProbe, log *slog.Logger) *Collector {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Collector{Node: addr, client: client, probe: probe, log: log, polled: make(chan struct{}, 1)}
+}
+
+// Run polls until ctx ends, then closes the collector's connection.
+func (c *Collector) Run(ctx context.Context) {
+	defer c.client.Close()
+	t := time.NewTicker(PollInterval)
+	defer t.Stop()
+	for {
+		c.poll(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Poll reads the node once now.
+func (c *Collector) Poll(ctx context.Context) (Figures, error) {
+	c.poll(ctx)
+	cur, _, err := c.Latest()
+	return cur, err
+}
+
+func (c *Collector) poll(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, pollTimeout)
+	defer cancel()
+	start := time.Now()
+	err := c.client.Do(ctx, c.client.B().Ping().Build()).Error()
+	rtt := time.Since(start)
+	if ctx.Err() != nil && err != nil {
+		rtt = pollTimeout // the server did not answer at all: as slow as it gets
+	}
+	var f Figures
+	info, ierr := redisx.Info(ctx, c.client)
+	if ierr == nil {
+		f = FromInfo(info, time.Now())
+	}
+	f.Node = c.Node
+	if c.probe != nil && ierr == nil {
+		free, perr := c.probe.Free(ctx, c.Node)
+		if perr != nil {
+			c.log.Warn("disk probe failed", "node", c.Node, "probe", c.probe.String(), "err", perr)
+		} else {
+			f.DiskFree = free
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := time.Now()
+	c.pings = append(c.pings, ping{at: now, d: rtt})
+	for len(c.pings) > 0 && now.Sub(c.pings[0].at) > latencyWindow {
+		c.pings = c.pings[1:]
+	}
+	if ierr != nil {
+		c.err = ierr
+		c.notify()
+		return
+	}
+	c.err = nil
+	f.LatencyP99 = p99(c.pings)
+	c.history = append(c.history, f)
+	for len(c.history) > 2 && now.Sub(c.history[0].At) > latencyWindow+2*PollInterval {
+		c.history = c.history[1:]
+	}
+	c.notify()
+}
+
+func (c *Collector) notify() {
+	select {
+	case c.polled <- struct{}{}:
+	default:
+	}
+}
+
+// Latest returns the newest figures, the oldest kept (about 10 s older,
+// for rates) and the last poll's error (a node that does not answer).
+func (c *Collector) Latest() (cur, window Figures, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.history) == 0 {
+		return Figures{DiskFree: -1, LatencyP99: -1}, Figures{}, c.err
+	}
+	return c.history[len(c.history)-1], c.history[0], c.err
+}
+
+// first is the oldest figures kept: the start of the eviction baseline.
+func (c *Collector) first() (Figures, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.history) == 0 {
+		return Figures{}, false
+	}
+	return c.history[0], true
+}
+
+// p99 of the PING round trips: with one a second over 10 s it is the
+// slowest but one only when there are 100 or more; below that, the slowest.
+func p99(pings []ping) time.Duration {
+	if len(pings) == 0 {
+		return -1
+	}
+	ds := make([]time.Duration, len(pings))
+	for i, p := range pings {
+		ds[i] = p.d
+	}
+	sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
+	i := (len(ds)*99 + 99) / 100
+	return ds[min(i, len(ds))-1]
+}

@@ -1,0 +1,301 @@
+package guard
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/dustin/go-humanize"
+)
+
+// AbortError is a guard's abort: which guard and which figure crossed
+// which level.
+type AbortError struct {
+	Guard  string
+	Reason string
+}
+
+func (e *AbortError) Error() string { return "guard " + e.Guard + ": " + e.Reason }
+
+// Abort names the guard and the reason, for callers that do not import
+// this package's types (the executor).
+func (e *AbortError) Abort() (guard, reason string) { return e.Guard, e.Reason }
+
+// DefaultMaxDown is how long a node may not answer before the run aborts;
+// until then it pauses.
+const DefaultMaxDown = 60 * time.Second
+
+// Gate is the guards as the executor sees them: between two batches it
+// waits while any node says pause and returns the first abort.
+type Gate struct {
+	collectors []*Collector
+	levels     Levels
+	log        *slog.Logger
+	// OnEvent is told of every pause, resume and abort (the run report).
+	OnEvent func(action, guard, reason string)
+	// MaxDown is how long a node may stay silent before an abort.
+	MaxDown time.Duration
+
+	sent     atomic.Int64
+	mu       sync.Mutex
+	base     map[string]Baseline
+	sentFor  map[string]time.Time // the poll the sent bytes count from
+	state    Decision
+	since    time.Time
+	downFrom map[string]time.Time
+}
+
+// NewGate gates a run on the collectors' nodes with the given levels.
+func NewGate(collectors []*Collector, l Levels, log *slog.Logger) *Gate {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Gate{collectors: collectors, levels: l, log: log, MaxDown: DefaultMaxDown,
+		base: map[string]Baseline{}, sentFor: map[string]time.Time{}, downFrom: map[string]time.Time{}}
+}
+
+// Levels are the gate's levels.
+func (g *Gate) Levels() Levels { return g.levels }
+
+// Start runs the collectors until ctx ends.
+func (g *Gate) Start(ctx context.Context) {
+	for _, c := range g.collectors {
+		go c.Run(ctx)
+	}
+}
+
+// Begin waits until every node has been polled over at least minBaseline
+// and fixes the baselines: the figures before the first change and the
+// eviction rate of the seconds before it (up to 10 s).
+func (g *Gate) Begin(ctx context.Context, minBaseline time.Duration) error {
+	for _, c := range g.collectors {
+		for {
+			first, ok := c.first()
+			cur, _, err := c.Latest()
+			if ok && err == nil && cur.At.Sub(first.At) >= minBaseline {
+				rate := 0.0
+				if secs := cur.At.Sub(first.At).Seconds(); secs > 0 {
+					rate = float64(cur.EvictedKeys-first.EvictedKeys) / secs
+				}
+				g.mu.Lock()
+				g.base[c.Node] = Baseline{Start: cur, EvictionRate: rate}
+				g.mu.Unlock()
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-c.polled:
+			case <-time.After(PollInterval):
+			}
+		}
+	}
+	return nil
+}
+
+// Sent adds bytes of writes the run sent since the last poll.
+func (g *Gate) Sent(n int64) { g.sent.Add(n) }
+
+// Wait returns when no guard says pause; an *AbortError when one says
+// abort.
+func (g *Gate) Wait(ctx context.Context) error {
+	for {
+		d := g.decide()
+		g.record(d)
+		switch d.Action {
+		case Continue:
+			return nil
+		case Abort:
+			return &AbortError{Guard: d.Guard, Reason: d.Reason}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+// decide is the worst verdict over the nodes.
+func (g *Gate) decide() Decision {
+	var worst Decision
+	for _, c := range g.collectors {
+		d := g.decideNode(c)
+		if d.Action > worst.Action {
+			worst = d
+		}
+	}
+	return worst
+}
+
+func (g *Gate) decideNode(c *Collector) Decision {
+	cur, window, err := c.Latest()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if err != nil {
+		from, ok := g.downFrom[c.Node]
+		if !ok {
+			from = time.Now()
+			g.downFrom[c.Node] = from
+		}
+		if down := time.Since(from); down > g.MaxDown {
+			return Decision{Abort, "node", fmt.Sprintf("%s has not answered for %s: %v", c.Node, down.Round(time.Second), err)}
+		}
+		return Decision{Pause, "node", fmt.Sprintf("%s does not answer: %v", c.Node, err)}
+	}
+	delete(g.downFrom, c.Node)
+	if !cur.At.Equal(g.sentFor[c.Node]) {
+		g.sentFor[c.Node] = cur.At
+		g.sent.Store(0)
+	}
+	return Decide(cur, window, g.base[c.Node], g.levels, g.sent.Load())
+}
+
+// record logs and reports every change of verdict.
+func (g *Gate) record(d Decision) {
+	g.mu.Lock()
+	prev := g.state
+	changed := d.Action != prev.Action || d.Guard != prev.Guard
+	if changed {
+		g.state, g.since = d, time.Now()
+	}
+	g.mu.Unlock()
+	if !changed {
+		return
+	}
+	switch d.Action {
+	case Continue:
+		g.log.Info("guards: continuing", "after", prev.Guard)
+		g.event("resume", prev.Guard, "ok again")
+	case Pause:
+		g.log.Warn("guards: paused", "guard", d.Guard, "reason", d.Reason)
+		g.event("pause", d.Guard, d.Reason)
+	case Abort:
+		g.log.Error("guards: abort", "guard", d.Guard, "reason", d.Reason)
+	}
+}
+
+func (g *Gate) event(action, guard, reason string) {
+	if g.OnEvent != nil {
+		g.OnEvent(action, guard, reason)
+	}
+}
+
+// Status is one line per guard for the operator: its figure and state,
+// "memory 39% ok · fork paused 12s (BGSAVE) · …".
+func (g *Gate) Status() string {
+	if len(g.collectors) == 0 {
+		return "off (--unguarded)"
+	}
+	cur, _, err := g.collectors[0].Latest()
+	g.mu.Lock()
+	st, since := g.state, g.since
+	base := g.base[g.collectors[0].Node]
+	g.mu.Unlock()
+	if err != nil {
+		return "node not answering: " + err.Error()
+	}
+	var parts []string
+	for _, l := range Lines(cur, base, g.levels) {
+		s := l.Name + " " + l.Figure
+		if st.Action != Continue && st.Guard == l.Name {
+			s += fmt.Sprintf(" %s %s", st.Action, time.Since(since).Round(time.Second))
+		} else {
+			s += " " + l.State
+		}
+		parts = append(parts, s)
+	}
+	if len(g.collectors) > 1 {
+		parts = append(parts, fmt.Sprintf("(%d nodes; figures of %s)", len(g.collectors), g.collectors[0].Node))
+	}
+	return strings.Join(parts, " · ")
+}
+
+// Line is one guard's figure against its levels.
+type Line struct {
+	Name   string
+	Figure string
+	Levels string
+	State  string // ok | pause | abort | blind
+	Note   string
+}
+
+// Lines describes each guard on one node now, for the plan and the
+// operator's status line.
+func Lines(f Figures, base Baseline, l Levels) []Line {
+	var out []Line
+	mem := Line{Name: "memory", Levels: fmt.Sprintf("pause %.0f%%, abort %.0f%%", 100*l.MemoryPause, 100*l.MemoryAbort), State: "ok"}
+	if share, ok := memoryShare(f, l); ok {
+		mem.Figure = fmt.Sprintf("%.0f%%", 100*share)
+		if d := memoryPause(f, l); d.Action != Continue {
+			mem.State = "pause"
+		}
+		if d := memoryAbort(f, l); d.Action != Continue {
+			mem.State = "abort"
+		}
+	} else {
+		mem.Figure, mem.State, mem.Note = "no limit", "blind", "maxmemory is 0: set guards.memory.limit to guard memory"
+	}
+	if l.MemoryNeverPauses {
+		mem.Note = "a delete frees memory: never paused by it"
+	}
+	if l.Relative {
+		mem.Note = "relative to the start (--from-high-memory)"
+	}
+	out = append(out, mem)
+	ev := Line{Name: "evictions", Figure: humanize.Comma(f.EvictedKeys), Levels: "abort if the run makes them faster", State: "ok"}
+	if !l.AbortOnEvictions {
+		ev.State = "off"
+	}
+	out = append(out, ev)
+	fk := Line{Name: "fork", Figure: "none", Levels: "pause during BGSAVE and AOF rewrite", State: "ok"}
+	if d := fork(f, l); d.Action != Continue {
+		fk.Figure, fk.State = d.Reason, "pause"
+	}
+	out = append(out, fk)
+	if f.AOFEnabled {
+		grown := f.AOFSize - base.Start.AOFSize
+		if base.Start.At.IsZero() {
+			grown = 0
+		}
+		out = append(out, Line{Name: "aof", Figure: "+" + humanize.IBytes(uint64(max(grown, 0))), Levels: "abort at +" + humanize.IBytes(uint64(l.AOFMaxGrowth)), State: "ok"})
+	} else {
+		out = append(out, Line{Name: "aof", Figure: "off", Levels: "abort at +" + humanize.IBytes(uint64(l.AOFMaxGrowth)), State: "ok"})
+	}
+	dk := Line{Name: "disk", Levels: "abort below " + humanize.IBytes(uint64(l.DiskAbortBelow)) + " free", State: "ok"}
+	if f.DiskFree < 0 {
+		dk.Figure, dk.State, dk.Note = "unknown", "blind", "no --disk-path or --disk-free-command"
+	} else {
+		dk.Figure = humanize.IBytes(uint64(f.DiskFree)) + " free"
+		if disk(f, l).Action == Abort {
+			dk.State = "abort"
+		}
+	}
+	out = append(out, dk)
+	rp := Line{Name: "replication", Figure: fmt.Sprintf("%d replicas, lag %s", f.Replicas, humanize.IBytes(uint64(f.ReplicaLag()))), Levels: "pause above " + humanize.IBytes(uint64(l.ReplPauseLag)) + " lag", State: "ok"}
+	if replicaLag(f, l, 0).Action == Pause {
+		rp.State = "pause"
+	}
+	out = append(out, rp)
+	lt := Line{Name: "latency", Levels: "pause above p99 " + l.LatencyPause.String(), State: "ok"}
+	if f.LatencyP99 < 0 {
+		lt.Figure, lt.State = "unknown", "blind"
+	} else {
+		lt.Figure = "p99 " + f.LatencyP99.Round(10*time.Microsecond).String()
+		if latency(f, l).Action == Pause {
+			lt.State = "pause"
+		}
+	}
+	out = append(out, lt)
+	return out
+}
+
+// Figures is the newest poll of the first node.
+func (g *Gate) Figures() (Figures, error) {
+	cur, _, err := g.collectors[0].Latest()
+	return cur, err
+}
