@@ -50,9 +50,6 @@ func (c *Control) ScaleRate(f float64) {
 	}
 	n := max(1, float64(lim.Limit())*f)
 	lim.SetLimit(rate.Limit(n))
-	if b := lim.Burst(); float64(b) < n {
-		lim.SetBurst(int(n))
-	}
 	c.log("rate changed by the operator", "rate", int(n))
 }
 

@@ -156,12 +156,14 @@ func (r *Run) setLimits() {
 	}
 	// burst >= a batch: WaitN refuses more than the burst.
 	burst := max(lim.ScanCount*2, 1000)
+	// A burst of one batch: a higher rate is reached by waiting less, not
+	// by letting a second's worth of changes through at once.
 	r.limiter = rate.NewLimiter(rate.Inf, burst)
 	if !changeRate.IsUnlimited() {
-		r.limiter = rate.NewLimiter(rate.Limit(changeRate), max(burst, int(changeRate)))
+		r.limiter = rate.NewLimiter(rate.Limit(changeRate), burst)
 	}
 	if !scanRate.IsUnlimited() {
-		r.scanLim = rate.NewLimiter(rate.Limit(scanRate), max(burst, int(scanRate)))
+		r.scanLim = rate.NewLimiter(rate.Limit(scanRate), burst)
 	}
 	r.o.Control.attach(r.limiter, func(msg string, args ...any) { r.log.Info(msg, args...) })
 }

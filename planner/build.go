@@ -22,6 +22,8 @@ type Options struct {
 	Sample int64
 	// ScanRate overrides limits.scan_rate (--scan-rate); 0 keeps the job's.
 	ScanRate jobs.Rate
+	// Rate overrides limits.rate for the duration estimate (apply --rate).
+	Rate jobs.Rate
 	// Progress, when set, is called after each SCAN batch with the keys
 	// scanned so far.
 	Progress func(scanned int64)
@@ -65,10 +67,14 @@ func Build(ctx context.Context, conn *redisx.Conn, job *jobs.Job, o Options) (*P
 
 	t := newTally(job, p.GeneratedAt, o.Sample > 0)
 	t.dbsizeHint = p.DBSize / int64(max(len(nodes), 1))
-	scanRate := job.Limits.ScanRate
+	scanRate, changeRate := job.Limits.ScanRate, job.Limits.Rate
 	if o.ScanRate != 0 {
 		scanRate = o.ScanRate
 	}
+	if o.Rate != 0 {
+		changeRate = o.Rate
+	}
+	p.Job.Rate, p.Job.ScanRate = rateString(changeRate), rateString(scanRate)
 	w := walker{job: job, tally: t, o: o, clock: serverClock(start), limiter: limiterFor(scanRate, job.Limits.ScanCount)}
 	began := time.Now()
 	var fraction float64 = 1
@@ -84,8 +90,9 @@ func Build(ctx context.Context, conn *redisx.Conn, job *jobs.Job, o Options) (*P
 	if o.Sample > 0 {
 		extrapolate(p, o.Sample, fraction)
 	}
-	estimate(p, job, t)
+	estimate(p, job, t, changeRate, scanRate)
 	judge(p, job, t)
+	guardLines(ctx, conn, srv, p, job)
 	return p, nil
 }
 
@@ -100,7 +107,7 @@ func limiterFor(r jobs.Rate, count int) *rate.Limiter {
 	if r.IsUnlimited() || r <= 0 {
 		return nil
 	}
-	return rate.NewLimiter(rate.Limit(r), max(int(r), count, 1))
+	return rate.NewLimiter(rate.Limit(r), max(2*count, 1000))
 }
 
 type walker struct {

@@ -105,7 +105,7 @@ func extrapolate(p *Plan, requested int64, fraction float64) {
 }
 
 // estimate fills the projections from the tally and the server's figures.
-func estimate(p *Plan, j *jobs.Job, t *tally) {
+func estimate(p *Plan, j *jobs.Job, t *tally, change, scan jobs.Rate) {
 	scale := 1.0
 	if t.scanned > 0 {
 		scale = float64(p.Scanned) / float64(t.scanned)
@@ -130,7 +130,7 @@ func estimate(p *Plan, j *jobs.Job, t *tally) {
 	}
 	e.RewriteDiskBytes = rewriteDisk(p.Target)
 	e.JournalBytes = up(t.journal)
-	e.DurationSeconds = duration(p, j)
+	e.DurationSeconds = duration(p, change, scan)
 	e.Forks = forks(p.Target, p.Outcomes.Change, e.DurationSeconds, e.AOFBytes)
 }
 
@@ -145,13 +145,13 @@ func rewriteDisk(t Target) int64 {
 
 // duration is the run's wall time at the job's rates: the slower of
 // writing the changes and scanning the keys.
-func duration(p *Plan, j *jobs.Job) float64 {
+func duration(p *Plan, change, scan jobs.Rate) float64 {
 	var d float64
-	if !j.Limits.Rate.IsUnlimited() && j.Limits.Rate > 0 {
-		d = float64(p.Outcomes.Change) / float64(j.Limits.Rate)
+	if !change.IsUnlimited() && change > 0 {
+		d = float64(p.Outcomes.Change) / float64(change)
 	}
-	if !j.Limits.ScanRate.IsUnlimited() && j.Limits.ScanRate > 0 {
-		d = math.Max(d, float64(p.Scanned)/float64(j.Limits.ScanRate))
+	if !scan.IsUnlimited() && scan > 0 {
+		d = math.Max(d, float64(p.Scanned)/float64(scan))
 	}
 	return d
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/dustin/go-humanize"
 	"github.com/urfave/cli/v2"
@@ -29,7 +30,7 @@ func applyCommand() *cli.Command {
 		Name:      "apply",
 		Usage:     "run the job: SCAN batches, rate-limited, guarded, resumable, journaled",
 		ArgsUsage: "JOB",
-		Flags: append(connFlags(), append(runFlags(),
+		Flags: concat(connFlags(), runFlags(), guardFlags(), []cli.Flag{
 			&cli.StringFlag{Name: "plan", Usage: "bind the run to a reviewed plan (`PLAN.json` from plan --format json)"},
 			&cli.BoolFlag{Name: "allow-other-target", Usage: "accept a --plan made against another server (a replica, say)"},
 			&cli.StringFlag{Name: "rate", Usage: "changes per second, `N` or unlimited (overrides limits.rate)"},
@@ -38,7 +39,7 @@ func applyCommand() *cli.Command {
 			&cli.BoolFlag{Name: "resume", Usage: "continue from the checkpoint"},
 			&cli.BoolFlag{Name: "restart", Usage: "discard the checkpoint and start again"},
 			&cli.StringFlag{Name: "pause-file", Usage: "while `PATH` exists the run waits"},
-		)...),
+		}),
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
 				return usageError(errors.New("apply takes one job file: keyjob apply JOB.yaml"))
@@ -81,6 +82,7 @@ type applyOptions struct {
 	LogFormat        string
 	PauseFile        string
 	Stdin            *os.File
+	Guards           guardOptions
 }
 
 func applyOptionsFrom(c *cli.Context, job *jobs.Job) (applyOptions, error) {
@@ -96,6 +98,10 @@ func applyOptionsFrom(c *cli.Context, job *jobs.Job) (applyOptions, error) {
 	if err != nil {
 		return applyOptions{}, err
 	}
+	g, err := guardOptionsFrom(c)
+	if err != nil {
+		return applyOptions{}, err
+	}
 	if f := c.String("log-format"); f != "text" && f != "json" {
 		return applyOptions{}, usageError(fmt.Errorf("--log-format %q: want text or json", f))
 	}
@@ -108,6 +114,7 @@ func applyOptionsFrom(c *cli.Context, job *jobs.Job) (applyOptions, error) {
 		},
 		PlanFile: c.String("plan"), AllowOtherTarget: c.Bool("allow-other-target"),
 		Yes: c.Bool("yes"), Progress: prog, LogFormat: c.String("log-format"), Stdin: os.Stdin,
+		Guards: g,
 	}, nil
 }
 
@@ -144,9 +151,17 @@ func runApply(ctx context.Context, stdout, stderr io.Writer, job *jobs.Job, o ap
 	if err != nil {
 		return stateError(err)
 	}
+	// The guards start polling now, so the eviction rate before the first
+	// change is measured while the summary is read and confirmed.
+	guardCtx, stopGuards := context.WithCancel(ctx)
+	defer stopGuards()
+	gate, err := startGuards(guardCtx, conn, job, o.Guards, newLogger(stderr, o.LogFormat))
+	if err != nil {
+		return err
+	}
 	summary := reviewed
 	if summary == nil && !run.Resumed {
-		if summary, err = planner.Build(ctx, conn, job, planner.Options{Sample: summarySample}); err != nil {
+		if summary, err = planner.Build(ctx, conn, job, planner.Options{Sample: summarySample, Rate: o.Run.Rate, ScanRate: o.Run.ScanRate}); err != nil {
 			return fmt.Errorf("summary: %w", err)
 		}
 	}
@@ -158,11 +173,24 @@ func runApply(ctx context.Context, stdout, stderr io.Writer, job *jobs.Job, o ap
 	} else {
 		fmt.Fprintf(stdout, "Resuming %s from %s.\n", job.Name, run.CheckpointPath())
 	}
+	if err := checkDisk(ctx, gate, summary); err != nil {
+		return err
+	}
+	blindGuards(stdout, gate)
 	if err := confirm(stdout, o, job.Name); err != nil {
 		return err
 	}
+	var status func() string
+	if gate != nil {
+		if err := gate.Begin(ctx, time.Second); err != nil {
+			return err
+		}
+		o.Run.Gate = gate
+		gate.OnEvent = run.Event
+		status = gate.Status
+	}
 	header := fmt.Sprintf("keyjob apply %s → %s   rate %s", job.Name, conn.Target(), rateWords(job, o.Run.Rate))
-	ui := newProgress(ctx, o.Progress, stderr, o.LogFormat, header, nil)
+	ui := newProgress(ctx, o.Progress, stderr, o.LogFormat, header, status)
 	o.Run.Observe = ui.Update
 	o.Run.Logger = ui.log
 	restore := func() {}

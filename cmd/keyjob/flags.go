@@ -53,3 +53,12 @@ func loadJob(path string) (*jobs.Job, error) {
 	}
 	return j, nil
 }
+
+// concat joins flag lists.
+func concat(lists ...[]cli.Flag) []cli.Flag {
+	var out []cli.Flag
+	for _, l := range lists {
+		out = append(out, l...)
+	}
+	return out
+}
