@@ -211,6 +211,10 @@ func (j *Job) newExpiry(name string, c Clock, m []string) Decision {
 	if err != nil {
 		return Decision{Outcome: SkipBadTimestamp, Why: err.Error()}
 	}
+	if isEpoch(e.From.Format) && start.Before(epochFloor) {
+		return Decision{Outcome: SkipBadTimestamp, Why: fmt.Sprintf("%s as %s is %s, before 2000: seconds read as milliseconds?",
+			quoteSample(capture), e.From.Format, start.UTC().Format(time.DateOnly))}
+	}
 	at := start.Add(e.After + share(e.After, e.Jitter*keyFraction(jitterSalt, name)))
 	if limit := e.MaxLifetime() + badTimestampSlack; at.Sub(c.Now) > limit {
 		return Decision{Outcome: SkipBadTimestamp, Why: tooFarWhy(capture, e.From.Format, at, c.Now, limit)}
@@ -222,6 +226,13 @@ func (j *Job) newExpiry(name string, c Clock, m []string) Decision {
 		share(e.GraceSpread, keyFraction(spreadSalt, name))
 	return Decision{Outcome: Change, ExpireAt: toMillis(c.RunStart.Add(grace)), Grace: true}
 }
+
+// epochFloor: no key written by a running system carries a unix time
+// before it. A 10-digit seconds value read as unix_ms lands in January
+// 1970 and would otherwise get the grace TTL, all of them, silently.
+var epochFloor = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+
+func isEpoch(format string) bool { return format == FormatUnix || format == FormatUnixMS }
 
 // tooFarWhy says how far in the future an expiry lies, in days: the gap
 // can pass what a time.Duration holds (seconds read as milliseconds).

@@ -216,7 +216,8 @@ func TestDecide_Formats(t *testing.T) {
 
 func TestDecide_BadTimestamps(t *testing.T) {
 	for _, tc := range []struct{ format, value, why string }{
-		{"unix_ms", "1767225600", ""}, // seconds read as ms: 1970, so grace; not a bad timestamp
+		{"unix_ms", "1767225600", `"1767225600" as unix_ms is 1970-01-21, before 2000: seconds read as milliseconds?`},
+		{"unix_ms", "1767225600000", ""}, // a real ms value in the past: grace
 		{"unix_ms", "abc", `not unix milliseconds up to year 9999: "abc"`},
 		{"rfc3339", "2026-01-01", `not an RFC 3339 time: "2026-01-01"`},
 		{"2006-01-02", "2026-02-30", `not a time in layout "2006-01-02": "2026-02-30"`},
@@ -378,5 +379,39 @@ func TestJob_MatchNameCaptures(t *testing.T) {
 	all := job(t, `{match: "k:*"}`, "{delete: {}}")
 	if !all.MatchName("anything") || all.Captures() != nil {
 		t.Error("a job without a regex must match every name and have no captures")
+	}
+}
+
+// A seconds value read as unix_ms is January 1970: every such key would get
+// the grace TTL. Before 2000 is a bad timestamp instead, so the plan's
+// unit-mistake error catches the mistake in this direction too.
+func TestDecide_EpochBefore2000(t *testing.T) {
+	j, err := Parse("ms.yaml", []byte(`version: 1
+name: ms
+select:
+  match: "t:*"
+  regex: '^t:(?P<at>\d+)$'
+action:
+  expire:
+    from: {capture: at, format: unix_ms}
+    after: 30d
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		key  string
+		want Outcome
+	}{
+		{"t:1763769600", SkipBadTimestamp},   // seconds, read as ms: 1970-01-21
+		{"t:1763769600000", Change},          // ms: 2025-11-22, past: grace
+		{"t:946684800000", Change},           // 2000-01-01 exactly: grace
+		{"t:946684799999", SkipBadTimestamp}, // just before 2000
+	} {
+		got := j.Decide(Key{Name: tc.key}, Clock{Now: now, RunStart: now})
+		if got.Outcome != tc.want {
+			t.Errorf("%s: got %s (%s), want %s", tc.key, got.Outcome, got.Why, tc.want)
+		}
 	}
 }
