@@ -1,3 +1,4 @@
+# make demo   build the local Redis image if needed, then run keyjob demo on a throwaway Redis
 # make test   build the local Redis image when tests use it, then run every test
 # make build  bin/keyjob
 # make image  localhost/keyjob-redis:local, a Redis image built without a registry
@@ -11,10 +12,14 @@ LOCAL_REDIS_IMAGE := localhost/keyjob-redis:local
 KEYJOB_REDIS_IMAGE ?= $(LOCAL_REDIS_IMAGE)
 export KEYJOB_REDIS_IMAGE
 
-.PHONY: test build image
+.PHONY: demo test build image
+
+demo: $(if $(filter $(LOCAL_REDIS_IMAGE),$(KEYJOB_REDIS_IMAGE)),image)
+	$(GO) run ./cmd/keyjob demo
 
 test: $(if $(filter $(LOCAL_REDIS_IMAGE),$(KEYJOB_REDIS_IMAGE)),image)
-	$(GO) test -count=1 ./...
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 40m ./...
 
 build:
 	$(GO) build -o bin/keyjob ./cmd/keyjob

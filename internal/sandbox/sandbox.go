@@ -28,6 +28,7 @@ type Server struct {
 	// "redis-server 7.0.15 (pid 1234)".
 	How  string
 	stop func() error
+	hint string
 }
 
 // Stop removes the server and its data.
@@ -69,8 +70,11 @@ func image(ctx context.Context) string {
 }
 
 func startContainer(ctx context.Context, img string, args []string) (*Server, error) {
-	run := append([]string{"run", "-d", "--rm", "-p", "127.0.0.1::6379", "--label", "keyjob.demo=true", img,
-		"redis-server", "--protected-mode", "no", "--save", ""}, args...)
+	// The entrypoint is redis-server itself in every image: the official
+	// one's script would take "redis-server" as its command, the local
+	// FROM scratch image has no script at all.
+	run := append([]string{"run", "-d", "--rm", "-p", "127.0.0.1::6379", "--label", "keyjob.demo=true",
+		"--entrypoint", "redis-server", img, "--protected-mode", "no", "--save", ""}, args...)
 	out, err := exec.CommandContext(ctx, "docker", run...).Output()
 	if err != nil {
 		return nil, fmt.Errorf("docker run %s: %w", img, exitDetail(err))
@@ -85,7 +89,7 @@ func startContainer(ctx context.Context, img string, args []string) (*Server, er
 		return nil, fmt.Errorf("docker port: %w", exitDetail(err))
 	}
 	addr := strings.TrimSpace(strings.Split(string(port), "\n")[0])
-	s := &Server{URL: "redis://" + addr + "/0", How: fmt.Sprintf("container %s (%.12s)", img, id), stop: stop}
+	s := &Server{URL: "redis://" + addr + "/0", How: fmt.Sprintf("container %s (%.12s)", img, id), stop: stop, hint: "docker rm -f " + id[:12]}
 	if err := waitReady(ctx, addr); err != nil {
 		stop()
 		return nil, err
@@ -114,7 +118,8 @@ func startProcess(ctx context.Context, path string, args []string) (*Server, err
 		return os.RemoveAll(dir)
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	s := &Server{URL: "redis://" + addr + "/0", How: fmt.Sprintf("%s (pid %d)", path, cmd.Process.Pid), stop: stop}
+	s := &Server{URL: "redis://" + addr + "/0", How: fmt.Sprintf("%s (pid %d)", path, cmd.Process.Pid), stop: stop,
+		hint: fmt.Sprintf("kill %d; rm -r %s", cmd.Process.Pid, dir)}
 	if err := waitReady(ctx, addr); err != nil {
 		stop()
 		return nil, err
@@ -162,3 +167,6 @@ func exitDetail(err error) error {
 	}
 	return err
 }
+
+// StopHint says how to stop a kept server by hand.
+func (s *Server) StopHint() string { return s.hint }
