@@ -63,6 +63,11 @@ func Build(ctx context.Context, conn *redisx.Conn, job *jobs.Job, o Options) (*P
 	p := &Plan{FormatVersion: FormatVersion, GeneratedAt: start.UTC().Truncate(time.Millisecond)}
 	p.Job = jobInfo(job)
 	p.Target = srv.target(conn, len(nodes))
+	if conn.Cluster {
+		if p.Target.Keyspace, err = clusterKeyspace(ctx, nodes); err != nil {
+			return nil, err
+		}
+	}
 	p.DBSize, _ = p.Target.dbsize()
 
 	t := newTally(job, p.GeneratedAt, o.Sample > 0)
@@ -77,13 +82,16 @@ func Build(ctx context.Context, conn *redisx.Conn, job *jobs.Job, o Options) (*P
 	p.Job.Rate, p.Job.ScanRate = rateString(changeRate), rateString(scanRate)
 	w := walker{job: job, tally: t, o: o, clock: serverClock(start), limiter: limiterFor(scanRate, job.Limits.ScanCount)}
 	began := time.Now()
-	var fraction float64 = 1
+	// A sample takes an equal share from every primary; the share of the
+	// keyspace it covers is the mean of the nodes' shares (slots spread
+	// keys evenly over the primaries).
+	var fraction float64
 	for _, n := range nodes {
-		f, err := w.node(ctx, n)
+		f, err := w.node(ctx, n, o.Sample/int64(len(nodes)))
 		if err != nil {
 			return nil, fmt.Errorf("scan %s: %w", n.Addr, err)
 		}
-		fraction = f
+		fraction += f / float64(len(nodes))
 	}
 	p.ScanDuration = Duration(time.Since(began))
 	t.fill(p)
@@ -125,8 +133,9 @@ var errSampled = errors.New("sample complete")
 
 // node walks one primary and returns the share of its keyspace covered
 // (1 unless the walk stopped early for a sample).
-func (w *walker) node(ctx context.Context, n redisx.Node) (float64, error) {
+func (w *walker) node(ctx context.Context, n redisx.Node, sample int64) (float64, error) {
 	j := w.job
+	from := w.tally.scanned
 	opts := scan.Options{Match: j.Select.Match, Type: j.Select.Type, Count: j.Limits.ScanCount, Limiter: w.limiter}
 	var last uint64
 	_, err := scan.Walk(ctx, n.Client, 0, opts, func(ctx context.Context, b scan.Batch) error {
@@ -137,7 +146,7 @@ func (w *walker) node(ctx context.Context, n redisx.Node) (float64, error) {
 		if w.o.Progress != nil {
 			w.o.Progress(w.tally.scanned)
 		}
-		if w.o.Sample > 0 && w.tally.scanned >= w.o.Sample && b.Cursor != 0 {
+		if sample > 0 && w.tally.scanned-from >= sample && b.Cursor != 0 {
 			return errSampled
 		}
 		return nil

@@ -2,6 +2,7 @@ package planner
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"strings"
 
@@ -89,4 +90,21 @@ func (t Target) dbsize() (keys, expires int64) {
 		}
 	}
 	return 0, 0
+}
+
+// clusterKeyspace adds up INFO keyspace over a cluster's primaries: each
+// holds only its slots' keys.
+func clusterKeyspace(ctx context.Context, nodes []redisx.Node) ([]KeyspaceLine, error) {
+	var sum KeyspaceLine
+	for _, n := range nodes {
+		info, err := redisx.Info(ctx, n.Client, "keyspace")
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", n.Addr, err)
+		}
+		for _, k := range redisx.Keyspace(info) {
+			sum.Keys += k.Keys
+			sum.Expires += k.Expires
+		}
+	}
+	return []KeyspaceLine{sum}, nil
 }
