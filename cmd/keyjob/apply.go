@@ -83,6 +83,9 @@ type applyOptions struct {
 	PauseFile        string
 	Stdin            *os.File
 	Guards           guardOptions
+	// QuietSummary skips printing the summary (the demo has just shown
+	// the plan); it is still computed and checked.
+	QuietSummary bool
 }
 
 func applyOptionsFrom(c *cli.Context, job *jobs.Job) (applyOptions, error) {
@@ -166,7 +169,11 @@ func runApply(ctx context.Context, stdout, stderr io.Writer, job *jobs.Job, o ap
 		}
 	}
 	if summary != nil {
-		if err := showSummary(stdout, summary, reviewed != nil); err != nil {
+		out := stdout
+		if o.QuietSummary {
+			out = io.Discard
+		}
+		if err := showSummary(out, summary, reviewed != nil); err != nil {
 			return err
 		}
 		o.Run.Expected = summary.Scanned

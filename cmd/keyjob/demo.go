@@ -50,7 +50,10 @@ const demoRate = 20000
 
 func demo(ctx context.Context, stdout, stderr io.Writer, o demoOptions) error {
 	say := func(format string, a ...any) { fmt.Fprintf(stdout, "\n"+format+"\n", a...) }
-	srv, err := sandbox.Start(ctx)
+	// As in the story: volatile-lru, and a maxmemory the keyspace fills
+	// about halfway, so the survey's warning and the memory guard show.
+	maxmemory := fmt.Sprint(max(64<<20, o.Tickets*340))
+	srv, err := sandbox.Start(ctx, "--maxmemory", maxmemory, "--maxmemory-policy", "volatile-lru")
 	if err != nil {
 		return err
 	}
@@ -68,7 +71,11 @@ func demo(ctx context.Context, stdout, stderr io.Writer, o demoOptions) error {
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
+	if o.Keep {
+		defer fmt.Fprintf(stdout, "The job file, the journal and the reports are in %s.\n", dir)
+	} else {
+		defer os.RemoveAll(dir)
+	}
 	jobPath, err := writeDemoJob(dir)
 	if err != nil {
 		return err
@@ -90,7 +97,7 @@ func demo(ctx context.Context, stdout, stderr io.Writer, o demoOptions) error {
 
 	say("== 3. apply ==\n`keyjob apply` makes the change in SCAN batches at %d changes/s, guarded, journaled and resumable\n(Ctrl-C keeps a checkpoint; `--resume` continues). In production it asks you to type the job's name; the demo passes --yes.", demoRate)
 	ao := applyOptions{
-		Conn: conn, Yes: true, Progress: o.Progress, LogFormat: "text", Stdin: os.Stdin,
+		Conn: conn, Yes: true, Progress: o.Progress, LogFormat: "text", Stdin: os.Stdin, QuietSummary: true,
 		Run: apply.Options{StateDir: filepath.Join(dir, "state"), Rate: demoRate, ScanRate: jobs.Unlimited, Control: apply.NewControl("")},
 	}
 	if err := runApply(ctx, stdout, stderr, job, ao); err != nil {
@@ -103,7 +110,7 @@ func demo(ctx context.Context, stdout, stderr io.Writer, o demoOptions) error {
 		return err
 	}
 	fmt.Fprintf(stdout, "plan: %d keys to change, %d already have a TTL.\n", p.Outcomes.Change, p.Outcomes.Skip["ttl"])
-	say("That was keyjob: survey finds what needs a job, plan shows what a job will do, apply does it safely.\nThe journal would let `keyjob undo` put every TTL back. See README.md for the job file and the guards.")
+	say("That was keyjob: survey finds what needs a job, plan shows what a job will do, apply does it safely.\nThe journal would let `keyjob undo` put every TTL back (`keyjob demo --keep` keeps the server and the\njournal to try it). See README.md for the job file and the guards.")
 	return nil
 }
 

@@ -17,6 +17,8 @@ import (
 	"syscall"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/keyjob/keyjob/internal/redisx"
 )
 
 // Set by the linker: -ldflags "-X main.version=… -X main.commit=…".
@@ -75,7 +77,7 @@ func exitForSignal(sig os.Signal) int {
 }
 
 func newApp(stdout, stderr io.Writer) *cli.App {
-	return &cli.App{
+	app := &cli.App{
 		Name:      "keyjob",
 		Usage:     "safe bulk-maintenance jobs on Redis: plan, apply, undo",
 		Writer:    stdout,
@@ -86,16 +88,39 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
 			return usageError(err)
 		},
+		// Without an app action an unknown command falls to the help
+		// command, whose "No help topic" error would exit 1, not 4.
+		Action: func(c *cli.Context) error {
+			switch {
+			case c.NArg() == 0:
+				return cli.ShowAppHelp(c)
+			case c.Args().First() == "help" && c.NArg() > 1:
+				return usageError(cli.ShowCommandHelp(c, c.Args().Get(1)))
+			case c.Args().First() == "help":
+				return cli.ShowAppHelp(c)
+			}
+			return usageError(fmt.Errorf("unknown command %q: see keyjob --help", c.Args().First()))
+		},
 		Commands: []*cli.Command{
 			validateCommand(),
 			planCommand(),
 			applyCommand(),
 			undoCommand(),
+			surveyCommand(),
 			schemaCommand(),
 			demoCommand(),
 			versionCommand(),
 		},
 	}
+	// A command's own flags are parsed by the command, which does not
+	// inherit the app's OnUsageError: without this, `plan --colour` or
+	// `plan --sample many` would exit 1 instead of 4.
+	for _, c := range app.Commands {
+		if c.OnUsageError == nil {
+			c.OnUsageError = app.OnUsageError
+		}
+	}
+	return app
 }
 
 // Exit codes (cli.md).
@@ -133,6 +158,11 @@ func exitCode(err error, ctx context.Context) int {
 	var ce *codedError
 	if errors.As(err, &ce) {
 		return ce.code
+	}
+	// A --redis URL, TLS flag or job db that cannot work is the user's
+	// argument, whichever command dialed.
+	if errors.Is(err, redisx.ErrBadOptions) {
+		return exitUsage
 	}
 	var sig interrupted
 	if errors.As(context.Cause(ctx), &sig) {

@@ -50,6 +50,19 @@ type Conn struct {
 // ErrUnreachable is returned when no connection could be made.
 var ErrUnreachable = errors.New("server unreachable")
 
+// ErrBadOptions matches (errors.Is) every error Dial returns for options
+// that cannot work whatever the server says: a malformed --redis URL, TLS
+// flags without rediss://, a job's db that contradicts the URL's /N. The
+// command line treats them as the user's argument error (exit 4).
+var ErrBadOptions = errors.New("bad connection options")
+
+// optionError is an error of the options, before any dialing.
+type optionError struct{ err error }
+
+func (e *optionError) Error() string        { return e.err.Error() }
+func (e *optionError) Unwrap() error        { return e.err }
+func (e *optionError) Is(target error) bool { return target == ErrBadOptions }
+
 // Redact returns the URL with any password replaced, for messages.
 func Redact(raw string) string {
 	u, err := url.Parse(raw)
@@ -63,7 +76,7 @@ func Redact(raw string) string {
 func Dial(ctx context.Context, o Options) (*Conn, error) {
 	opt, addr, db, err := clientOption(o)
 	if err != nil {
-		return nil, err
+		return nil, &optionError{err}
 	}
 	client, err := rueidis.NewClient(opt)
 	if err != nil {
@@ -182,6 +195,8 @@ func explain(addr string, err error) error {
 	switch {
 	case strings.Contains(msg, "WRONGPASS"), strings.Contains(msg, "NOAUTH"), strings.Contains(msg, "invalid password"):
 		return fmt.Errorf("%s refused the credentials (%s): check the user and password in --redis or $REDIS_URL", addr, firstLine(msg))
+	case strings.Contains(msg, "x509:"):
+		return fmt.Errorf("%w: %s: %s: give the CA that signed the server's certificate with --tls-ca FILE (or, for a test server only, --tls-insecure-skip-verify)", ErrUnreachable, addr, firstLine(msg))
 	case strings.HasPrefix(msg, "LOADING"):
 		return fmt.Errorf("%s is still loading its dataset into memory: try again when it is done", addr)
 	case errors.As(err, &operr), errors.As(err, &nerr) && nerr.Timeout(), errors.Is(err, context.DeadlineExceeded):

@@ -1,0 +1,253 @@
+package survey
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+// Formats are the report formats Render accepts.
+var Formats = []string{"text", "markdown", "json"}
+
+// maxRows is how many patterns the text and markdown reports list; the
+// JSON has them all.
+const maxRows = 100
+
+var errRenderNil = errors.New("render: no survey")
+
+// Render writes s to w in format: "text" (a terminal), "markdown" (a
+// pull-request comment or a wiki page) or "json" (the versioned contract).
+// The report is built in memory and written in one call, so a failing
+// writer leaves no half report behind a success.
+func Render(w io.Writer, s *Survey, format string) error {
+	switch format {
+	case "text":
+		return RenderText(w, s)
+	case "markdown":
+		return RenderMarkdown(w, s)
+	case "json":
+		return RenderJSON(w, s)
+	}
+	return fmt.Errorf("unknown report format %q: use one of %s", format, strings.Join(Formats, ", "))
+}
+
+func flush(w io.Writer, b *bytes.Buffer) error {
+	if _, err := w.Write(b.Bytes()); err != nil {
+		return fmt.Errorf("write report: %w", err)
+	}
+	return nil
+}
+
+// RenderJSON writes s as the JSON contract (cli.md), indented by two
+// spaces. Lists and maps left nil appear as [] and {}, so a consumer never
+// has to tell null from empty; ttl_seconds, idle_seconds and other are
+// null when there is nothing to say.
+func RenderJSON(w io.Writer, s *Survey) error {
+	if s == nil {
+		return errRenderNil
+	}
+	c := *s
+	if c.FormatVersion == 0 {
+		c.FormatVersion = FormatVersion
+	}
+	c.Patterns = make([]Pattern, len(s.Patterns))
+	for i, p := range s.Patterns {
+		p.Types = nonNilMap(p.Types)
+		p.TimestampParts = nonNil(p.TimestampParts)
+		p.Examples = nonNil(p.Examples)
+		p.BigKeys = nonNil(p.BigKeys)
+		c.Patterns[i] = p
+	}
+	if s.Other != nil {
+		o := *s.Other
+		o.Types = nonNilMap(o.Types)
+		o.Examples = nonNil(o.Examples)
+		c.Other = &o
+	}
+	c.Warnings = nonNil(c.Warnings)
+	c.Notes = nonNil(c.Notes)
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false) // key names are data: a<b stays readable
+	if err := enc.Encode(&c); err != nil {
+		return fmt.Errorf("encode survey: %w", err)
+	}
+	return flush(w, &b)
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+func nonNilMap(m map[string]int64) map[string]int64 {
+	if m == nil {
+		return map[string]int64{}
+	}
+	return m
+}
+
+// style is what differs between the text and markdown wording.
+type style interface {
+	code(s string) string
+	strong(s string) string
+}
+
+// headline is the survey in one line: how many keys, patterns, and the
+// share without a TTL.
+func headline(s *Survey, st style) string {
+	keys := commas(s.Keys)
+	if s.Sampled {
+		keys = "~" + keys
+	}
+	n := len(s.Patterns)
+	h := fmt.Sprintf("%s %s in %d %s", keys, plural64(s.Keys, "key", "keys"), n, plural(n, "pattern", "patterns"))
+	if s.Other != nil {
+		h += " and " + st.code("other")
+	}
+	if s.Keys > 0 {
+		noTTL := s.Keys - s.WithTTL
+		h += ", " + st.strong(shareWords(noTTL, s.Keys)+" without a TTL")
+	}
+	return h
+}
+
+// targetWords: "standalone, Redis 7.0.15, primary; used memory 3 MiB of
+// maxmemory 1 GiB (volatile-lru)".
+func targetWords(t Target, st style) string {
+	var parts []string
+	switch {
+	case t.Mode == "cluster":
+		parts = append(parts, fmt.Sprintf("cluster of %d %s", t.Nodes, plural(t.Nodes, "primary", "primaries")))
+	case t.Mode != "":
+		parts = append(parts, t.Mode)
+	}
+	if t.RedisVersion != "" {
+		parts = append(parts, "Redis "+t.RedisVersion)
+	}
+	switch t.Role {
+	case "master":
+		if t.Mode != "cluster" {
+			parts = append(parts, "primary")
+		}
+	case "":
+	default:
+		parts = append(parts, t.Role)
+	}
+	s := strings.Join(parts, ", ")
+	mem := "used memory " + sizeWords(t.UsedMemory)
+	if t.MaxMemory > 0 {
+		mem += " of maxmemory " + sizeWords(t.MaxMemory) + " (" + shareWords(t.UsedMemory, t.MaxMemory) + ")"
+	} else {
+		mem += ", no maxmemory"
+	}
+	if t.MaxMemoryPolicy != "" {
+		mem += ", policy " + st.code(t.MaxMemoryPolicy)
+	}
+	return s + "; " + mem
+}
+
+// scannedWords: "6,602 keys matching * (all 6,602 keys of db0)".
+func scannedWords(s *Survey, st style) string {
+	w := commas(s.Scanned) + " " + plural64(s.Scanned, "key", "keys") + " matching " + st.code(s.Match)
+	if s.DBSize > 0 {
+		w += fmt.Sprintf(" of %s in db%d", commas(s.DBSize), s.Target.DB)
+	}
+	return w
+}
+
+// sampleWords says how good an estimate is, "" for an exact survey.
+func sampleWords(s *Survey) string {
+	sm := s.Sample
+	if sm == nil {
+		return ""
+	}
+	w := fmt.Sprintf("Estimate from the first %s keys SCAN returned, about %s of those matching; counts and sizes are projected from them",
+		commas(s.Scanned), percentWords(sm.Fraction))
+	if sm.Margin > 0 {
+		w += fmt.Sprintf(" (total ±%s", percentWords(sm.Margin))
+	} else {
+		w += " (total from the database's size"
+	}
+	return w + "; each pattern's margin, 95% confidence, is beside its count). Survey without --sample for exact figures."
+}
+
+// row is one pattern's cells, shared by text and markdown.
+type row struct {
+	pattern, keys, withTTL, ttl, types, memory, idle, times, example string
+}
+
+func patternRow(s *Survey, p Pattern) row {
+	r := row{pattern: p.Pattern, keys: commas(p.Keys), withTTL: shareWords(p.WithTTL, p.Keys),
+		ttl: "—", types: typeWords(p.Types), memory: sizeWords(p.MemoryBytes), idle: "—"}
+	if s.Sampled {
+		r.keys = "~" + r.keys
+		if p.Margin > 0 {
+			r.keys += " ±" + percentWords(p.Margin)
+		}
+	}
+	if t := p.TTLSeconds; t != nil {
+		r.ttl = secondsWords(t.P50) + " / " + secondsWords(t.P90)
+	}
+	if p.IdleSeconds != nil {
+		r.idle = secondsWords(p.IdleSeconds.P50)
+	}
+	var times []string
+	for _, tp := range p.TimestampParts {
+		times = append(times, fmt.Sprintf("%d: %s", tp.Position, tp.Format))
+	}
+	r.times = strings.Join(times, ", ")
+	if len(p.Examples) > 0 {
+		r.example = p.Examples[0]
+	}
+	return r
+}
+
+func otherRow(s *Survey) row {
+	o := s.Other
+	n := "~" + commas(o.Patterns)
+	if o.AtLeast {
+		n = "over " + commas(o.Patterns)
+	}
+	r := row{pattern: "other (" + n + " rare patterns)", keys: commas(o.Keys), withTTL: shareWords(o.WithTTL, o.Keys),
+		ttl: "", types: typeWords(o.Types), memory: sizeWords(o.MemoryBytes)}
+	if s.Sampled {
+		r.keys = "~" + r.keys
+	}
+	if len(o.Examples) > 0 {
+		r.example = o.Examples[0]
+	}
+	return r
+}
+
+// moreWords sums the patterns past maxRows.
+func moreWords(ps []Pattern) string {
+	var keys, mem int64
+	for _, p := range ps {
+		keys += p.Keys
+		mem += p.MemoryBytes
+	}
+	return fmt.Sprintf("%d more %s with %s keys and %s (all of them in --format json)",
+		len(ps), plural(len(ps), "pattern", "patterns"), commas(keys), sizeWords(mem))
+}
+
+// footer: the server clock, the scan's duration and how memory was
+// measured.
+func footer(s *Survey) []string {
+	var f []string
+	if !s.GeneratedAt.IsZero() {
+		f = append(f, "server clock at the scan: "+s.GeneratedAt.UTC().Format("2006-01-02 15:04:05 UTC"))
+	}
+	if s.ScanDuration > 0 {
+		f = append(f, "scan took "+spokenDuration(time.Duration(s.ScanDuration)))
+	}
+	f = append(f, fmt.Sprintf("memory: mean MEMORY USAGE of up to %d keys a pattern, times its keys", detailSample))
+	return f
+}
