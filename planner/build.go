@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sync/errgroup"
 	"golang.org/x/time/rate"
 
 	"github.com/keyjob/keyjob/internal/redisx"
@@ -82,15 +83,28 @@ func Build(ctx context.Context, conn *redisx.Conn, job *jobs.Job, o Options) (*P
 	p.Job.Rate, p.Job.ScanRate = rateString(changeRate), rateString(scanRate)
 	w := walker{job: job, tally: t, o: o, clock: serverClock(start), limiter: limiterFor(scanRate, job.Limits.ScanCount)}
 	began := time.Now()
-	// A sample takes an equal share from every primary; the share of the
-	// keyspace it covers is the mean of the nodes' shares (slots spread
-	// keys evenly over the primaries).
+	// Every primary is scanned at once (a cluster's shards are single
+	// threaded each). A sample takes an equal share from every primary;
+	// the share of the keyspace it covers is the mean of the nodes' shares
+	// (slots spread keys evenly over the primaries).
+	fractions := make([]float64, len(nodes))
+	g, gctx := errgroup.WithContext(ctx)
+	for i, n := range nodes {
+		w := w // buffers of its own per node; the tally and the scan-rate limiter are shared
+		g.Go(func() error {
+			f, err := w.node(gctx, n, o.Sample/int64(len(nodes)))
+			if err != nil {
+				return fmt.Errorf("scan %s: %w", n.Addr, err)
+			}
+			fractions[i] = f
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
 	var fraction float64
-	for _, n := range nodes {
-		f, err := w.node(ctx, n, o.Sample/int64(len(nodes)))
-		if err != nil {
-			return nil, fmt.Errorf("scan %s: %w", n.Addr, err)
-		}
+	for _, f := range fractions {
 		fraction += f / float64(len(nodes))
 	}
 	p.ScanDuration = Duration(time.Since(began))
@@ -135,7 +149,7 @@ var errSampled = errors.New("sample complete")
 // (1 unless the walk stopped early for a sample).
 func (w *walker) node(ctx context.Context, n redisx.Node, sample int64) (float64, error) {
 	j := w.job
-	from := w.tally.scanned
+	var here int64 // keys this node's walk scanned
 	opts := scan.Options{Match: j.Select.Match, Type: j.Select.Type, Count: j.Limits.ScanCount, Limiter: w.limiter}
 	var last uint64
 	_, err := scan.Walk(ctx, n.Client, 0, opts, func(ctx context.Context, b scan.Batch) error {
@@ -143,10 +157,11 @@ func (w *walker) node(ctx context.Context, n redisx.Node, sample int64) (float64
 		if err := w.batch(ctx, n, b.Keys); err != nil {
 			return err
 		}
+		here += int64(len(b.Keys))
 		if w.o.Progress != nil {
-			w.o.Progress(w.tally.scanned)
+			w.o.Progress(w.tally.total())
 		}
-		if sample > 0 && w.tally.scanned-from >= sample && b.Cursor != 0 {
+		if sample > 0 && here >= sample && b.Cursor != 0 {
 			return errSampled
 		}
 		return nil
@@ -162,6 +177,7 @@ func (w *walker) node(ctx context.Context, n redisx.Node, sample int64) (float64
 func (w *walker) batch(ctx context.Context, n redisx.Node, keys []string) error {
 	j := w.job
 	names := w.names[:0]
+	w.tally.mu.Lock()
 	for _, k := range keys {
 		if j.MatchName(k) {
 			names = append(names, k)
@@ -169,6 +185,7 @@ func (w *walker) batch(ctx context.Context, n redisx.Node, keys []string) error 
 			w.tally.add(k, jobs.Decision{Outcome: jobs.SkipRegex}, scan.KeyInfo{Name: k, ExpireAt: -1})
 		}
 	}
+	w.tally.mu.Unlock()
 	w.names = names
 	needs := j.Needs()
 	now := w.clock()
@@ -188,14 +205,24 @@ func (w *walker) batch(ctx context.Context, n redisx.Node, keys []string) error 
 		w.infos = infos
 	}
 	clock := jobs.Clock{Now: now, RunStart: w.tally.runStart}
-	var measure []int
-	var decided []jobs.Decision
+	measure, decided := w.decide(infos, needs, clock)
+	if len(measure) == 0 {
+		return nil
+	}
+	return w.measured(ctx, n, infos, measure, decided)
+}
+
+// decide tallies the keys of a batch, except the changed keys that need a
+// MEMORY USAGE first: those it returns, by index, with their decisions.
+func (w *walker) decide(infos []scan.KeyInfo, needs jobs.Needs, clock jobs.Clock) (measure []int, decided []jobs.Decision) {
+	w.tally.mu.Lock()
+	defer w.tally.mu.Unlock()
 	for i, ki := range infos {
 		if !ki.Exists {
 			w.tally.gone++ // expired or deleted between SCAN and lookup: not scanned for our purposes
 			continue
 		}
-		d := j.Decide(toKey(ki, needs), clock)
+		d := w.job.Decide(toKey(ki, needs), clock)
 		if d.Outcome == jobs.Change && w.tally.wantsMemory() {
 			measure = append(measure, i)
 			decided = append(decided, d)
@@ -203,10 +230,7 @@ func (w *walker) batch(ctx context.Context, n redisx.Node, keys []string) error 
 		}
 		w.tally.add(ki.Name, d, ki)
 	}
-	if len(measure) == 0 {
-		return nil
-	}
-	return w.measured(ctx, n, infos, measure, decided)
+	return measure, decided
 }
 
 // measured looks up MEMORY USAGE of changed keys (all of them for a dump
@@ -220,6 +244,8 @@ func (w *walker) measured(ctx context.Context, n redisx.Node, infos []scan.KeyIn
 	if err != nil {
 		return err
 	}
+	w.tally.mu.Lock()
+	defer w.tally.mu.Unlock()
 	for i, x := range idx {
 		ki := infos[x]
 		if !mem[i].Exists {

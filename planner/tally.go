@@ -2,6 +2,7 @@ package planner
 
 import (
 	"math"
+	"sync"
 	"time"
 
 	"github.com/keyjob/keyjob/internal/scan"
@@ -29,6 +30,9 @@ const peakWindow = 7 * 24 * time.Hour
 // tally accumulates a walk's outcomes. It holds counts and a few samples,
 // never the key list.
 type tally struct {
+	// mu guards everything below: the primaries of a cluster are walked
+	// at once.
+	mu       sync.Mutex
 	job      *jobs.Job
 	runStart time.Time
 	sampled  bool
@@ -162,4 +166,11 @@ func (t *tally) fill(p *Plan) {
 			p.PeakMinute = &PeakMinute{At: t.runStart.Add(time.Duration(at) * time.Minute), Keys: best}
 		}
 	}
+}
+
+// total is the keys tallied so far.
+func (t *tally) total() int64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.scanned
 }
