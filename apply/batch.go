@@ -2,9 +2,9 @@ package apply
 
 import (
 	"context"
-	"errors"
 	"crypto/sha1"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -30,11 +30,20 @@ type pending struct {
 	dump  []byte
 }
 
-// batch processes the keys of one SCAN call: decide, wait at the gates,
-// journal, send, count, commit.
+// batch processes the keys of one SCAN call: wait at the gates, decide,
+// journal, send, count, commit, then pay the rate limiter.
+//
+// Nothing waits between deciding and sending: a decision holds only for
+// the moment it was made (a computed expiry still ahead, the TTL a key
+// had), and a pause can last hours. So the pause and the guards are waited
+// for before the keys are read, and the rate limiter is paid after the
+// send, which paces the run just the same.
 func (r *Run) batch(ctx context.Context, node redisx.Node, st *checkpoint.Node, b scan.Batch) error {
 	if ctx.Err() != nil {
 		return errInterrupted
+	}
+	if err := r.gates(ctx); err != nil {
+		return err
 	}
 	counts := map[string]int64{}
 	todo, err := r.decide(ctx, node, b.Keys, counts)
@@ -44,14 +53,14 @@ func (r *Run) batch(ctx context.Context, node redisx.Node, st *checkpoint.Node, 
 	allowed, stop := r.allowance(len(todo))
 	partial := allowed < len(todo)
 	todo = todo[:allowed]
-	if err := r.gates(ctx, len(todo)); err != nil {
-		return err
-	}
 	if todo, err = r.backup(ctx, node, todo, counts); err != nil {
 		return err
 	}
 	if err := r.journalBatch(todo); err != nil {
 		return err
+	}
+	if testHookBeforeSend != nil {
+		testHookBeforeSend(keysOf(todo))
 	}
 	// The batch in flight is finished even when interrupted now.
 	sendCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), sendTimeout)
@@ -67,7 +76,27 @@ func (r *Run) batch(ctx context.Context, node redisx.Node, st *checkpoint.Node, 
 	if stop != nil {
 		return stop
 	}
-	return r.unitMistake()
+	if err := r.unitMistake(); err != nil {
+		return err
+	}
+	if err := scan.Wait(ctx, r.limiter, len(todo)); err != nil {
+		return errInterrupted
+	}
+	return nil
+}
+
+// testHookBeforeSend, when set by a test, is called with the keys of a
+// batch after they were decided and journaled and before their changes are
+// sent: a test changes keys there to play someone else writing between
+// SCAN and the change.
+var testHookBeforeSend func(keys []string)
+
+func keysOf(todo []pending) []string {
+	keys := make([]string, len(todo))
+	for i, p := range todo {
+		keys[i] = p.key
+	}
+	return keys
 }
 
 // decide runs the job's rule over the batch's keys, with only the lookups
@@ -133,10 +162,11 @@ func (r *Run) lookups() scan.Lookups {
 	return scan.Lookups{Expiry: needs.TTL || !prevKnown, ExpireTime: true, Idle: needs.Idle}
 }
 
-// serverNow is the server's clock without a round trip: the run's start
-// plus the time elapsed here.
+// serverNow is the server's clock without a round trip: its time when
+// this invocation began plus the time elapsed here. Not the run's start:
+// a resumed run may have begun days ago.
 func (r *Run) serverNow() time.Time {
-	return r.runStart.Add(time.Since(r.began))
+	return r.serverAt.Add(time.Since(r.began))
 }
 
 // allowance is how many of n changes this batch may make before --limit
@@ -157,8 +187,8 @@ func (r *Run) allowance(n int) (allowed int, stop error) {
 	return allowed, stop
 }
 
-// gates waits for the operator's pause, the guards and the rate limiter.
-func (r *Run) gates(ctx context.Context, changes int) error {
+// gates waits for the operator's pause and the guards.
+func (r *Run) gates(ctx context.Context) error {
 	onPause := func(reason string, paused bool) {
 		if paused {
 			r.paused = reason
@@ -186,9 +216,6 @@ func (r *Run) gates(ctx context.Context, changes int) error {
 			}
 			return err
 		}
-	}
-	if err := scan.Wait(ctx, r.limiter, changes); err != nil {
-		return errInterrupted
 	}
 	return nil
 }

@@ -102,9 +102,12 @@ type Run struct {
 	runStart   time.Time
 	lastSave   time.Time
 	began      time.Time
-	changes    int64 // in this invocation
-	paused     string
-	infos      []scan.KeyInfo
+	// serverAt is the server's clock when the run (this invocation) began:
+	// "now" for decisions that read no key, see serverNow.
+	serverAt time.Time
+	changes  int64 // in this invocation
+	paused   string
+	infos    []scan.KeyInfo
 }
 
 // Prepare checks the state dir and the target and readies a run. It
@@ -176,7 +179,11 @@ func (r *Run) CheckpointPath() string { return r.cpPath }
 // The batch in flight when the context is cancelled is finished and
 // committed first.
 func (r *Run) Execute(ctx context.Context) (*Report, error) {
-	r.began = time.Now()
+	now, err := redisx.ServerTime(ctx, r.conn.Client)
+	if err != nil {
+		return nil, err
+	}
+	r.serverAt, r.began = now, time.Now()
 	if err := r.open(ctx); err != nil {
 		return nil, err
 	}
@@ -185,7 +192,7 @@ func (r *Run) Execute(ctx context.Context) (*Report, error) {
 	if err := r.writer.load(ctx, r.nodes); err != nil {
 		return nil, err
 	}
-	err := r.walk(ctx)
+	err = r.walk(ctx)
 	stopErr := r.finish(err)
 	if r.journal != nil {
 		if cerr := r.journal.Close(); cerr != nil && stopErr == nil {
@@ -206,13 +213,18 @@ func (r *Run) walk(ctx context.Context) error {
 			continue
 		}
 		node := r.nodeClient(n.ID)
-		cursor, _ := strconv.ParseUint(n.Cursor, 10, 64)
-		opts := scan.Options{Match: r.job.Select.Match, Type: r.job.Select.Type, Count: r.job.Limits.ScanCount, Limiter: r.scanLim}
-		_, err := scan.Walk(ctx, node.Client, cursor, opts, func(ctx context.Context, b scan.Batch) error {
-			return r.batch(ctx, node, n, b)
-		})
-		if err != nil {
-			return err
+		for restarted := true; restarted; {
+			cursor, _ := strconv.ParseUint(n.Cursor, 10, 64)
+			opts := scan.Options{Match: r.job.Select.Match, Type: r.job.Select.Type, Count: r.job.Limits.ScanCount, Limiter: r.scanLim}
+			_, err := scan.Walk(ctx, node.Client, cursor, opts, func(ctx context.Context, b scan.Batch) error {
+				return r.batch(ctx, node, n, b)
+			})
+			if err != nil {
+				return err
+			}
+			if restarted, err = r.restartedDuringWalk(ctx, node, n); err != nil {
+				return err
+			}
 		}
 		n.Done = true
 		if err := r.save(true); err != nil {
@@ -220,6 +232,27 @@ func (r *Run) walk(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// restartedDuringWalk reports whether the node's server restarted (or
+// failed over) while the walk went on: the client reconnects at once, and
+// the walk carried on with a cursor that means nothing to the new process,
+// so it may have missed keys. The node is then rescanned from 0, which is
+// safe for the same reason a resume after a restart is.
+func (r *Run) restartedDuringWalk(ctx context.Context, node redisx.Node, n *checkpoint.Node) (bool, error) {
+	info, err := redisx.Info(ctx, node.Client, "server")
+	if err != nil {
+		return false, err
+	}
+	id := info["run_id"]
+	if id == n.ServerRunID {
+		return false, nil
+	}
+	r.log.Warn("server restarted or failed over during the run (run_id changed): rescanning it from the start",
+		"node", n.Addr, "was", n.ServerRunID, "now", id)
+	n.ServerRunID, n.Cursor = id, "0"
+	n.Restarts++
+	return true, r.save(true)
 }
 
 func (r *Run) nodeClient(id string) redisx.Node {

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/keyjob/keyjob/internal/checkpoint"
@@ -24,9 +26,11 @@ func (r *Run) state(ctx context.Context) error {
 		}
 		r.startFresh = true
 		return nil
-	case err != nil:
+	case err != nil && !(r.o.Restart && errors.Is(err, checkpoint.ErrCorrupt)):
 		return err // corrupt: a clear error naming the file, never a silent restart
 	case r.o.Restart:
+		// --restart sets aside any checkpoint, a corrupt one too: the
+		// error about it says to pass --restart.
 		r.startFresh, r.discard = true, true
 		return nil
 	case !r.o.Resume:
@@ -43,7 +47,6 @@ func (r *Run) state(ctx context.Context) error {
 	}
 	r.cp, r.Resumed = cp, true
 	r.runStart = time.UnixMilli(cp.RunStartMs)
-	r.rescanMoved()
 	return nil
 }
 
@@ -62,6 +65,9 @@ func (r *Run) open(ctx context.Context) error {
 	if r.startFresh {
 		return r.fresh(ctx)
 	}
+	// Here rather than in Prepare: the run's logger is set by now, and
+	// the operator must see that a node is rescanned.
+	r.rescanMoved()
 	if cp := r.cp; cp.Journal != "" {
 		w, _, err := journal.OpenAppend(cp.Journal)
 		if err != nil {
@@ -71,6 +77,35 @@ func (r *Run) open(ctx context.Context) error {
 			r.log.Warn("journal ended in a partial record (a crash mid-write); dropped it", "bytes", d)
 		}
 		r.journal = w
+		if err := r.countJournaled(cp); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// countJournaled makes max_changes hold across a crash. The checkpoint is
+// saved at most once a second, so a crash loses the count of the changes
+// made since; the journal loses none (each change is journaled and synced
+// before it is sent). Its records bound the changes made from above, and
+// max_changes counts them when they are more.
+func (r *Run) countJournaled(cp *checkpoint.Checkpoint) error {
+	if r.job.Limits.MaxChanges == 0 {
+		return nil
+	}
+	jr, err := journal.Open(cp.Journal)
+	if err != nil {
+		return fmt.Errorf("reopen the run's journal: %w", err)
+	}
+	defer jr.Close()
+	st, err := jr.Stats()
+	if err != nil {
+		return fmt.Errorf("read the run's journal: %w", err)
+	}
+	if st.Records > cp.Changes {
+		r.log.Info("max_changes counts the journal's records: the checkpoint was saved before the last changes (a crash?)",
+			"checkpoint_changes", cp.Changes, "journal_records", st.Records)
+		cp.Changes = st.Records
 	}
 	return nil
 }
@@ -118,7 +153,7 @@ func (r *Run) fresh(ctx context.Context) error {
 		return err
 	}
 	r.runStart = start.Truncate(time.Millisecond)
-	runID := start.UTC().Format("2006-01-02T15-04-05Z")
+	runID := r.newRunID(start)
 	cp := checkpoint.New(checkpoint.JobRef{Name: r.job.Name, SHA256: r.job.SHA256}, r.target(), runID, r.runStart.UnixMilli())
 	for _, n := range r.nodes {
 		cp.Nodes = append(cp.Nodes, checkpoint.Node{ID: n.ID, Addr: n.Addr, ServerRunID: n.RunID, Slots: n.Slots, Cursor: "0"})
@@ -145,4 +180,28 @@ func (r *Run) fresh(ctx context.Context) error {
 		return err
 	}
 	return r.save(true)
+}
+
+// newRunID names a run after its start, to the second. A run started
+// again within the same second (--restart right after a run, a canary and
+// its rerun) gets a suffix: its journal and report must not meet the
+// earlier run's, and journals are never overwritten.
+func (r *Run) newRunID(start time.Time) string {
+	base := start.UTC().Format("2006-01-02T15-04-05Z")
+	id := base
+	for i := 2; r.runIDTaken(id); i++ {
+		id = base + "-" + strconv.Itoa(i)
+	}
+	return id
+}
+
+func (r *Run) runIDTaken(id string) bool {
+	rep := Report{RunID: id, Job: ReportJob{Name: r.job.Name}}
+	jp, _ := rep.Paths(r.o.StateDir)
+	for _, p := range []string{journal.Path(r.o.StateDir, r.job.Name, id), jp} {
+		if _, err := os.Lstat(p); !errors.Is(err, fs.ErrNotExist) {
+			return true
+		}
+	}
+	return false
 }

@@ -1,0 +1,343 @@
+package apply
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/keyjob/keyjob/internal/journal"
+	"github.com/keyjob/keyjob/internal/redistest"
+)
+
+// The ticket story's job: every ticket without a TTL gets exactly the
+// expiry its name implies (or the grace TTL), and nothing else changes,
+// byte for byte and expiry for expiry (safety.md, promise 2).
+func TestApply_TicketTTLBackfill(t *testing.T) {
+	srv, c := startRedis(t, redistest.Options{})
+	set := seedTickets(t, c, 600)
+	before := snapshot(t, c)
+	vals := values(t, c, set.selected())
+	state := t.TempDir()
+
+	job := loadJob(t, ticketJob)
+	rep := mustRun(t, dial(t, srv.URL), job, Options{StateDir: state})
+	cp := loadCheckpoint(t, state, job.Name)
+
+	after := snapshot(t, c)
+	assertChanges(t, "after the ticket job", c, before, after, vals, expectTickets(t, set, cp.RunStartMs))
+	// The same, said independently of the snapshot helper's expectation.
+	for _, k := range set.future {
+		want := issuedOf(t, k).Add(year).UnixMilli()
+		if got := after[k].ExpireAt; got < want-1000 || got > want+1000 {
+			t.Fatalf("%s expires at %d, want issued + 365d = %d", k, got, want)
+		}
+	}
+
+	if !cp.Completed || !rep.Completed {
+		t.Errorf("completed: checkpoint %v, report %v; want both true", cp.Completed, rep.Completed)
+	}
+	if got, want := rep.Outcomes.Change, int64(len(set.future)+len(set.expired)); got != want {
+		t.Errorf("report: change = %d, want %d", got, want)
+	}
+	if got, want := rep.Outcomes.ChangeGrace, int64(len(set.expired)); got != want {
+		t.Errorf("report: change_grace = %d, want %d", got, want)
+	}
+	wantSkips := map[string]int64{"ttl": int64(len(set.withTTL)), "regex": 3, "bad_timestamp": 2, "gone": 0, "changed_since_scan": 0}
+	for k, want := range wantSkips {
+		if got := rep.Outcomes.Skip[k]; got != want {
+			t.Errorf("report: skip %s = %d, want %d", k, got, want)
+		}
+	}
+	if got, want := rep.Scanned, int64(len(set.future)+len(set.expired)+len(set.withTTL)+5); got != want {
+		t.Errorf("report: scanned = %d, want %d (the string tickets SCAN TYPE returns)", got, want)
+	}
+
+	// The report's JSON on disk says the same.
+	jp, _ := rep.Paths(state)
+	var onDisk Report
+	b, err := os.ReadFile(jp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &onDisk); err != nil {
+		t.Fatal(err)
+	}
+	if !onDisk.Completed || onDisk.Outcomes.Change != rep.Outcomes.Change || onDisk.Journal == "" || onDisk.Backup != "journal" {
+		t.Errorf("report %s: completed %v, change %d, journal %q, backup %q", jp, onDisk.Completed, onDisk.Outcomes.Change, onDisk.Journal, onDisk.Backup)
+	}
+
+	// The journal holds one record per change, with the previous state,
+	// and is private (it can hold data).
+	fi, err := os.Stat(cp.Journal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("journal mode %v, want 0600", fi.Mode().Perm())
+	}
+	jr, err := journal.Open(cp.Journal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer jr.Close()
+	n := int64(0)
+	err = jr.Reverse(func(r journal.Record) error {
+		n++
+		if r.PrevExpireMs != journal.NoExpire || r.Action != journal.ActionExpire || r.NewExpireMs != after[r.Key].ExpireAt {
+			t.Errorf("journal record %+v: want prev none, expire, new = %d", r, after[r.Key].ExpireAt)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != rep.Outcomes.Change {
+		t.Errorf("journal has %d records, want %d", n, rep.Outcomes.Change)
+	}
+
+	// A second run of the same job finds nothing left to change.
+	rep2 := mustRun(t, dial(t, srv.URL), job, Options{StateDir: state, Restart: true})
+	if rep2.Outcomes.Change != 0 {
+		t.Errorf("a second run changed %d keys, want 0", rep2.Outcomes.Change)
+	}
+	assertSame(t, "after a second run", after, snapshot(t, c))
+}
+
+// A key given a TTL, or deleted, between SCAN and its change is skipped
+// and counted: the conditions are re-checked by the server at the moment
+// of the change (EXPIRE NX natively; the guarded script otherwise).
+func TestApply_ChangedBetweenScanAndChange(t *testing.T) {
+	t.Run("ExpireNX", func(t *testing.T) {
+		srv, c := startRedis(t, redistest.Options{})
+		seedTickets(t, c, 200)
+		ctx := context.Background()
+		var touched, deleted string
+		setHook(t, func(keys []string) {
+			if touched != "" || len(keys) < 2 {
+				return
+			}
+			touched, deleted = keys[0], keys[1]
+			do(t, c, c.B().Expire().Key(touched).Seconds(12345).Build(), c.B().Del().Key(deleted).Build())
+		})
+		rep := mustRun(t, dial(t, srv.URL), loadJob(t, ticketJob), Options{StateDir: t.TempDir()})
+		if got := rep.Outcomes.Skip["changed_since_scan"]; got != 1 {
+			t.Errorf("changed_since_scan = %d, want 1", got)
+		}
+		if got := rep.Outcomes.Skip["gone"]; got != 1 {
+			t.Errorf("gone = %d, want 1", got)
+		}
+		ttl, err := c.Do(ctx, c.B().Ttl().Key(touched).Build()).AsInt64()
+		if err != nil || ttl < 12000 || ttl > 12345 {
+			t.Errorf("%s: TTL %d (%v), want the 12345 s someone else gave it", touched, ttl, err)
+		}
+		if n, _ := c.Do(ctx, c.B().Exists().Key(deleted).Build()).AsInt64(); n != 0 {
+			t.Errorf("%s exists again", deleted)
+		}
+	})
+	t.Run("Script", func(t *testing.T) {
+		// select.ttl is a comparison: the guarded script re-checks it.
+		srv, c := startRedis(t, redistest.Options{})
+		for i := range 100 {
+			do(t, c, c.B().Set().Key("session:"+strconv.Itoa(i)).Value("v").ExSeconds(600).Build())
+		}
+		var touched, deleted string
+		setHook(t, func(keys []string) {
+			if touched != "" || len(keys) < 2 {
+				return
+			}
+			touched, deleted = keys[0], keys[1]
+			do(t, c, c.B().Expire().Key(touched).Seconds(99999).Build(), c.B().Del().Key(deleted).Build())
+		})
+		job := loadJob(t, `version: 1
+name: shorten-sessions
+select: {match: "session:*", ttl: "> 5m"}
+action: {expire: {ttl: 1m, when: always}}
+limits: {rate: unlimited, scan_count: 20}
+`)
+		rep := mustRun(t, dial(t, srv.URL), job, Options{StateDir: t.TempDir()})
+		if got := rep.Outcomes.Skip["changed_since_scan"]; got != 0 {
+			// A longer TTL still matches "> 5m": the script changes it.
+			t.Errorf("changed_since_scan = %d, want 0", got)
+		}
+		if got := rep.Outcomes.Skip["gone"]; got != 1 {
+			t.Errorf("gone = %d, want 1", got)
+		}
+		if got := rep.Outcomes.Change; got != 99 {
+			t.Errorf("change = %d, want 99", got)
+		}
+	})
+	t.Run("ScriptCondition", func(t *testing.T) {
+		srv, c := startRedis(t, redistest.Options{})
+		for i := range 100 {
+			do(t, c, c.B().Set().Key("session:"+strconv.Itoa(i)).Value("v").ExSeconds(600).Build())
+		}
+		var touched string
+		setHook(t, func(keys []string) {
+			if touched != "" {
+				return
+			}
+			touched = keys[0]
+			do(t, c, c.B().Expire().Key(touched).Seconds(60).Build()) // no longer "> 5m"
+		})
+		job := loadJob(t, `version: 1
+name: shorten-sessions
+select: {match: "session:*", ttl: "> 5m"}
+action: {expire: {ttl: 2m, when: always}}
+limits: {rate: unlimited, scan_count: 20}
+`)
+		rep := mustRun(t, dial(t, srv.URL), job, Options{StateDir: t.TempDir()})
+		if got := rep.Outcomes.Skip["changed_since_scan"]; got != 1 {
+			t.Errorf("changed_since_scan = %d, want 1", got)
+		}
+		if ttl, _ := c.Do(context.Background(), c.B().Ttl().Key(touched).Build()).AsInt64(); ttl > 60 || ttl < 50 {
+			t.Errorf("%s: TTL %d, want the 60 s someone else gave it", touched, ttl)
+		}
+	})
+	t.Run("DumpDelete", func(t *testing.T) {
+		// A hash written to after its DUMP is not deleted.
+		srv, c := startRedis(t, redistest.Options{})
+		for i := range 100 {
+			do(t, c, c.B().Hset().Key("deal:clicks:"+strconv.Itoa(i)).FieldValue().FieldValue("web", "1").Build())
+		}
+		var touched, deleted string
+		setHook(t, func(keys []string) {
+			if touched != "" || len(keys) < 2 {
+				return
+			}
+			touched, deleted = keys[0], keys[1]
+			do(t, c, c.B().Hset().Key(touched).FieldValue().FieldValue("app", "2").Build(), c.B().Del().Key(deleted).Build())
+		})
+		rep := mustRun(t, dial(t, srv.URL), loadJob(t, dealJob), Options{StateDir: t.TempDir()})
+		if got := rep.Outcomes.Skip["changed_since_scan"]; got != 1 {
+			t.Errorf("changed_since_scan = %d, want 1", got)
+		}
+		if got := rep.Outcomes.Skip["gone"]; got != 1 {
+			t.Errorf("gone = %d, want 1", got)
+		}
+		if got := rep.Outcomes.Change; got != 98 {
+			t.Errorf("change = %d, want 98", got)
+		}
+		got, err := c.Do(context.Background(), c.B().Hgetall().Key(touched).Build()).AsStrMap()
+		if err != nil || got["web"] != "1" || got["app"] != "2" {
+			t.Errorf("%s = %v (%v), want the hash someone else wrote to, kept", touched, got, err)
+		}
+	})
+}
+
+// While the pause file exists the run waits and changes nothing; it
+// decides the keys only when it goes on, so a ticket whose year ran out
+// during the pause gets the grace TTL and is not deleted on the spot.
+func TestApply_PauseFile(t *testing.T) {
+	srv, c := startRedis(t, redistest.Options{})
+	set := seedTickets(t, c, 300)
+	// A ticket whose year ends two or three seconds from now.
+	edgeIssued := time.UnixMilli(serverNowMs(t, c)).Add(3*time.Second - year).Unix()
+	edge := "ticket:" + strconv.FormatInt(edgeIssued, 10) + ":1:EDGE"
+	do(t, c, c.B().Set().Key(edge).Value("edge").Build())
+	set.expired = append(set.expired, edge)
+	before := snapshot(t, c)
+	vals := values(t, c, set.selected())
+
+	pause := filepath.Join(t.TempDir(), "pause")
+	if err := os.WriteFile(pause, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	state := t.TempDir()
+	pausedSeen := make(chan struct{}, 1)
+	ctl := NewControl(pause)
+	// One SCAN batch: the whole keyspace is decided at once.
+	job := loadJob(t, strings.Replace(ticketJob, "scan_count: 50", "scan_count: 5000", 1))
+	r, err := Prepare(context.Background(), dial(t, srv.URL), job, Options{StateDir: state, Control: ctl})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.SetObserver(func(p Progress) {
+		if p.Paused != "" {
+			select {
+			case pausedSeen <- struct{}{}:
+			default:
+			}
+		}
+	}, nil, 0)
+	type result struct {
+		rep *Report
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		rep, err := r.Execute(context.Background())
+		done <- result{rep, err}
+	}()
+	select {
+	case <-pausedSeen:
+	case res := <-done:
+		t.Fatalf("the run ended while the pause file exists: %v", res.err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("the run never said it is paused")
+	}
+	// Wait until the edge ticket's year is over, and a second more.
+	for serverNowMs(t, c) < time.Unix(edgeIssued, 0).Add(year+time.Second).UnixMilli() {
+		time.Sleep(100 * time.Millisecond)
+	}
+	assertSame(t, "while paused", before, snapshot(t, c))
+	select {
+	case res := <-done:
+		t.Fatalf("the run ended while the pause file exists: %v", res.err)
+	default:
+	}
+	if err := os.Remove(pause); err != nil {
+		t.Fatal(err)
+	}
+	var res result
+	select {
+	case res = <-done:
+	case <-time.After(60 * time.Second):
+		t.Fatal("the run did not go on after the pause file was removed")
+	}
+	if res.err != nil {
+		t.Fatal(res.err)
+	}
+	cp := loadCheckpoint(t, state, "ticket-ttl-backfill")
+	assertChanges(t, "after the pause", c, before, snapshot(t, c), vals, expectTickets(t, set, cp.RunStartMs))
+	if len(res.rep.Pauses) == 0 || !strings.Contains(res.rep.Pauses[0].Reason, "pause file") {
+		t.Errorf("report pauses = %+v, want the pause file's", res.rep.Pauses)
+	}
+}
+
+// max_changes: the run stops before passing it, exit-worthy (an
+// *AbortError), with the checkpoint written; a resume cannot pass it
+// either.
+func TestApply_MaxChanges(t *testing.T) {
+	srv, c := startRedis(t, redistest.Options{})
+	seedTickets(t, c, 400)
+	before := snapshot(t, c)
+	state := t.TempDir()
+	job := loadJob(t, ticketJob+"  max_changes: 75\n")
+	_, err := runJob(t, dial(t, srv.URL), job, Options{StateDir: state})
+	var abort *AbortError
+	if !errors.As(err, &abort) || abort.Guard != "max_changes" {
+		t.Fatalf("err = %v, want an abort by max_changes", err)
+	}
+	d := redistest.Diff(before, snapshot(t, c))
+	if got := len(d.Changed) + len(d.Removed) + len(d.Added); got != 75 {
+		t.Errorf("%d keys changed, want exactly max_changes = 75", got)
+	}
+	cp := loadCheckpoint(t, state, job.Name)
+	if cp.Completed || cp.Changes != 75 {
+		t.Errorf("checkpoint: completed %v, changes %d; want false, 75", cp.Completed, cp.Changes)
+	}
+	_, err = runJob(t, dial(t, srv.URL), job, Options{StateDir: state, Resume: true})
+	if !errors.As(err, &abort) {
+		t.Fatalf("resume: err = %v, want an abort by max_changes", err)
+	}
+	d = redistest.Diff(before, snapshot(t, c))
+	if got := len(d.Changed); got != 75 {
+		t.Errorf("after the resume %d keys changed, want still 75", got)
+	}
+}
