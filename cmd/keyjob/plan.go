@@ -39,6 +39,9 @@ func planCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
+			if n := c.Int64("sample"); n < 0 {
+				return usageError(fmt.Errorf("--sample %d: want a number of keys above 0", n))
+			}
 			o := planOptions{
 				Conn: connOptions(c, job), Format: c.String("format"), Out: c.String("out"),
 				Detailed: c.Bool("detailed-exitcode"),
