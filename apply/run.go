@@ -108,6 +108,9 @@ type Run struct {
 	changes  int64 // in this invocation
 	paused   string
 	infos    []scan.KeyInfo
+	// scanCount is the SCAN COUNT hint: limits.scan_count, or less when
+	// the rate is below one batch a second.
+	scanCount int
 }
 
 // Prepare checks the state dir and the target and readies a run. It
@@ -157,13 +160,17 @@ func (r *Run) setLimits() {
 	if r.o.ScanRate != 0 {
 		scanRate = r.o.ScanRate
 	}
-	// burst >= a batch: WaitN refuses more than the burst.
+	// The burst is one batch: a higher rate is reached by waiting less,
+	// never by letting a second's worth of changes through at once. Below
+	// a batch a second, the batches shrink to the rate (SCAN COUNT), so
+	// even --rate 50 sends about 50 changes at a time.
+	r.scanCount = lim.ScanCount
 	burst := max(lim.ScanCount*2, 1000)
-	// A burst of one batch: a higher rate is reached by waiting less, not
-	// by letting a second's worth of changes through at once.
 	r.limiter = rate.NewLimiter(rate.Inf, burst)
 	if !changeRate.IsUnlimited() {
-		r.limiter = rate.NewLimiter(rate.Limit(changeRate), burst)
+		perSecond := max(int(changeRate), 1)
+		r.scanCount = min(r.scanCount, perSecond)
+		r.limiter = rate.NewLimiter(rate.Limit(changeRate), min(burst, max(perSecond, 2*r.scanCount)))
 	}
 	if !scanRate.IsUnlimited() {
 		r.scanLim = rate.NewLimiter(rate.Limit(scanRate), burst)
@@ -215,7 +222,7 @@ func (r *Run) walk(ctx context.Context) error {
 		node := r.nodeClient(n.ID)
 		for restarted := true; restarted; {
 			cursor, _ := strconv.ParseUint(n.Cursor, 10, 64)
-			opts := scan.Options{Match: r.job.Select.Match, Type: r.job.Select.Type, Count: r.job.Limits.ScanCount, Limiter: r.scanLim}
+			opts := scan.Options{Match: r.job.Select.Match, Type: r.job.Select.Type, Count: r.scanCount, Limiter: r.scanLim}
 			_, err := scan.Walk(ctx, node.Client, cursor, opts, func(ctx context.Context, b scan.Batch) error {
 				return r.batch(ctx, node, n, b)
 			})
