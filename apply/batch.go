@@ -51,6 +51,14 @@ func (r *Run) batch(ctx context.Context, node redisx.Node, st *checkpoint.Node, 
 		return err
 	}
 	allowed, stop := r.allowance(len(todo))
+	committed := false
+	defer func() {
+		if !committed { // a failed batch gives its reservation back
+			r.mu.Lock()
+			r.reserved -= int64(allowed)
+			r.mu.Unlock()
+		}
+	}()
 	partial := allowed < len(todo)
 	todo = todo[:allowed]
 	if todo, err = r.backup(ctx, node, todo, counts); err != nil {
@@ -68,7 +76,8 @@ func (r *Run) batch(ctx context.Context, node redisx.Node, st *checkpoint.Node, 
 	if err := r.send(sendCtx, node, todo, counts); err != nil {
 		return err
 	}
-	r.commit(st, b, counts, partial)
+	r.commit(st, b, counts, partial, allowed)
+	committed = true
 	r.observe(node, false)
 	if err := r.save(false); err != nil {
 		return err
@@ -113,7 +122,7 @@ func (r *Run) decide(ctx context.Context, node redisx.Node, keys []string, count
 	}
 	want := r.lookups()
 	now := time.Now() // replaced by the server's clock when lookups run
-	infos := r.infos[:0]
+	infos := make([]scan.KeyInfo, 0, len(names))
 	if want.Expiry || want.Idle {
 		var err error
 		now, infos, err = scan.Lookup(ctx, node.Client, names, want, infos)
@@ -126,7 +135,6 @@ func (r *Run) decide(ctx context.Context, node redisx.Node, keys []string, count
 			infos = append(infos, scan.KeyInfo{Name: k, Exists: true, ExpireAt: -1})
 		}
 	}
-	r.infos = infos
 	clock := jobs.Clock{Now: now, RunStart: r.runStart}
 	todo := make([]pending, 0, len(infos))
 	for _, ki := range infos {
@@ -172,31 +180,44 @@ func (r *Run) serverNow() time.Time {
 // allowance is how many of n changes this batch may make before --limit
 // or max_changes; stop says why the run ends after them (nil: it goes on).
 func (r *Run) allowance(n int) (allowed int, stop error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	allowed = n
 	if r.o.Limit > 0 {
-		if left := r.o.Limit - r.changes; int64(n) >= left {
+		if left := r.o.Limit - r.changes - r.reserved; int64(n) >= left {
 			allowed, stop = int(max(0, left)), errLimit
 		}
 	}
 	if m := r.job.Limits.MaxChanges; m > 0 {
-		if left := m - r.cp.Changes; int64(allowed) > left {
+		if left := m - r.cp.Changes - r.reserved; int64(allowed) > left {
 			allowed = int(max(0, left))
 			stop = &AbortError{Guard: "max_changes", Reason: fmt.Sprintf("%d changes made; limits.max_changes is %d and this batch would pass it", r.cp.Changes, m)}
 		}
 	}
+	// Reserved until the batch commits, so the primaries of a cluster,
+	// walked at once, cannot pass a limit together.
+	r.reserved += int64(allowed)
 	return allowed, stop
 }
 
 // gates waits for the operator's pause and the guards.
 func (r *Run) gates(ctx context.Context) error {
 	onPause := func(reason string, paused bool) {
-		if paused {
+		r.mu.Lock()
+		// Every node's walk waits at the same gate: report a pause once.
+		changed := (r.paused == "") == paused
+		switch {
+		case changed && paused:
 			r.paused = reason
 			r.report.pause(reason)
-			r.log.Info("paused", "reason", reason)
-		} else {
+		case changed:
 			r.paused = ""
 			r.report.resume()
+		}
+		r.mu.Unlock()
+		if changed && paused {
+			r.log.Info("paused", "reason", reason)
+		} else if changed {
 			r.log.Info("resumed", "after", reason)
 		}
 		r.observe(redisx.Node{}, false)
@@ -347,8 +368,6 @@ func (r *Run) send(ctx context.Context, node redisx.Node, todo []pending, counts
 			if todo[i].grace {
 				counts[changeGrace]++
 			}
-			r.changes++
-			r.cp.Changes++
 		case n == replyGone:
 			counts[string(jobs.Gone)]++
 		case r.writer.form == formScript:
@@ -389,7 +408,13 @@ const changeGrace = "change_grace"
 // was applied (--limit, max_changes), its cursor. A partial batch is
 // scanned again on resume; its changed keys are then skipped or set to the
 // same absolute expiry.
-func (r *Run) commit(st *checkpoint.Node, b scan.Batch, counts map[string]int64, partial bool) {
+func (r *Run) commit(st *checkpoint.Node, b scan.Batch, counts map[string]int64, partial bool, reserved int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.reserved -= int64(reserved)
+	changed := counts[string(jobs.Change)]
+	r.changes += changed
+	r.cp.Changes += changed
 	if partial {
 		for k := range counts {
 			if k != string(jobs.Change) && k != changeGrace {
@@ -400,6 +425,7 @@ func (r *Run) commit(st *checkpoint.Node, b scan.Batch, counts map[string]int64,
 	for k, v := range counts {
 		r.cp.Counts[k] += v
 	}
+	r.nodeScanned[st.ID] += int64(len(b.Keys))
 	if !partial {
 		st.Cursor = strconv.FormatUint(b.Cursor, 10)
 	}
@@ -408,17 +434,20 @@ func (r *Run) commit(st *checkpoint.Node, b scan.Batch, counts map[string]int64,
 // unitMistake aborts a run whose timestamps turn out to be in the wrong
 // unit: more than 1% bad timestamps among the keys it would change.
 func (r *Run) unitMistake() error {
-	bad := r.cp.Counts[string(jobs.SkipBadTimestamp)]
-	if bad < 100 || float64(bad) <= 0.01*float64(r.cp.Changes) {
+	r.mu.Lock()
+	bad, changes := r.cp.Counts[string(jobs.SkipBadTimestamp)], r.cp.Changes
+	r.mu.Unlock()
+	if bad < 100 || float64(bad) <= 0.01*float64(changes) {
 		return nil
 	}
-	return &AbortError{Guard: "bad_timestamp", Reason: fmt.Sprintf("%d keys have a timestamp that does not parse or lies too far in the future, more than 1%% of the %d changed: the format is probably wrong", bad, r.cp.Changes)}
+	return &AbortError{Guard: "bad_timestamp", Reason: fmt.Sprintf("%d keys have a timestamp that does not parse or lies too far in the future, more than 1%% of the %d changed: the format is probably wrong", bad, changes)}
 }
 
 func (r *Run) observe(node redisx.Node, done bool) {
 	if r.o.Observe == nil {
 		return
 	}
+	r.mu.Lock()
 	skips := map[string]int64{}
 	var scanned int64
 	for k, v := range r.cp.Counts {
@@ -430,8 +459,15 @@ func (r *Run) observe(node redisx.Node, done bool) {
 			skips[k] = v
 		}
 	}
-	r.o.Observe(Progress{
+	nodes := make([]NodeProgress, 0, len(r.cp.Nodes))
+	for _, n := range r.cp.Nodes {
+		nodes = append(nodes, NodeProgress{Addr: n.Addr, Slots: n.Slots, Scanned: r.nodeScanned[n.ID], Done: n.Done})
+	}
+	p := Progress{
 		Node: node.Addr, Scanned: scanned, Expected: r.o.Expected, Changed: r.cp.Counts[string(jobs.Change)],
 		Skips: skips, Rate: float64(r.limiter.Limit()), Elapsed: time.Since(r.began), Paused: r.paused, Done: done,
-	})
+		Nodes: nodes,
+	}
+	r.mu.Unlock()
+	r.o.Observe(p)
 }

@@ -150,7 +150,11 @@ func (rep *Report) event(action, guard, reason string) {
 
 // Event records a guard's pause or abort (the guards call it through the
 // executor's gate).
-func (r *Run) Event(action, guard, reason string) { r.report.event(action, guard, reason) }
+func (r *Run) Event(action, guard, reason string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.report.event(action, guard, reason)
+}
 
 // Paths are where the report's JSON and markdown are written.
 func (rep *Report) Paths(stateDir string) (jsonPath, mdPath string) {

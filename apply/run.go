@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
+	"sync"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -13,7 +13,6 @@ import (
 	"github.com/keyjob/keyjob/internal/checkpoint"
 	"github.com/keyjob/keyjob/internal/journal"
 	"github.com/keyjob/keyjob/internal/redisx"
-	"github.com/keyjob/keyjob/internal/scan"
 	"github.com/keyjob/keyjob/jobs"
 )
 
@@ -34,8 +33,11 @@ type Options struct {
 	Expected int64
 	Gate     Gate
 	Control  *Control
-	Observe  func(Progress)
-	Logger   *slog.Logger
+	// MaxDown is how long a primary may not answer before the run aborts;
+	// DefaultMaxDown when 0.
+	MaxDown time.Duration
+	Observe func(Progress)
+	Logger  *slog.Logger
 }
 
 // Gate is the guards, as the executor sees them: it waits at the gate
@@ -60,6 +62,17 @@ type Progress struct {
 	Elapsed  time.Duration
 	Paused   string // why the run waits, or ""
 	Done     bool
+	// Nodes has one entry per primary: a cluster's shards are walked at
+	// once and each has its own bar.
+	Nodes []NodeProgress
+}
+
+// NodeProgress is one primary's share of a run.
+type NodeProgress struct {
+	Addr    string
+	Slots   string
+	Scanned int64
+	Done    bool
 }
 
 // Errors callers test.
@@ -105,9 +118,16 @@ type Run struct {
 	// serverAt is the server's clock when the run (this invocation) began:
 	// "now" for decisions that read no key, see serverNow.
 	serverAt time.Time
-	changes  int64 // in this invocation
-	paused   string
-	infos    []scan.KeyInfo
+	// mu guards the state the primaries' walks share: the checkpoint,
+	// the counters, the report. A cluster's primaries are walked at once.
+	mu          sync.Mutex
+	changes     int64 // in this invocation
+	reserved    int64 // allowed to batches not committed yet
+	nodeScanned map[string]int64
+	paused      string
+	// stale is set when a node failed: the next nodeFor asks the
+	// cluster who serves what.
+	stale bool
 	// scanCount is the SCAN COUNT hint: limits.scan_count, or less when
 	// the rate is below one batch a second.
 	scanCount int
@@ -191,6 +211,7 @@ func (r *Run) Execute(ctx context.Context) (*Report, error) {
 		return nil, err
 	}
 	r.serverAt, r.began = now, time.Now()
+	r.nodeScanned = map[string]int64{}
 	if err := r.open(ctx); err != nil {
 		return nil, err
 	}
@@ -210,65 +231,6 @@ func (r *Run) Execute(ctx context.Context) (*Report, error) {
 		stopErr = werr
 	}
 	return r.report, stopErr
-}
-
-// walk scans every node that is not done, from its checkpointed cursor.
-func (r *Run) walk(ctx context.Context) error {
-	for i := range r.cp.Nodes {
-		n := &r.cp.Nodes[i]
-		if n.Done {
-			continue
-		}
-		node := r.nodeClient(n.ID)
-		for restarted := true; restarted; {
-			cursor, _ := strconv.ParseUint(n.Cursor, 10, 64)
-			opts := scan.Options{Match: r.job.Select.Match, Type: r.job.Select.Type, Count: r.scanCount, Limiter: r.scanLim}
-			_, err := scan.Walk(ctx, node.Client, cursor, opts, func(ctx context.Context, b scan.Batch) error {
-				return r.batch(ctx, node, n, b)
-			})
-			if err != nil {
-				return err
-			}
-			if restarted, err = r.restartedDuringWalk(ctx, node, n); err != nil {
-				return err
-			}
-		}
-		n.Done = true
-		if err := r.save(true); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// restartedDuringWalk reports whether the node's server restarted (or
-// failed over) while the walk went on: the client reconnects at once, and
-// the walk carried on with a cursor that means nothing to the new process,
-// so it may have missed keys. The node is then rescanned from 0, which is
-// safe for the same reason a resume after a restart is.
-func (r *Run) restartedDuringWalk(ctx context.Context, node redisx.Node, n *checkpoint.Node) (bool, error) {
-	info, err := redisx.Info(ctx, node.Client, "server")
-	if err != nil {
-		return false, err
-	}
-	id := info["run_id"]
-	if id == n.ServerRunID {
-		return false, nil
-	}
-	r.log.Warn("server restarted or failed over during the run (run_id changed): rescanning it from the start",
-		"node", n.Addr, "was", n.ServerRunID, "now", id)
-	n.ServerRunID, n.Cursor = id, "0"
-	n.Restarts++
-	return true, r.save(true)
-}
-
-func (r *Run) nodeClient(id string) redisx.Node {
-	for _, n := range r.nodes {
-		if n.ID == id {
-			return n
-		}
-	}
-	return r.nodes[0]
 }
 
 // finish turns the walk's end into the report and the error the command
@@ -309,6 +271,8 @@ func (r *Run) finish(err error) error {
 // save writes the checkpoint: at once when force, else at most once a
 // second (a resumed run redoes at most a second of idempotent work).
 func (r *Run) save(force bool) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	if !force && time.Since(r.lastSave) < time.Second {
 		return nil
 	}

@@ -31,6 +31,8 @@ type progress struct {
 	bars  *mpb.Progress
 	bar   *mpb.Bar
 	lines []*mpb.Bar
+	// shards has a bar per primary of a cluster, under the total.
+	shards map[string]*mpb.Bar
 	stop  context.CancelFunc
 	done  chan struct{}
 }
@@ -64,9 +66,10 @@ func (p *progress) addBars() {
 		mpb.PrependDecorators(decor.Name("scanned ", decor.WC{W: 9, C: decor.DindentRight})),
 		mpb.AppendDecorators(decor.Any(func(decor.Statistics) string { return p.scanLine() })),
 	)
-	for _, f := range []func() string{p.countLine, p.guardLine, p.keysLine} {
-		f := f
+	// The text lines sort below the shard bars a cluster adds later.
+	for i, f := range []func() string{p.countLine, p.guardLine, p.keysLine} {
 		p.lines = append(p.lines, p.bars.New(0, mpb.NopStyle(),
+			mpb.BarPriority(1000+i),
 			mpb.BarFillerTrim(),
 			mpb.PrependDecorators(decor.Any(func(decor.Statistics) string { return f() }))))
 	}
@@ -82,6 +85,35 @@ func (p *progress) Update(pr apply.Progress) {
 		total := max(pr.Expected, pr.Scanned)
 		p.bar.SetTotal(total, false)
 		p.bar.SetCurrent(pr.Scanned)
+		p.updateShards(pr)
+	}
+}
+
+// updateShards draws one bar per primary when there are several, each
+// against an even share of the expected total.
+func (p *progress) updateShards(pr apply.Progress) {
+	if len(pr.Nodes) < 2 {
+		return
+	}
+	if p.shards == nil {
+		p.shards = map[string]*mpb.Bar{}
+	}
+	share := max(pr.Expected/int64(len(pr.Nodes)), 1)
+	for _, n := range pr.Nodes {
+		b, ok := p.shards[n.Addr]
+		if !ok {
+			name := fmt.Sprintf("  %s %s ", n.Addr, n.Slots)
+			b = p.bars.New(share, mpb.BarStyle().Lbound("[").Filler("-").Tip(">").Padding(" ").Rbound("]"),
+				mpb.BarPriority(len(p.shards)+1),
+				mpb.PrependDecorators(decor.Name(name, decor.WC{W: 34, C: decor.DindentRight})),
+				mpb.AppendDecorators(decor.CountersNoUnit(" %d / %d")))
+			p.shards[n.Addr] = b
+		}
+		b.SetTotal(max(share, n.Scanned), false)
+		b.SetCurrent(n.Scanned)
+		if n.Done {
+			b.SetTotal(n.Scanned, true)
+		}
 	}
 }
 
@@ -122,6 +154,9 @@ func (p *progress) logLine() {
 func (p *progress) Finish() {
 	if p.bars != nil {
 		p.bar.SetTotal(-1, true)
+		for _, b := range p.shards {
+			b.SetTotal(-1, true)
+		}
 		for _, l := range p.lines {
 			l.SetTotal(-1, true)
 		}

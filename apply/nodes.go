@@ -1,0 +1,249 @@
+package apply
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/redis/rueidis"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/keyjob/keyjob/internal/checkpoint"
+	"github.com/keyjob/keyjob/internal/redisx"
+	"github.com/keyjob/keyjob/internal/scan"
+)
+
+// DefaultMaxDown is how long a primary may not answer before the run
+// aborts (with its checkpoint); until then its walk waits and retries.
+const DefaultMaxDown = 60 * time.Second
+
+// walk scans every primary that is not done, all at once (each shard of a
+// cluster is single-threaded; walking them one after another would leave
+// all but one idle). The first error stops the others after their batch
+// in flight. When the cluster's topology changed during the walk, the
+// shards involved get a second pass: SCAN can miss keys of slots that
+// moved while it ran.
+func (r *Run) walk(ctx context.Context) error {
+	for {
+		g, gctx := errgroup.WithContext(ctx)
+		for i := range r.cp.Nodes {
+			n := &r.cp.Nodes[i]
+			if r.nodeDone(n) {
+				continue
+			}
+			g.Go(func() error { return r.walkNode(gctx, n) })
+		}
+		if err := g.Wait(); err != nil {
+			return err
+		}
+		again, err := r.topologyChanged(ctx)
+		if err != nil || !again {
+			return err
+		}
+	}
+}
+
+func (r *Run) nodeDone(n *checkpoint.Node) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return n.Done
+}
+
+// walkNode scans one primary from its checkpointed cursor to the end. A
+// primary that stops answering (a restart, a failover) is waited for up to
+// MaxDown, then its walk goes on from the last committed batch, or from
+// the start when the process serving its slots changed.
+func (r *Run) walkNode(ctx context.Context, n *checkpoint.Node) error {
+	var downSince time.Time
+	for {
+		node, err := r.nodeFor(ctx, n)
+		if err == nil {
+			if err = r.scanNode(ctx, node, n); err == nil {
+				var restarted bool
+				if restarted, err = r.restartedDuringWalk(ctx, node, n); err == nil && !restarted {
+					r.mu.Lock()
+					n.Done = true
+					r.mu.Unlock()
+					return r.save(true)
+				}
+			}
+		}
+		if err == nil {
+			continue // restarted: rescan from 0
+		}
+		if !transient(err) || ctx.Err() != nil {
+			return err
+		}
+		r.mu.Lock()
+		r.stale = true
+		r.mu.Unlock()
+		if downSince.IsZero() {
+			downSince = time.Now()
+			r.log.Warn("a primary does not answer: its walk waits", "node", n.Addr, "slots", n.Slots, "err", err.Error())
+		}
+		if down := time.Since(downSince); down > r.maxDown() {
+			return &AbortError{Guard: "node", Reason: fmt.Sprintf("%s (slots %s) has not answered for %s: %v", n.Addr, n.Slots, down.Round(time.Second), err)}
+		}
+		select {
+		case <-ctx.Done():
+			return errInterrupted
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+func (r *Run) maxDown() time.Duration {
+	if r.o.MaxDown > 0 {
+		return r.o.MaxDown
+	}
+	return DefaultMaxDown
+}
+
+func (r *Run) scanNode(ctx context.Context, node redisx.Node, n *checkpoint.Node) error {
+	r.mu.Lock()
+	cursor, _ := strconv.ParseUint(n.Cursor, 10, 64)
+	r.mu.Unlock()
+	opts := scan.Options{Match: r.job.Select.Match, Type: r.job.Select.Type, Count: r.scanCount, Limiter: r.scanLim}
+	_, err := scan.Walk(ctx, node.Client, cursor, opts, func(ctx context.Context, b scan.Batch) error {
+		return r.batch(ctx, node, n, b)
+	})
+	return err
+}
+
+// transient says whether an error is the node being away (a connection
+// refused or reset, a timeout, a server loading or a cluster failing
+// over), worth waiting for, rather than a reply that will not change.
+func transient(err error) bool {
+	var abort *AbortError
+	switch {
+	case errors.As(err, &abort), errors.Is(err, errLimit), errors.Is(err, errInterrupted), errors.Is(err, context.Canceled):
+		return false
+	}
+	if re, ok := rueidis.IsRedisErr(err); ok {
+		return re.IsLoading() || re.IsClusterDown() || re.IsTryAgain()
+	}
+	var perm interface{ Permanent() bool }
+	if errors.As(err, &perm) && perm.Permanent() {
+		return false
+	}
+	return true
+}
+
+// nodeFor is the client of the primary a checkpoint node stands for: the
+// same node when it is still there; after a failover the primary that now
+// serves its slots, which is then rescanned from the start (its cursor
+// meant something only to the old process).
+func (r *Run) nodeFor(ctx context.Context, n *checkpoint.Node) (redisx.Node, error) {
+	r.mu.Lock()
+	id, slots, stale := n.ID, n.Slots, r.stale
+	if !stale {
+		for _, node := range r.nodes {
+			if node.ID == id {
+				r.mu.Unlock()
+				return node, nil
+			}
+		}
+	}
+	r.mu.Unlock()
+	nodes, err := r.conn.Primaries(ctx)
+	if err != nil {
+		return redisx.Node{}, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.nodes, r.stale = nodes, false
+	for _, node := range nodes {
+		if node.ID == id {
+			return node, nil
+		}
+	}
+	for _, node := range nodes {
+		if node.Slots == slots && slots != "" {
+			r.log.Warn("failover: another primary serves these slots now; rescanning them from the start",
+				"slots", slots, "was", n.Addr, "now", node.Addr)
+			n.ID, n.Addr, n.ServerRunID, n.Cursor = node.ID, node.Addr, node.RunID, "0"
+			n.Restarts++
+			return node, nil
+		}
+	}
+	return redisx.Node{}, fmt.Errorf("no primary serves slots %s yet", slots)
+}
+
+// restartedDuringWalk reports whether the node's server restarted (or
+// failed over) while the walk went on: the client reconnects at once, and
+// the walk carried on with a cursor that means nothing to the new process,
+// so it may have missed keys. The node is then rescanned from 0, which is
+// safe for the same reason a resume after a restart is.
+func (r *Run) restartedDuringWalk(ctx context.Context, node redisx.Node, n *checkpoint.Node) (bool, error) {
+	info, err := redisx.Info(ctx, node.Client, "server")
+	if err != nil {
+		return false, err
+	}
+	id := info["run_id"]
+	r.mu.Lock()
+	if id == n.ServerRunID {
+		r.mu.Unlock()
+		return false, nil
+	}
+	r.log.Warn("server restarted or failed over during the run (run_id changed): rescanning it from the start",
+		"node", n.Addr, "was", n.ServerRunID, "now", id)
+	n.ServerRunID, n.Cursor = id, "0"
+	n.Restarts++
+	r.mu.Unlock()
+	return true, r.save(true)
+}
+
+// topologyChanged compares the primaries and their slots after a walk
+// with those the walk began with. When they differ, slots moved while SCAN
+// ran and keys may have been missed on both sides: every primary whose
+// slots changed (and every new one) gets a second pass, once.
+func (r *Run) topologyChanged(ctx context.Context) (bool, error) {
+	if !r.conn.Cluster {
+		return false, nil
+	}
+	nodes, err := r.conn.Primaries(ctx)
+	if err != nil {
+		return false, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	known := map[string]string{}
+	for _, n := range r.cp.Nodes {
+		known[n.ID] = n.Slots
+	}
+	var moved []checkpoint.Node
+	for _, node := range nodes {
+		if slots, ok := known[node.ID]; !ok || slots != node.Slots {
+			moved = append(moved, checkpoint.Node{ID: node.ID, Addr: node.Addr, ServerRunID: node.RunID, Slots: node.Slots, Cursor: "0"})
+		}
+	}
+	if len(moved) == 0 {
+		return false, nil
+	}
+	if r.cp.Passes >= 2 {
+		r.log.Warn("the topology changed again during the second pass; not starting a third", "primaries", len(nodes))
+		return false, nil
+	}
+	r.cp.Passes++
+	r.log.Warn("the cluster's topology changed during the run: a second pass over the shards involved", "shards", len(moved))
+	keep := r.cp.Nodes[:0]
+	for _, n := range r.cp.Nodes {
+		if !containsID(moved, n.ID) {
+			keep = append(keep, n)
+		}
+	}
+	r.cp.Nodes = append(keep, moved...)
+	r.nodes = nodes
+	return true, nil
+}
+
+func containsID(nodes []checkpoint.Node, id string) bool {
+	for _, n := range nodes {
+		if n.ID == id {
+			return true
+		}
+	}
+	return false
+}
