@@ -39,6 +39,7 @@ func applyCommand() *cli.Command {
 			&cli.BoolFlag{Name: "resume", Usage: "continue from the checkpoint"},
 			&cli.BoolFlag{Name: "restart", Usage: "discard the checkpoint and start again"},
 			&cli.StringFlag{Name: "pause-file", Usage: "while `PATH` exists the run waits"},
+			&cli.DurationFlag{Name: "node-down-timeout", Value: apply.DefaultMaxDown, Usage: "how long a primary may not answer (a restart, a failover) before the run aborts with its checkpoint"},
 		}),
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
@@ -112,7 +113,7 @@ func applyOptionsFrom(c *cli.Context, job *jobs.Job) (applyOptions, error) {
 		Conn: connOptions(c, job),
 		Run: apply.Options{
 			StateDir: c.String("state-dir"), Rate: r, ScanRate: sr, Limit: c.Int64("limit"),
-			Resume: c.Bool("resume"), Restart: c.Bool("restart"),
+			Resume: c.Bool("resume"), Restart: c.Bool("restart"), MaxDown: c.Duration("node-down-timeout"),
 			Control: apply.NewControl(c.String("pause-file")),
 		},
 		PlanFile: c.String("plan"), AllowOtherTarget: c.Bool("allow-other-target"),

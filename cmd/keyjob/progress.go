@@ -33,8 +33,8 @@ type progress struct {
 	lines []*mpb.Bar
 	// shards has a bar per primary of a cluster, under the total.
 	shards map[string]*mpb.Bar
-	stop  context.CancelFunc
-	done  chan struct{}
+	stop   context.CancelFunc
+	done   chan struct{}
 }
 
 // newProgress starts the display. out receives the log lines; in bar mode
