@@ -1,7 +1,6 @@
 package planner
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -10,36 +9,21 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/keyjob/keyjob/internal/words"
 )
 
 // Formats are the report formats Render accepts, in the order help texts
 // list them.
-var Formats = []string{"text", "markdown", "json"}
+var Formats = words.Formats()
 
 // Render writes p to w in format: "text" (a terminal), "markdown" (a
 // pull-request comment) or "json" (the versioned contract).
 func Render(w io.Writer, p *Plan, format string) error {
-	switch format {
-	case "text":
-		return RenderText(w, p)
-	case "markdown":
-		return RenderMarkdown(w, p)
-	case "json":
-		return RenderJSON(w, p)
-	}
-	return fmt.Errorf("unknown report format %q: use one of %s", format, strings.Join(Formats, ", "))
+	return words.Render(w, p, format, RenderText, RenderMarkdown, RenderJSON)
 }
 
 var errRenderNilPlan = errors.New("render: no plan")
-
-// flushReport writes a report built in memory in one call, so a failing
-// writer leaves no half report behind a success.
-func flushReport(w io.Writer, b *bytes.Buffer) error {
-	if _, err := w.Write(b.Bytes()); err != nil {
-		return fmt.Errorf("write report: %w", err)
-	}
-	return nil
-}
 
 // reportStyle is what differs between the text and markdown wording of
 // the same figures: markdown marks literals as code and stresses what
@@ -86,24 +70,17 @@ func keysWord(n int64) string {
 	return "keys"
 }
 
-func pluralWord(n int, one, many string) string {
-	if n == 1 {
-		return one
-	}
-	return many
-}
-
 // reportHeadline is the report's verdict in one line: what the run does,
 // or why it will not run.
 func reportHeadline(p *Plan, st reportStyle) string {
-	n := commas(p.Outcomes.Change)
+	n := words.Commas(p.Outcomes.Change)
 	if p.Sample != nil {
 		n = "~" + n
 	}
 	var s string
 	switch {
 	case len(p.Errors) > 0:
-		s = st.failed() + fmt.Sprintf("%d %s, apply will refuse to run", len(p.Errors), pluralWord(len(p.Errors), "error", "errors"))
+		s = st.failed() + fmt.Sprintf("%d %s, apply will refuse to run", len(p.Errors), words.Plural(len(p.Errors), "error", "errors"))
 		if p.Outcomes.Change > 0 {
 			s += fmt.Sprintf(" (%s %s %s)", n, keysWord(p.Outcomes.Change), outcomeVerb(p.Job.Action, p.Outcomes.Change, true))
 		}
@@ -146,7 +123,7 @@ func targetWords(t Target) string {
 	switch t.Mode {
 	case "cluster":
 		if t.Nodes > 0 {
-			parts = append(parts, fmt.Sprintf("cluster of %d %s", t.Nodes, pluralWord(t.Nodes, "primary", "primaries")))
+			parts = append(parts, fmt.Sprintf("cluster of %d %s", t.Nodes, words.Plural(t.Nodes, "primary", "primaries")))
 		} else {
 			parts = append(parts, "cluster")
 		}
@@ -154,23 +131,12 @@ func targetWords(t Target) string {
 	default:
 		parts = append(parts, t.Mode)
 	}
-	if t.RedisVersion != "" {
-		parts = append(parts, "Redis "+t.RedisVersion)
-	}
-	switch t.Role {
-	case "master":
-		if t.Mode != "cluster" {
-			parts = append(parts, "primary")
-		}
-	case "":
-	default:
-		parts = append(parts, t.Role)
-	}
+	parts = words.Server(parts, t.Mode, t.RedisVersion, t.Role)
 	switch t.Replicas {
 	case 0:
 		parts = append(parts, "no replicas")
 	default:
-		parts = append(parts, fmt.Sprintf("%d %s", t.Replicas, pluralWord(t.Replicas, "replica", "replicas")))
+		parts = append(parts, fmt.Sprintf("%d %s", t.Replicas, words.Plural(t.Replicas, "replica", "replicas")))
 	}
 	return strings.Join(parts, ", ")
 }
@@ -190,10 +156,10 @@ func sampleWords(p *Plan) (head, rest string) {
 	if s == nil {
 		return "", ""
 	}
-	head = fmt.Sprintf("Estimate from a sample of %s keys, ±%s", commas(s.Requested), percentWords(s.Margin))
+	head = fmt.Sprintf("Estimate from a sample of %s keys, ±%s", words.Commas(s.Requested), words.Percent(s.Margin))
 	rest = "(95% confidence). The sample is the first matching keys SCAN returned"
 	if s.Fraction > 0 {
-		rest += ", about " + percentWords(s.Fraction) + " of them"
+		rest += ", about " + words.Percent(s.Fraction) + " of them"
 	}
 	rest += "; counts and sizes are projected from it. Plan without --sample for exact figures."
 	return head, rest
@@ -284,17 +250,17 @@ func outcomeRows(p *Plan, st reportStyle) []reportRow {
 			detail = detail[:i]
 		}
 		rows = append(rows,
-			reportRow{"change: " + name, commas(o.Change - o.ChangeGrace), detail},
-			reportRow{"change: grace TTL (already past)", commas(o.ChangeGrace), graceNote(p)})
+			reportRow{"change: " + name, words.Commas(o.Change - o.ChangeGrace), detail},
+			reportRow{"change: grace TTL (already past)", words.Commas(o.ChangeGrace), graceNote(p)})
 	} else {
-		rows = append(rows, reportRow{"change: " + name, commas(o.Change), detail})
+		rows = append(rows, reportRow{"change: " + name, words.Commas(o.Change), detail})
 	}
 	for _, b := range skipBuckets(p) {
 		label, note := skipWords(p, b, st)
 		if o.Skip[b] == 0 {
 			note = "" // an empty bucket needs no explaining
 		}
-		rows = append(rows, reportRow{"skip: " + label, commas(o.Skip[b]), note})
+		rows = append(rows, reportRow{"skip: " + label, words.Commas(o.Skip[b]), note})
 	}
 	return rows
 }
@@ -303,9 +269,9 @@ func outcomeRows(p *Plan, st reportStyle) []reportRow {
 func scannedWords(p *Plan) string {
 	t := p.Target
 	if t.Mode == "cluster" {
-		return fmt.Sprintf("of %s keys on %d %s", commas(p.DBSize), t.Nodes, pluralWord(t.Nodes, "primary", "primaries"))
+		return fmt.Sprintf("of %s keys on %d %s", words.Commas(p.DBSize), t.Nodes, words.Plural(t.Nodes, "primary", "primaries"))
 	}
-	return fmt.Sprintf("of %s keys in db%d", commas(p.DBSize), t.DB)
+	return fmt.Sprintf("of %s keys in db%d", words.Commas(p.DBSize), t.DB)
 }
 
 // scannedSelect is what was scanned: "(`ticket:*`, string)".
@@ -380,7 +346,7 @@ func expiryRows(p *Plan) []reportRow {
 		if graceOK && w > 0 && lo > prev && hi <= w {
 			label += ", incl. grace"
 		}
-		rows = append(rows, reportRow{label, commas(b.Keys), sizeWords(b.MemoryBytes)})
+		rows = append(rows, reportRow{label, words.Commas(b.Keys), words.Size(b.MemoryBytes)})
 		if w > 0 {
 			prev, prevLabel = w, spokenDuration(w)
 		}
@@ -406,7 +372,7 @@ func peakWords(p *Plan, st reportStyle) string {
 	if pm.Keys == 1 {
 		verb = " expires"
 	}
-	s := "Busiest minute: " + st.strong(commas(pm.Keys)+" "+keysWord(pm.Keys)) + verb + " in the same minute, "
+	s := "Busiest minute: " + st.strong(words.Commas(pm.Keys)+" "+keysWord(pm.Keys)) + verb + " in the same minute, "
 	d := pm.At.Sub(p.GeneratedAt)
 	// Grace expiries are counted from the run's start, not from this
 	// plan: name the wave by its delay, not by a clock time that moves.
@@ -443,77 +409,77 @@ func projectionRows(p *Plan, st reportStyle) []reportRow {
 	if t.AOF {
 		note := reportAOFCommand(p.Job.Action)
 		if e.AOFBytesPerKey > 0 {
-			note += fmt.Sprintf(", ~%s a key", sizeWords(e.AOFBytesPerKey))
+			note += fmt.Sprintf(", ~%s a key", words.Size(e.AOFBytesPerKey))
 		}
-		rows = append(rows, reportRow{"AOF appended by the run", sizeWords(e.AOFBytes), strings.TrimPrefix(note, ", ")})
+		rows = append(rows, reportRow{"AOF appended by the run", words.Size(e.AOFBytes), strings.TrimPrefix(note, ", ")})
 		if o.ChangeGrace > 0 || e.AOFGraceBytes > 0 {
-			rows = append(rows, reportRow{"AOF appended by the grace wave", sizeWords(e.AOFGraceBytes),
-				fmt.Sprintf("a DEL for each of the %s grace keys when they expire", commas(o.ChangeGrace))})
+			rows = append(rows, reportRow{"AOF appended by the grace wave", words.Size(e.AOFGraceBytes),
+				fmt.Sprintf("a DEL for each of the %s grace keys when they expire", words.Commas(o.ChangeGrace))})
 		}
 	} else {
 		rows = append(rows, reportRow{"AOF appended by the run", "none", "AOF is off"})
 	}
 	if t.Replicas > 0 {
-		note := fmt.Sprintf("%d %s", t.Replicas, pluralWord(t.Replicas, "replica", "replicas"))
+		note := fmt.Sprintf("%d %s", t.Replicas, words.Plural(t.Replicas, "replica", "replicas"))
 		if t.ReplBacklogSize > 0 {
-			note += ", " + st.code("repl-backlog-size") + " " + sizeWords(t.ReplBacklogSize)
+			note += ", " + st.code("repl-backlog-size") + " " + words.Size(t.ReplBacklogSize)
 		}
-		rows = append(rows, reportRow{"sent to each replica", sizeWords(e.ReplicationBytes), note})
+		rows = append(rows, reportRow{"sent to each replica", words.Size(e.ReplicationBytes), note})
 	}
 	if t.AOF || e.RewriteDiskBytes > 0 {
 		var notes []string
 		if t.AOFSize > 0 {
-			notes = append(notes, "the AOF is "+sizeWords(t.AOFSize)+" now")
+			notes = append(notes, "the AOF is "+words.Size(t.AOFSize)+" now")
 		}
 		if t.AOF {
-			notes = append(notes, "apply refuses to start with less than "+sizeWords(e.RewriteDiskBytes+e.AOFBytes)+" free (this plus the run's AOF)")
+			notes = append(notes, "apply refuses to start with less than "+words.Size(e.RewriteDiskBytes+e.AOFBytes)+" free (this plus the run's AOF)")
 		}
-		rows = append(rows, reportRow{"disk an AOF rewrite needs", sizeWords(e.RewriteDiskBytes), strings.Join(notes, "; ")})
+		rows = append(rows, reportRow{"disk an AOF rewrite needs", words.Size(e.RewriteDiskBytes), strings.Join(notes, "; ")})
 	}
 
 	if t.UsedMemory > 0 {
 		note := "no maxmemory"
 		if t.MaxMemory > 0 {
-			note = shareWords(t.UsedMemory, t.MaxMemory) + " of maxmemory " + sizeWords(t.MaxMemory)
+			note = words.Share(t.UsedMemory, t.MaxMemory, "n/a") + " of maxmemory " + words.Size(t.MaxMemory)
 		}
 		if t.MaxMemoryPolicy != "" {
 			note += ", " + t.MaxMemoryPolicy
 		}
-		rows = append(rows, reportRow{"memory now", sizeWords(t.UsedMemory), note})
+		rows = append(rows, reportRow{"memory now", words.Size(t.UsedMemory), note})
 	}
 	if p.Job.Action == "delete" || e.MemoryFreedBytes > 0 {
 		note := ""
 		if t.MaxMemory > 0 && t.UsedMemory > 0 {
-			note = "→ " + shareWords(t.UsedMemory-e.MemoryFreedBytes, t.MaxMemory) + " of maxmemory"
+			note = "→ " + words.Share(t.UsedMemory-e.MemoryFreedBytes, t.MaxMemory, "n/a") + " of maxmemory"
 		}
-		rows = append(rows, reportRow{"memory freed by the run", sizeWords(e.MemoryFreedBytes), note})
+		rows = append(rows, reportRow{"memory freed by the run", words.Size(e.MemoryFreedBytes), note})
 	}
 	if p.Job.Action == "expire" || e.MemoryAddedBytes > 0 {
 		note := "a new entry in the expires table for each key"
 		if t.MaxMemory > 0 && t.UsedMemory > 0 {
-			note = "→ " + shareWords(t.UsedMemory+e.MemoryAddedBytes, t.MaxMemory) + " of maxmemory"
+			note = "→ " + words.Share(t.UsedMemory+e.MemoryAddedBytes, t.MaxMemory, "n/a") + " of maxmemory"
 		}
-		rows = append(rows, reportRow{"memory added (expires entries)", sizeWords(e.MemoryAddedBytes), note})
+		rows = append(rows, reportRow{"memory added (expires entries)", words.Size(e.MemoryAddedBytes), note})
 	}
 	if p.Job.Action == "expire" || e.MemoryExpiringBytes > 0 {
-		rows = append(rows, reportRow{"memory freed as keys expire", sizeWords(e.MemoryExpiringBytes), "over time, see the schedule"})
+		rows = append(rows, reportRow{"memory freed as keys expire", words.Size(e.MemoryExpiringBytes), "over time, see the schedule"})
 	}
 
 	rows = append(rows, forkRows(p, st)...)
 
 	rows = append(rows, reportRow{"duration of the run", spokenDuration(secondsDuration(e.DurationSeconds)), rateWords(p.Job)})
 	if p.Job.MaxChanges > 0 {
-		rows = append(rows, reportRow{"limit " + st.code("limits.max_changes"), commas(p.Job.MaxChanges),
-			"this plan: " + commas(o.Change) + " (" + shareWords(o.Change, p.Job.MaxChanges) + ")"})
+		rows = append(rows, reportRow{"limit " + st.code("limits.max_changes"), words.Commas(p.Job.MaxChanges),
+			"this plan: " + words.Commas(o.Change) + " (" + words.Share(o.Change, p.Job.MaxChanges, "n/a") + ")"})
 	}
 
 	switch p.Job.Backup {
 	case "none":
 		rows = append(rows, reportRow{"journal", st.strong("none — undo impossible"), "the job says " + st.code("backup: none")})
 	case "dump":
-		rows = append(rows, reportRow{"journal", sizeWords(e.JournalBytes), "previous TTLs and DUMP payloads: undo can restore deleted keys"})
+		rows = append(rows, reportRow{"journal", words.Size(e.JournalBytes), "previous TTLs and DUMP payloads: undo can restore deleted keys"})
 	default:
-		rows = append(rows, reportRow{"journal", sizeWords(e.JournalBytes), "previous TTLs: undo possible"})
+		rows = append(rows, reportRow{"journal", words.Size(e.JournalBytes), "previous TTLs: undo possible"})
 	}
 	return rows
 }
@@ -548,7 +514,7 @@ func rateWords(j JobInfo) string {
 			return "", false
 		}
 		if n, err := strconv.ParseFloat(rate, 64); err == nil {
-			return commas(int64(math.Round(n))), true
+			return words.Commas(int64(math.Round(n))), true
 		}
 		return rate, true
 	}

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+
+	"github.com/keyjob/keyjob/internal/words"
 )
 
 // RenderJSON writes p as the versioned JSON contract (cli.md), indented
@@ -23,7 +25,7 @@ func RenderJSON(w io.Writer, p *Plan) error {
 	if err := enc.Encode(forJSON(p)); err != nil {
 		return fmt.Errorf("encode plan: %w", err)
 	}
-	return flushReport(w, &b)
+	return words.Flush(w, &b)
 }
 
 // forJSON is a copy of p ready for the contract. It never writes to p: the

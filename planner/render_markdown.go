@@ -6,8 +6,8 @@ import (
 	"io"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
+
+	"github.com/keyjob/keyjob/internal/words"
 )
 
 // RenderMarkdown writes p as a pull-request comment (GitHub flavoured
@@ -38,10 +38,10 @@ func RenderMarkdown(w io.Writer, p *Plan) error {
 		fmt.Fprintf(&b, "> ℹ️ **%s** %s\n\n", head, strings.Replace(rest, "--sample", mdCode("--sample"), 1))
 	}
 	for _, m := range p.Errors {
-		b.WriteString(mdMessage("❌", m))
+		b.WriteString(words.MarkdownQuote("❌", m.Message, m.Code))
 	}
 	for _, m := range p.Warnings {
-		b.WriteString(mdMessage("⚠️", m))
+		b.WriteString(words.MarkdownQuote("⚠️", m.Message, m.Code))
 	}
 
 	mdOutcomes(&b, p, st)
@@ -51,7 +51,7 @@ func RenderMarkdown(w io.Writer, p *Plan) error {
 		for _, r := range projectionRows(p, st) {
 			rows = append(rows, []string{r.label, r.value, r.note})
 		}
-		mdTable(&b, []string{"projection", "value", ""}, "---", rows)
+		words.MarkdownTable(&b, []string{"projection", "value", ""}, "---", rows)
 	}
 
 	mdGuards(&b, p, st)
@@ -66,7 +66,7 @@ func RenderMarkdown(w io.Writer, p *Plan) error {
 	}
 	foot = append(foot, fmt.Sprintf("report format %d", max(p.FormatVersion, FormatVersion)))
 	fmt.Fprintf(&b, "<sub>%s</sub>\n", strings.Join(foot, " · "))
-	return flushReport(w, &b)
+	return words.Flush(w, &b)
 }
 
 func mdOutcomes(b *bytes.Buffer, p *Plan, st reportStyle) {
@@ -76,10 +76,10 @@ func mdOutcomes(b *bytes.Buffer, p *Plan, st reportStyle) {
 	}
 	rows = append(rows, []string{
 		"**scanned** " + scannedSelect(p, st),
-		"**" + commas(p.Scanned) + "**",
+		"**" + words.Commas(p.Scanned) + "**",
 		scannedWords(p),
 	})
-	mdTable(b, []string{"outcome", "keys", ""}, "-:-", rows)
+	words.MarkdownTable(b, []string{"outcome", "keys", ""}, "-:-", rows)
 }
 
 func mdSchedule(b *bytes.Buffer, p *Plan, st reportStyle) {
@@ -92,8 +92,8 @@ func mdSchedule(b *bytes.Buffer, p *Plan, st reportStyle) {
 		rows = append(rows, []string{r.label, r.value, r.note})
 	}
 	keys, mem := expiryTotal(p)
-	rows = append(rows, []string{"**total**", "**" + commas(keys) + "**", "**" + sizeWords(mem) + "**"})
-	mdTable(b, []string{"expire", "keys", "memory freed (est.)"}, "-::", rows)
+	rows = append(rows, []string{"**total**", "**" + words.Commas(keys) + "**", "**" + words.Size(mem) + "**"})
+	words.MarkdownTable(b, []string{"expire", "keys", "memory freed (est.)"}, "-::", rows)
 	if s := peakWords(p, st); s != "" {
 		b.WriteString(s + "\n\n")
 	}
@@ -108,7 +108,7 @@ func mdGuards(b *bytes.Buffer, p *Plan, st reportStyle) {
 	for _, g := range p.Guards {
 		rows = append(rows, []string{g.Name, g.Figure, g.Levels, guardState(g, st)})
 	}
-	mdTable(b, []string{"guard", "now", "levels", "state"}, "----", rows)
+	words.MarkdownTable(b, []string{"guard", "now", "levels", "state"}, "----", rows)
 	if len(p.Job.GuardsSet) > 0 {
 		var set []string
 		for _, g := range p.Job.GuardsSet {
@@ -125,7 +125,7 @@ func mdSamples(b *bytes.Buffer, p *Plan, st reportStyle) {
 	}
 	fmt.Fprintf(b, "<details><summary>Samples (up to %d per outcome)</summary>\n\n", SamplesPer)
 	for _, g := range groups {
-		fmt.Fprintf(b, "**%s** — %d of %s\n\n", mdText(g.label), len(g.keys), commas(max(g.total, int64(len(g.keys)))))
+		fmt.Fprintf(b, "**%s** — %d of %s\n\n", mdText(g.label), len(g.keys), words.Commas(max(g.total, int64(len(g.keys)))))
 		header := []string{"key", "TTL now", "after the run"}
 		if !g.isChange() {
 			header[2] = "why left alone"
@@ -137,109 +137,15 @@ func mdSamples(b *bytes.Buffer, p *Plan, st reportStyle) {
 		for _, k := range g.keys {
 			rows = append(rows, []string{mdCode(k.Name), beforeWords(p, k), afterWords(p, g, k)}[:len(header)])
 		}
-		mdTable(b, header, "---", rows)
+		words.MarkdownTable(b, header, "---", rows)
 	}
 	b.WriteString("</details>\n\n")
 }
 
-// mdMessage is an error or a warning as its own blockquote, its first
-// sentence in bold so a skimming reviewer gets the point.
-func mdMessage(icon string, m Message) string {
-	msg := strings.TrimSpace(oneLine(m.Message))
-	if msg == "" {
-		msg = m.Code
-	}
-	head, rest := firstSentence(msg)
-	s := "> " + icon + " **" + head + "**"
-	if rest != "" {
-		s += " " + rest
-	}
-	return s + "\n\n"
-}
-
-// firstSentence cuts after the first ". " that starts a new sentence; a
-// long first sentence is cut at its first clause (": " or "; ") instead,
-// so the bold part stays a headline.
-func firstSentence(s string) (string, string) {
-	head, rest := s, ""
-	for i := 0; i+2 < len(s); i++ {
-		if s[i] != '.' || s[i+1] != ' ' {
-			continue
-		}
-		r, _ := utf8.DecodeRuneInString(s[i+2:])
-		if unicode.IsUpper(r) || unicode.IsDigit(r) || r == '`' {
-			head, rest = s[:i+1], s[i+2:]
-			break
-		}
-	}
-	const long, short = 100, 20
-	if utf8.RuneCountInString(head) <= long {
-		return head, rest
-	}
-	for i := short; i+1 < len(head); i++ {
-		if (head[i] == ':' || head[i] == ';') && head[i+1] == ' ' {
-			return head[:i+1], strings.TrimSpace(head[i+2:] + " " + rest)
-		}
-	}
-	return head, rest
-}
-
-// mdTable writes a GFM table; align has one rune per column: '-' left,
-// ':' right. Every cell is escaped so a pipe in a key or a note cannot
-// split it.
-func mdTable(b *bytes.Buffer, header []string, align string, rows [][]string) {
-	b.WriteString("|")
-	for _, h := range header {
-		b.WriteString(" " + mdCell(h) + " |")
-	}
-	b.WriteString("\n|")
-	for i := range header {
-		if i < len(align) && align[i] == ':' {
-			b.WriteString("---:|")
-		} else {
-			b.WriteString("---|")
-		}
-	}
-	b.WriteString("\n")
-	for _, r := range rows {
-		b.WriteString("|")
-		for _, c := range r {
-			if c == "" {
-				b.WriteString(" |")
-				continue
-			}
-			b.WriteString(" " + mdCell(c) + " |")
-		}
-		b.WriteString("\n")
-	}
-	b.WriteString("\n")
-}
-
-// mdCell escapes pipes; GFM honours `\|` even inside code spans.
-func mdCell(s string) string {
-	return strings.ReplaceAll(oneLine(s), "|", `\|`)
-}
-
-// mdCode is s as a code span that survives backticks in s: the fence is
-// one backtick longer than the longest run inside.
-func mdCode(s string) string {
-	s = printableKey(s)
-	longest, run := 0, 0
-	for _, r := range s {
-		if r == '`' {
-			run++
-			longest = max(longest, run)
-		} else {
-			run = 0
-		}
-	}
-	fence := strings.Repeat("`", longest+1)
-	if strings.HasPrefix(s, "`") || strings.HasSuffix(s, "`") ||
-		(strings.HasPrefix(s, " ") && strings.HasSuffix(s, " ")) {
-		s = " " + s + " "
-	}
-	return fence + s + fence
-}
+// mdCode is words.MarkdownCode under the name the renderers use; mdCell,
+// words.MarkdownCell, is kept for render_test.go, which pins the escaping.
+func mdCell(s string) string { return words.MarkdownCell(s) }
+func mdCode(s string) string { return words.MarkdownCode(s) }
 
 // mdText escapes what markdown would read as markup in text keyjob did
 // not write (a job file's description), so it shows as typed.

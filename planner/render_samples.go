@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/keyjob/keyjob/internal/words"
 )
 
 // sampleGroup is one outcome's sample keys, as one table.
@@ -114,7 +116,7 @@ func whyWords(outcome, why string) string {
 	if err != nil || !strings.HasSuffix(why, " bytes") {
 		return why
 	}
-	return "MEMORY USAGE " + sizeWords(n)
+	return "MEMORY USAGE " + words.Size(n)
 }
 
 // sampleTime is "2026-08-15 23:26:51 UTC (in 266 d)", relative to the plan's clock.

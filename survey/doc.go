@@ -21,7 +21,8 @@
 // "other"), and fixed-size samples per pattern: 256 TTLs, and the idle
 // time and MEMORY USAGE of 128 keys.
 //
-// It depends on jobs (to check the job files it writes) and on
-// internal/scan and internal/redisx; it must not depend on cmd, planner
-// or the executor.
+// It depends on jobs (to check the job files it writes), on internal/scan
+// and internal/redisx, and on internal/words for the words its reports
+// share with the plan's; it must not depend on cmd, planner or the
+// executor.
 package survey

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/keyjob/keyjob/internal/words"
 )
 
 // Codes of the survey's warnings and notes: stable, for machines.
@@ -52,7 +54,7 @@ func judge(s *Survey, gone int64) {
 		if len(none) > 0 {
 			s.warn(WarnVolatileNoTTL, "No key of %d %s has a TTL, and maxmemory-policy %s evicts only keys that have one: %s. "+
 				"Eviction can never free them; when the keys that have a TTL are gone, writes fail with OOM.",
-				len(none), plural(len(none), "pattern", "patterns"), policy, patternList(none))
+				len(none), words.Plural(len(none), "pattern", "patterns"), policy, patternList(none))
 		}
 	}
 	if s.Keys > 0 {
@@ -61,21 +63,21 @@ func judge(s *Survey, gone int64) {
 		switch {
 		case share >= 0.5 && volatile:
 			s.warn(WarnVolatileFewTTLs, "maxmemory-policy is %s and %s of the keys (%s of %s) have no TTL. Eviction can only pick among the %s that do.",
-				policy, percentWords(share), commas(noTTL), commas(s.Keys), percentWords(1-share))
+				policy, words.PercentCapped(share), words.Commas(noTTL), words.Commas(s.Keys), words.PercentCapped(1-share))
 		case share >= 0.5:
 			s.warn(WarnKeysWithoutTTL, "%s of the keys (%s of %s) have no TTL: they stay until something deletes them.",
-				percentWords(share), commas(noTTL), commas(s.Keys))
+				words.PercentCapped(share), words.Commas(noTTL), words.Commas(s.Keys))
 		}
 	}
 	judgeBigKeys(s)
 	if o := s.Other; o != nil {
-		n := commas(o.Patterns)
+		n := words.Commas(o.Patterns)
 		if o.AtLeast {
 			n = "more than " + n
 		}
 		s.warn(WarnTooManyPatterns, "The keyspace has more patterns than a survey tracks (%d): %s keys of about %s rarer patterns are counted together as `other`. "+
 			"Survey a narrower --match to see them.",
-			s.MaxPatterns, commas(o.Keys), n)
+			s.MaxPatterns, words.Commas(o.Keys), n)
 	}
 	if !s.IdleRead {
 		s.note(NoteIdleNotRead, "Idle times were not read: maxmemory-policy is %s, and under an LFU policy the server refuses OBJECT IDLETIME.", policy)
@@ -84,7 +86,7 @@ func judge(s *Survey, gone int64) {
 		s.note(NoteReplicaTarget, "These figures come from a replica.")
 	}
 	if gone > 0 {
-		s.note(NoteVanished, "%s keys vanished between SCAN and their lookup (expired or deleted meanwhile); they are not counted.", commas(gone))
+		s.note(NoteVanished, "%s keys vanished between SCAN and their lookup (expired or deleted meanwhile); they are not counted.", words.Commas(gone))
 	}
 }
 
@@ -99,7 +101,7 @@ func judgeBigKeys(s *Survey) {
 	slices.SortFunc(big, func(a, b BigKey) int { return int(b.MemoryBytes - a.MemoryBytes) })
 	var names []string
 	for _, b := range big[:min(len(big), listed)] {
-		names = append(names, "`"+printableKey(b.Key)+"` ("+sizeWords(b.MemoryBytes)+")")
+		names = append(names, "`"+words.Printable(b.Key)+"` ("+words.Size(b.MemoryBytes)+")")
 	}
 	more := ""
 	if len(big) > listed {
@@ -107,7 +109,7 @@ func judgeBigKeys(s *Survey) {
 	}
 	s.warn(WarnBigKeys, "%d %s of the sample %s more than %s: %s%s. Deleting, dumping or reading one whole blocks the server while it works; "+
 		"the survey measured at most %d keys a pattern, so there may be more.",
-		len(big), plural(len(big), "key", "keys"), plural(len(big), "uses", "use"), sizeWords(BigKeyBytes),
+		len(big), words.Plural(len(big), "key", "keys"), words.Plural(len(big), "uses", "use"), words.Size(BigKeyBytes),
 		strings.Join(names, ", "), more, detailSample)
 }
 
@@ -115,7 +117,7 @@ func judgeBigKeys(s *Survey) {
 func patternList(ps []Pattern) string {
 	var parts []string
 	for _, p := range ps[:min(len(ps), listed)] {
-		parts = append(parts, fmt.Sprintf("`%s` (%s %s, %s)", p.Pattern, commas(p.Keys), plural64(p.Keys, "key", "keys"), sizeWords(p.MemoryBytes)))
+		parts = append(parts, fmt.Sprintf("`%s` (%s %s, %s)", p.Pattern, words.Commas(p.Keys), words.Plural(p.Keys, "key", "keys"), words.Size(p.MemoryBytes)))
 	}
 	s := strings.Join(parts, ", ")
 	if len(ps) > listed {

@@ -8,10 +8,12 @@ import (
 	"io"
 	"strings"
 	"time"
+
+	"github.com/keyjob/keyjob/internal/words"
 )
 
 // Formats are the report formats Render accepts.
-var Formats = []string{"text", "markdown", "json"}
+var Formats = words.Formats()
 
 // maxRows is how many patterns the text and markdown reports list; the
 // JSON has them all.
@@ -24,22 +26,7 @@ var errRenderNil = errors.New("render: no survey")
 // The report is built in memory and written in one call, so a failing
 // writer leaves no half report behind a success.
 func Render(w io.Writer, s *Survey, format string) error {
-	switch format {
-	case "text":
-		return RenderText(w, s)
-	case "markdown":
-		return RenderMarkdown(w, s)
-	case "json":
-		return RenderJSON(w, s)
-	}
-	return fmt.Errorf("unknown report format %q: use one of %s", format, strings.Join(Formats, ", "))
-}
-
-func flush(w io.Writer, b *bytes.Buffer) error {
-	if _, err := w.Write(b.Bytes()); err != nil {
-		return fmt.Errorf("write report: %w", err)
-	}
-	return nil
+	return words.Render(w, s, format, RenderText, RenderMarkdown, RenderJSON)
 }
 
 // RenderJSON writes s as the JSON contract (cli.md), indented by two
@@ -77,7 +64,7 @@ func RenderJSON(w io.Writer, s *Survey) error {
 	if err := enc.Encode(&c); err != nil {
 		return fmt.Errorf("encode survey: %w", err)
 	}
-	return flush(w, &b)
+	return words.Flush(w, &b)
 }
 
 func nonNil[T any](s []T) []T {
@@ -103,18 +90,18 @@ type style interface {
 // headline is the survey in one line: how many keys, patterns, and the
 // share without a TTL.
 func headline(s *Survey, st style) string {
-	keys := commas(s.Keys)
+	keys := words.Commas(s.Keys)
 	if s.Sampled {
 		keys = "~" + keys
 	}
 	n := len(s.Patterns)
-	h := fmt.Sprintf("%s %s in %d %s", keys, plural64(s.Keys, "key", "keys"), n, plural(n, "pattern", "patterns"))
+	h := fmt.Sprintf("%s %s in %d %s", keys, words.Plural(s.Keys, "key", "keys"), n, words.Plural(n, "pattern", "patterns"))
 	if s.Other != nil {
 		h += " and " + st.code("other")
 	}
 	if s.Keys > 0 {
 		noTTL := s.Keys - s.WithTTL
-		h += ", " + st.strong(shareWords(noTTL, s.Keys)+" without a TTL")
+		h += ", " + st.strong(words.ShareCapped(noTTL, s.Keys, "—")+" without a TTL")
 	}
 	return h
 }
@@ -125,26 +112,15 @@ func targetWords(t Target, st style) string {
 	var parts []string
 	switch {
 	case t.Mode == "cluster":
-		parts = append(parts, fmt.Sprintf("cluster of %d %s", t.Nodes, plural(t.Nodes, "primary", "primaries")))
+		parts = append(parts, fmt.Sprintf("cluster of %d %s", t.Nodes, words.Plural(t.Nodes, "primary", "primaries")))
 	case t.Mode != "":
 		parts = append(parts, t.Mode)
 	}
-	if t.RedisVersion != "" {
-		parts = append(parts, "Redis "+t.RedisVersion)
-	}
-	switch t.Role {
-	case "master":
-		if t.Mode != "cluster" {
-			parts = append(parts, "primary")
-		}
-	case "":
-	default:
-		parts = append(parts, t.Role)
-	}
+	parts = words.Server(parts, t.Mode, t.RedisVersion, t.Role)
 	s := strings.Join(parts, ", ")
-	mem := "used memory " + sizeWords(t.UsedMemory)
+	mem := "used memory " + words.Size(t.UsedMemory)
 	if t.MaxMemory > 0 {
-		mem += " of maxmemory " + sizeWords(t.MaxMemory) + " (" + shareWords(t.UsedMemory, t.MaxMemory) + ")"
+		mem += " of maxmemory " + words.Size(t.MaxMemory) + " (" + words.ShareCapped(t.UsedMemory, t.MaxMemory, "—") + ")"
 	} else {
 		mem += ", no maxmemory"
 	}
@@ -156,9 +132,9 @@ func targetWords(t Target, st style) string {
 
 // scannedWords: "6,602 keys matching * (all 6,602 keys of db0)".
 func scannedWords(s *Survey, st style) string {
-	w := commas(s.Scanned) + " " + plural64(s.Scanned, "key", "keys") + " matching " + st.code(s.Match)
+	w := words.Commas(s.Scanned) + " " + words.Plural(s.Scanned, "key", "keys") + " matching " + st.code(s.Match)
 	if s.DBSize > 0 {
-		w += fmt.Sprintf(" of %s in db%d", commas(s.DBSize), s.Target.DB)
+		w += fmt.Sprintf(" of %s in db%d", words.Commas(s.DBSize), s.Target.DB)
 	}
 	return w
 }
@@ -170,9 +146,9 @@ func sampleWords(s *Survey) string {
 		return ""
 	}
 	w := fmt.Sprintf("Estimate from the first %s keys SCAN returned, about %s of those matching; counts and sizes are projected from them",
-		commas(s.Scanned), percentWords(sm.Fraction))
+		words.Commas(s.Scanned), words.PercentCapped(sm.Fraction))
 	if sm.Margin > 0 {
-		w += fmt.Sprintf(" (total ±%s", percentWords(sm.Margin))
+		w += fmt.Sprintf(" (total ±%s", words.PercentCapped(sm.Margin))
 	} else {
 		w += " (total from the database's size"
 	}
@@ -185,12 +161,12 @@ type row struct {
 }
 
 func patternRow(s *Survey, p Pattern) row {
-	r := row{pattern: p.Pattern, keys: commas(p.Keys), withTTL: shareWords(p.WithTTL, p.Keys),
-		ttl: "—", types: typeWords(p.Types), memory: sizeWords(p.MemoryBytes), idle: "—"}
+	r := row{pattern: p.Pattern, keys: words.Commas(p.Keys), withTTL: words.ShareCapped(p.WithTTL, p.Keys, "—"),
+		ttl: "—", types: typeWords(p.Types), memory: words.Size(p.MemoryBytes), idle: "—"}
 	if s.Sampled {
 		r.keys = "~" + r.keys
 		if p.Margin > 0 {
-			r.keys += " ±" + percentWords(p.Margin)
+			r.keys += " ±" + words.PercentCapped(p.Margin)
 		}
 	}
 	if t := p.TTLSeconds; t != nil {
@@ -212,12 +188,12 @@ func patternRow(s *Survey, p Pattern) row {
 
 func otherRow(s *Survey) row {
 	o := s.Other
-	n := "~" + commas(o.Patterns)
+	n := "~" + words.Commas(o.Patterns)
 	if o.AtLeast {
-		n = "over " + commas(o.Patterns)
+		n = "over " + words.Commas(o.Patterns)
 	}
-	r := row{pattern: "other (" + n + " rare patterns)", keys: commas(o.Keys), withTTL: shareWords(o.WithTTL, o.Keys),
-		ttl: "", types: typeWords(o.Types), memory: sizeWords(o.MemoryBytes)}
+	r := row{pattern: "other (" + n + " rare patterns)", keys: words.Commas(o.Keys), withTTL: words.ShareCapped(o.WithTTL, o.Keys, "—"),
+		ttl: "", types: typeWords(o.Types), memory: words.Size(o.MemoryBytes)}
 	if s.Sampled {
 		r.keys = "~" + r.keys
 	}
@@ -235,7 +211,7 @@ func moreWords(ps []Pattern) string {
 		mem += p.MemoryBytes
 	}
 	return fmt.Sprintf("%d more %s with %s keys and %s (all of them in --format json)",
-		len(ps), plural(len(ps), "pattern", "patterns"), commas(keys), sizeWords(mem))
+		len(ps), words.Plural(len(ps), "pattern", "patterns"), words.Commas(keys), words.Size(mem))
 }
 
 // footer: the server clock, the scan's duration and how memory was
@@ -246,7 +222,7 @@ func footer(s *Survey) []string {
 		f = append(f, "server clock at the scan: "+s.GeneratedAt.UTC().Format("2006-01-02 15:04:05 UTC"))
 	}
 	if s.ScanDuration > 0 {
-		f = append(f, "scan took "+spokenDuration(time.Duration(s.ScanDuration)))
+		f = append(f, "scan took "+words.DurationUncarried(time.Duration(s.ScanDuration)))
 	}
 	f = append(f, fmt.Sprintf("memory: mean MEMORY USAGE of up to %d keys a pattern, times its keys", detailSample))
 	return f

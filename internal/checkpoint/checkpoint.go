@@ -16,8 +16,8 @@
 // redo the batch, which is safe because every action is idempotent and
 // every condition is re-checked.
 //
-// It is pure file I/O: it must not depend on Redis, the network, or any other
-// keyjob package.
+// It is pure file I/O: it must not depend on Redis, the network, or any
+// keyjob package but internal/fsync.
 package checkpoint
 
 import (

@@ -7,9 +7,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"time"
+
+	"github.com/keyjob/keyjob/internal/fsync"
 )
 
 // Load reads the checkpoint at path. When there is none, the error wraps
@@ -66,7 +67,7 @@ func Save(path string, cp *Checkpoint) error {
 		_ = os.Remove(tmp)
 		return fmt.Errorf("save checkpoint: %w", err)
 	}
-	if err := syncDir(dir); err != nil {
+	if err := fsync.Dir(dir); err != nil {
 		return fmt.Errorf("save checkpoint: %w", err)
 	}
 	cp.path = path
@@ -124,27 +125,8 @@ func Discard(path string) (string, error) {
 	if err := os.Rename(path, dst); err != nil {
 		return "", fmt.Errorf("discard checkpoint: %w", err)
 	}
-	if err := syncDir(filepath.Dir(path)); err != nil {
+	if err := fsync.Dir(filepath.Dir(path)); err != nil {
 		return "", fmt.Errorf("discard checkpoint: %w", err)
 	}
 	return dst, nil
-}
-
-// syncDir makes a rename or a new file in dir durable.
-func syncDir(dir string) error {
-	if runtime.GOOS == "windows" {
-		return nil // Windows cannot fsync a directory
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("sync directory %s: %w", dir, err)
-	}
-	return nil
 }

@@ -15,7 +15,7 @@
 // Journals hold data: mode 0600, never overwritten (Create uses O_EXCL).
 //
 // It is pure file I/O: it must not depend on Redis, the network, or any
-// other keyjob package.
+// keyjob package but internal/fsync.
 package journal
 
 import (

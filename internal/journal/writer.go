@@ -8,9 +8,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"runtime"
 	"sync"
 	"time"
+
+	"github.com/keyjob/keyjob/internal/fsync"
 )
 
 // bufSize is the Writer's buffer: a few thousand small records between
@@ -75,7 +76,7 @@ func Create(path string, h Header) (*Writer, error) {
 		err = f.Sync()
 	}
 	if err == nil {
-		err = syncDir(dir)
+		err = fsync.Dir(dir)
 	}
 	if err != nil {
 		// O_EXCL made the file ours, and it holds no record yet.
@@ -220,23 +221,4 @@ func (w *Writer) Close() error {
 	}
 	w.err = fmt.Errorf("journal %s: %w", w.path, errClosed)
 	return err
-}
-
-// syncDir makes a new file in dir durable.
-func syncDir(dir string) error {
-	if runtime.GOOS == "windows" {
-		return nil // Windows cannot fsync a directory
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("sync directory %s: %w", dir, err)
-	}
-	return nil
 }
