@@ -41,7 +41,7 @@ const (
 
 // secE2EApplyOnly are the commands the apply user has and the plan user
 // has not.
-var secE2EApplyOnly = []string{"pexpireat", "unlink", "persist", "exists", "dump", "restore", "evalsha", "eval", "script|load", "script"}
+var secE2EApplyOnly = []string{"pexpireat", "unlink", "persist", "exists", "dump", "restore", "evalsha", "eval", "script|load"}
 
 // secE2ETTLJob gives every ticket without a TTL one; a small SCAN COUNT
 // makes a few thousand keys many batches.
@@ -297,6 +297,17 @@ func secE2EClient(t *testing.T, addr, user, password string) rueidis.Client {
 	return c
 }
 
+// secE2ENodeClient connects to one node only, also of a cluster.
+func secE2ENodeClient(t *testing.T, addr string) rueidis.Client {
+	t.Helper()
+	c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{addr}, DisableCache: true, ForceSingleClient: true})
+	if err != nil {
+		t.Fatalf("connect %s: %v", addr, err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
 func secE2EDo(t *testing.T, c rueidis.Client, args ...string) {
 	t.Helper()
 	if err := c.Do(context.Background(), c.B().Arbitrary(args[0]).Args(args[1:]...).Build()).Error(); err != nil {
@@ -469,6 +480,13 @@ func TestSecE2E_TLS(t *testing.T) {
 		p := sh.run(t, 1, nil, "plan", "--redis", "redis://"+srv.Addr, "--format", "json", job)
 		secE2EOneLineError(t, p, srv.Addr, "rediss://")
 	})
+	t.Run("PlainServer", func(t *testing.T) {
+		// rediss:// to a server without TLS: it waits for the rest of a
+		// command and the handshake times out.
+		plain := redistest.Start(t, redistest.Options{})
+		p := sh.run(t, 1, nil, "plan", "--redis", "rediss://"+plain.Addr, "--tls-ca", files.CA, "--format", "json", job)
+		secE2EOneLineError(t, p, plain.Addr, "redis://")
+	})
 	t.Run("CertWithoutKey", func(t *testing.T) {
 		p := plan(t, 4, "--tls-ca", files.CA, "--tls-cert", files.ClientCert)
 		secE2EOneLineError(t, p, "--tls-key")
@@ -499,50 +517,90 @@ func TestSecE2E_TLS(t *testing.T) {
 }
 
 // TestSecE2E_ACL: the least-privilege users the README documents are
-// enough for what each command does, and a user without write rights
-// cannot apply. ACL LOG must stay empty where a command succeeds: a denied
-// command that keyjob swallowed (a guard gone blind, say) would show there.
+// enough for what each command does, on a standalone server and on a
+// cluster, and a user without write rights cannot apply. ACL LOG must stay
+// empty where a command succeeds: a denied command that keyjob swallowed
+// (a guard gone blind, an ignored handshake step) would show there.
 func TestSecE2E_ACL(t *testing.T) {
 	t.Parallel()
+	t.Run("Standalone", func(t *testing.T) {
+		t.Parallel()
+		srv := redistest.Start(t, redistest.Options{})
+		secE2EACLScenario(t, srv.Addr, srv.Client(t), []rueidis.Client{srv.Client(t)})
+	})
+	t.Run("Cluster", func(t *testing.T) {
+		t.Parallel()
+		// No replicas: apply asks a random node of a cluster for its role
+		// and refuses when a replica answers (a bug of its own).
+		cl := redistest.StartCluster(t, 3, 0)
+		// ACL users are per node: a cluster does not propagate them.
+		var nodes []rueidis.Client
+		for _, addr := range cl.Addrs {
+			nodes = append(nodes, secE2ENodeClient(t, addr))
+		}
+		secE2EACLScenario(t, cl.Addrs[0], cl.Client(t), nodes)
+	})
+}
+
+// secE2EACLScenario creates the plan and apply users on every node and
+// runs plan, apply and undo as each of them against addr. c reads and
+// seeds the whole target.
+func secE2EACLScenario(t *testing.T, addr string, c rueidis.Client, nodes []rueidis.Client) {
 	const planPW, applyPW = "plan-Pw-41", "apply-Pw-42"
-	srv := redistest.Start(t, redistest.Options{})
-	c := srv.Client(t)
 	changes := secE2ESeed(t, c, 600, 80)
-	secE2EACLUser(t, c, "keyjob-plan", planPW, secE2EPlanRules)
-	secE2EACLUser(t, c, "keyjob-apply", applyPW, secE2EApplyRules)
-	secE2EACLLog(t, c)
+	for _, n := range nodes {
+		secE2EACLUser(t, n, "keyjob-plan", planPW, secE2EPlanRules)
+		secE2EACLUser(t, n, "keyjob-apply", applyPW, secE2EApplyRules)
+	}
+	denials := func() []string {
+		var out []string
+		for _, n := range nodes {
+			out = append(out, secE2EACLLog(t, n)...)
+		}
+		return out
+	}
+	denials()
 	before := secE2ESnapshot(t, c)
 	sh := secE2ENewShell(t)
 	ttlJob := secE2EWriteFile(t, sh.dir, "ticket-ttl.yaml", secE2ETTLJob)
 	dumpJob := secE2EWriteFile(t, sh.dir, "drop-deal-clicks.yaml", secE2EDumpJob)
-	planURL := "redis://keyjob-plan:" + planPW + "@" + srv.Addr
-	applyURL := "redis://keyjob-apply:" + applyPW + "@" + srv.Addr
+	planURL := "redis://keyjob-plan:" + planPW + "@" + addr
+	applyURL := "redis://keyjob-apply:" + applyPW + "@" + addr
 	run := func(url, state string, args ...string) []string {
 		return append([]string{args[0], "--redis", url, "--state-dir", state, "--progress", "none", "--yes"}, args[1:]...)
 	}
 
 	t.Run("Plan", func(t *testing.T) {
+		denials()
 		for _, job := range []string{ttlJob, dumpJob} {
 			p := sh.run(t, 0, nil, "plan", "--redis", planURL, "--format", "json", job)
-			want := secE2EDecodePlan(t, sh.run(t, 0, nil, "plan", "--redis", srv.URL, "--format", "json", job))
+			want := secE2EDecodePlan(t, sh.run(t, 0, nil, "plan", "--redis", "redis://"+addr, "--format", "json", job))
 			if got := secE2EDecodePlan(t, p); got.Scanned != want.Scanned || got.Outcomes.Change != want.Outcomes.Change {
 				t.Errorf("%s as keyjob-plan: scanned %d, change %d; as default: %d, %d", filepath.Base(job), got.Scanned, got.Outcomes.Change, want.Scanned, want.Outcomes.Change)
 			}
 		}
-		// Another database: the client sends SELECT.
-		sh.run(t, 0, nil, "plan", "--redis", planURL+"/1", "--format", "json", ttlJob)
-		if denied := secE2EACLLog(t, c); len(denied) > 0 {
+		if len(nodes) == 1 {
+			// Another database: the client sends SELECT.
+			sh.run(t, 0, nil, "plan", "--redis", planURL+"/1", "--format", "json", ttlJob)
+		}
+		if denied := denials(); len(denied) > 0 {
 			t.Errorf("plan as keyjob-plan was denied: %q", denied)
 		}
 		secE2EAssertSame(t, "after plan", before, secE2ESnapshot(t, c))
 	})
 	t.Run("ApplyAsPlanUser", func(t *testing.T) {
+		denials()
 		for _, tt := range []struct{ job, name, command string }{
 			{ttlJob, "ticket-ttl", "pexpireat"},
-			{dumpJob, "drop-deal-clicks", "dump"},
+			{dumpJob, "drop-deal-clicks", "script|load"},
 		} {
 			state := filepath.Join(t.TempDir(), "state")
-			p := sh.run(t, 1, nil, run(planURL, state, "apply", tt.job)...)
+			// A refused write is an error, not a node that is away: the
+			// timeout only bounds the test if apply took it for one.
+			p := sh.start(t, nil, run(planURL, state, "apply", "--node-down-timeout", "5s", tt.job)...)
+			if code := p.wait(t); code != 1 {
+				t.Errorf("%s: exit %d, want 1\n%s", tt.name, code, p)
+			}
 			secE2EOneLineError(t, p, tt.command)
 			if msg := strings.ToLower(p.stderr.String()); !strings.Contains(msg, "noperm") && !strings.Contains(msg, "permission") {
 				t.Errorf("the error does not say it is a permission\n%s", p)
@@ -550,7 +608,7 @@ func TestSecE2E_ACL(t *testing.T) {
 			secE2EAssertSame(t, "after apply as keyjob-plan", before, secE2ESnapshot(t, c))
 			// Only the writes were refused: everything apply reads before
 			// its first change was allowed.
-			for _, d := range secE2EACLLog(t, c) {
+			for _, d := range denials() {
 				f := strings.Fields(d)
 				if len(f) != 3 || f[0] != "keyjob-plan" || !slices.Contains(secE2EApplyOnly, f[2]) {
 					t.Errorf("%s: denied %q, want only apply's own commands", tt.name, d)
@@ -559,17 +617,19 @@ func TestSecE2E_ACL(t *testing.T) {
 		}
 	})
 	t.Run("ApplyUndoTTL", func(t *testing.T) {
+		denials()
 		state := filepath.Join(t.TempDir(), "state")
 		sh.run(t, 0, nil, run(applyURL, state, "apply", ttlJob)...)
 		secE2EExpectTTLJob(t, before, secE2ESnapshot(t, c), changes)
 		cp := secE2ECheckpoint(t, state, "ticket-ttl")
 		sh.run(t, 0, nil, run(applyURL, state, "undo", cp.Journal)...)
 		secE2EAssertSame(t, "after undo as keyjob-apply", before, secE2ESnapshot(t, c))
-		if denied := secE2EACLLog(t, c); len(denied) > 0 {
+		if denied := denials(); len(denied) > 0 {
 			t.Errorf("apply or undo as keyjob-apply was denied: %q", denied)
 		}
 	})
 	t.Run("ApplyUndoDump", func(t *testing.T) {
+		denials()
 		state := filepath.Join(t.TempDir(), "state")
 		sh.run(t, 0, nil, run(applyURL, state, "apply", dumpJob)...)
 		secE2EExpectDeleted(t, before, secE2ESnapshot(t, c), 80)
@@ -579,7 +639,7 @@ func TestSecE2E_ACL(t *testing.T) {
 			t.Errorf("undo does not say it recreated 80 keys\n%s", p)
 		}
 		secE2EAssertSame(t, "after undo as keyjob-apply", before, secE2ESnapshot(t, c))
-		if denied := secE2EACLLog(t, c); len(denied) > 0 {
+		if denied := denials(); len(denied) > 0 {
 			t.Errorf("apply or undo as keyjob-apply was denied: %q", denied)
 		}
 	})
@@ -625,8 +685,12 @@ func TestSecE2E_Secrets(t *testing.T) {
 	envACL := []string{"REDIS_URL=" + aclURL}
 	runFlags := []string{"--state-dir", state, "--yes"}
 
-	t.Run("Validate", func(t *testing.T) {
+	t.Run("ValidateAndHelp", func(t *testing.T) {
 		sh.run(t, 0, envURL, "validate", ttlJob, dumpJob)
+		// The help shows each flag's default and its environment variable.
+		for _, cmd := range []string{"plan", "apply", "undo"} {
+			sh.run(t, 0, envURL, cmd, "--help")
+		}
 	})
 	t.Run("Plan", func(t *testing.T) {
 		for _, format := range []string{"text", "markdown", "json"} {
@@ -701,15 +765,21 @@ func TestSecE2E_Secrets(t *testing.T) {
 			{"BadDB", "redis://:" + secE2EPassword + "@" + srv.Addr + "/x", 4, nil},
 			{"Scheme", "http://:" + secE2EPassword + "@" + srv.Addr, 4, nil},
 			{"TLSFlagWithoutRediss", pwURL, 4, []string{"--tls-insecure-skip-verify"}},
+			// Times out (the dial timeout, 5 s): plan only.
 			{"RedissToPlainServer", "rediss://:" + secE2EPassword + "@" + srv.Addr, 1, []string{"--tls-insecure-skip-verify"}},
 		} {
 			t.Run(tt.name, func(t *testing.T) {
+				commands := [][]string{
+					{"plan", ttlJob},
+					{"apply", "--state-dir", filepath.Join(state, "errors"), "--yes", ttlJob},
+					{"undo", "--yes", journal},
+				}
+				if tt.name == "RedissToPlainServer" {
+					commands = commands[:1]
+				}
 				for _, via := range []string{"flag", "env"} {
-					for _, args := range [][]string{
-						{"plan", ttlJob},
-						{"apply", "--state-dir", filepath.Join(state, "errors"), "--yes", ttlJob},
-						{"undo", "--yes", journal},
-					} {
+					for _, args := range commands {
+						args = slices.Clone(args)
 						args = append(args, tt.more...)
 						var env []string
 						if via == "flag" {

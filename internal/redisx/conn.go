@@ -12,6 +12,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/url"
 	"os"
@@ -80,15 +81,31 @@ func Dial(ctx context.Context, o Options) (*Conn, error) {
 	}
 	client, err := rueidis.NewClient(opt)
 	if err != nil {
+		if opt.TLSConfig != nil && errors.Is(err, context.DeadlineExceeded) {
+			// A server without TLS reads the ClientHello as the start of
+			// a command and waits for the rest: the handshake times out.
+			return nil, fmt.Errorf("%w (no TLS handshake: if the server does not speak TLS, use a redis:// URL)", explain(addr, err))
+		}
 		return nil, explain(addr, err)
 	}
 	c := &Conn{Client: client, Addr: addr, DB: db, opt: opt}
-	info, err := Info(ctx, client, "cluster")
+	info, err := Info(ctx, client)
 	if err != nil {
 		client.Close()
 		return nil, explain(addr, err)
 	}
 	c.Cluster = info["cluster_enabled"] == "1"
+	if noTouch(info["redis_version"]) {
+		// CLIENT NO-TOUCH (7.2+) keeps keyjob's own reads from touching
+		// the LRU clocks of the keys. It is sent on every new connection,
+		// and an older server would refuse the connection for it: so it is
+		// asked for only once the version is known.
+		client.Close()
+		c.opt.ClientNoTouch = true
+		if c.Client, err = rueidis.NewClient(c.opt); err != nil {
+			return nil, explain(addr, err)
+		}
+	}
 	if c.Cluster && db != 0 {
 		client.Close()
 		return nil, fmt.Errorf("%s is a cluster, which has only database 0, but the URL names database %d", addr, db)
@@ -140,6 +157,8 @@ func clientOption(o Options) (opt rueidis.ClientOption, addr string, db int, err
 	db = opt.SelectDB
 	opt.DisableCache = true // no CLIENT TRACKING: managed services may refuse it
 	opt.ClientName = "keyjob"
+	// No CLIENT SETINFO: a least-privilege ACL user need not allow it.
+	opt.ClientSetInfo = rueidis.DisableClientSetInfo
 	opt.Dialer.Timeout = o.DialTimeout
 	if opt.Dialer.Timeout == 0 {
 		opt.Dialer.Timeout = 5 * time.Second
@@ -197,6 +216,13 @@ func explain(addr string, err error) error {
 		return fmt.Errorf("%s refused the credentials (%s): check the user and password in --redis or $REDIS_URL", addr, firstLine(msg))
 	case strings.Contains(msg, "x509:"):
 		return fmt.Errorf("%w: %s: %s: give the CA that signed the server's certificate with --tls-ca FILE (or, for a test server only, --tls-insecure-skip-verify)", ErrUnreachable, addr, firstLine(msg))
+	case strings.Contains(msg, "tls: certificate required"), strings.Contains(msg, "tls: bad certificate"), strings.Contains(msg, "tls: unknown certificate authority"):
+		// The server's alert when it wants a client certificate (redis
+		// tls-auth-clients yes) and got none, or one it does not trust.
+		return fmt.Errorf("%w: %s: %s: the server wants a client certificate signed by a CA it trusts: give it with --tls-cert FILE --tls-key FILE", ErrUnreachable, addr, firstLine(msg))
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		// What a redis:// client gets from a port that speaks TLS.
+		return fmt.Errorf("%w: %s: the server closed the connection without an answer: if it speaks TLS, use a rediss:// URL", ErrUnreachable, addr)
 	case strings.HasPrefix(msg, "LOADING"):
 		return fmt.Errorf("%s is still loading its dataset into memory: try again when it is done", addr)
 	case errors.As(err, &operr), errors.As(err, &nerr) && nerr.Timeout(), errors.Is(err, context.DeadlineExceeded):
@@ -236,4 +262,11 @@ func (c *Conn) DialNode(addr string) (rueidis.Client, error) {
 		return nil, explain(addr, err)
 	}
 	return client, nil
+}
+
+// noTouch says whether a server version has CLIENT NO-TOUCH (7.2+).
+func noTouch(version string) bool {
+	var major, minor int
+	fmt.Sscanf(version, "%d.%d", &major, &minor)
+	return major > 7 || major == 7 && minor >= 2
 }
