@@ -121,7 +121,11 @@ func transient(err error) bool {
 	case errors.As(err, &abort), errors.Is(err, errLimit), errors.Is(err, errInterrupted), errors.Is(err, context.Canceled):
 		return false
 	}
-	if re, ok := rueidis.IsRedisErr(err); ok {
+	// An error reply (NOPERM, WRONGTYPE, OOM, READONLY, MISCONF…) will
+	// not change by waiting, except a server loading or a cluster failing
+	// over. Writes wrap the reply, so unwrap it.
+	var re *rueidis.RedisError
+	if errors.As(err, &re) {
 		return re.IsLoading() || re.IsClusterDown() || re.IsTryAgain()
 	}
 	var perm interface{ Permanent() bool }
@@ -168,7 +172,15 @@ func (r *Run) nodeFor(ctx context.Context, n *checkpoint.Node) (redisx.Node, err
 			return node, nil
 		}
 	}
-	return redisx.Node{}, fmt.Errorf("no primary serves slots %s yet", slots)
+	var seen []string
+	for _, node := range nodes {
+		seen = append(seen, node.Addr+" "+node.ID+" "+node.Slots)
+	}
+	for a := range r.conn.Client.Nodes() {
+		seen = append(seen, "N:"+a)
+	}
+	cs, _ := r.conn.Client.Do(ctx, r.conn.Client.B().ClusterSlots().Build()).ToAny()
+	return redisx.Node{}, fmt.Errorf("no primary serves slots %s yet (DEBUG %v %v)", slots, seen, cs)
 }
 
 // restartedDuringWalk reports whether the node's server restarted (or

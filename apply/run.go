@@ -151,7 +151,8 @@ func Prepare(ctx context.Context, conn *redisx.Conn, job *jobs.Job, o Options) (
 	if err != nil {
 		return nil, err
 	}
-	if info["role"] != "master" {
+	// On a cluster INFO goes to any node; Primaries keeps only masters.
+	if !conn.Cluster && info["role"] != "master" {
 		return nil, fmt.Errorf("%s is a replica (role %s): apply changes keys and must run against the primary; plan may read a replica", conn.Addr, info["role"])
 	}
 	if redisx.Major(info) < 7 {
@@ -293,3 +294,8 @@ func (r *Run) SetObserver(observe func(Progress), log *slog.Logger, expected int
 		r.log, r.o.Logger = log, log
 	}
 }
+
+// SetGate sets the guards after Prepare: the command line starts them
+// once the run is prepared, so that they measure the seconds before the
+// first change while the operator reads the summary.
+func (r *Run) SetGate(g Gate) { r.o.Gate = g }
