@@ -83,9 +83,13 @@ func (c *Collector) poll(ctx context.Context) {
 		rtt = pollTimeout // the server did not answer at all: as slow as it gets
 	}
 	var f Figures
+	// The figures are dated when INFO is asked for, not when it answers:
+	// the gate adds to them the bytes the run sent from then on, and the
+	// writes whose replies came in before it are in them.
+	asked := time.Now()
 	info, ierr := redisx.Info(ctx, c.client)
 	if ierr == nil {
-		f = FromInfo(info, time.Now())
+		f = FromInfo(info, asked)
 	}
 	f.Node = c.Node
 	if c.probe != nil && ierr == nil {

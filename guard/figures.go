@@ -20,9 +20,9 @@ type Figures struct {
 	BgsaveRunning   bool
 	RewriteRunning  bool
 	AOFEnabled      bool
-	AOFWriteErr     bool // aof_last_write_status:err
-	BgsaveErr       bool // rdb_last_bgsave_status:err
-	AOFSize         int64
+	AOFWriteErr     bool  // aof_last_write_status:err
+	BgsaveErr       bool  // rdb_last_bgsave_status:err
+	AOFSize         int64 // aof_current_size plus aof_buffer_length: written or not yet
 	AOFBaseSize     int64
 	Role            string
 	Replicas        int
@@ -43,16 +43,19 @@ type Figures struct {
 func FromInfo(info map[string]string, at time.Time) Figures {
 	f := Figures{
 		At: at, DiskFree: -1, LatencyP99: -1,
-		UsedMemory:      redisx.ParseInt(info["used_memory"]),
-		MaxMemory:       redisx.ParseInt(info["maxmemory"]),
-		Policy:          info["maxmemory_policy"],
-		EvictedKeys:     redisx.ParseInt(info["evicted_keys"]),
-		BgsaveRunning:   info["rdb_bgsave_in_progress"] == "1",
-		RewriteRunning:  info["aof_rewrite_in_progress"] == "1",
-		AOFEnabled:      info["aof_enabled"] == "1",
-		AOFWriteErr:     info["aof_last_write_status"] == "err",
-		BgsaveErr:       info["rdb_last_bgsave_status"] == "err",
-		AOFSize:         redisx.ParseInt(info["aof_current_size"]),
+		UsedMemory:     redisx.ParseInt(info["used_memory"]),
+		MaxMemory:      redisx.ParseInt(info["maxmemory"]),
+		Policy:         info["maxmemory_policy"],
+		EvictedKeys:    redisx.ParseInt(info["evicted_keys"]),
+		BgsaveRunning:  info["rdb_bgsave_in_progress"] == "1",
+		RewriteRunning: info["aof_rewrite_in_progress"] == "1",
+		AOFEnabled:     info["aof_enabled"] == "1",
+		AOFWriteErr:    info["aof_last_write_status"] == "err",
+		BgsaveErr:      info["rdb_last_bgsave_status"] == "err",
+		// With appendfsync everysec the server holds writes in its AOF
+		// buffer while a background fsync is slow (up to 2 s):
+		// aof_current_size lags the writes it acknowledged.
+		AOFSize:         redisx.ParseInt(info["aof_current_size"]) + redisx.ParseInt(info["aof_buffer_length"]),
 		AOFBaseSize:     redisx.ParseInt(info["aof_base_size"]),
 		Role:            info["role"],
 		Replicas:        int(redisx.ParseInt(info["connected_slaves"])),

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/dustin/go-humanize"
@@ -40,10 +39,13 @@ type Gate struct {
 	// MaxDown is how long a node may stay silent before an abort.
 	MaxDown time.Duration
 
-	sent     atomic.Int64
+	recordMu sync.Mutex
 	mu       sync.Mutex
 	base     map[string]Baseline
-	sentFor  map[string]time.Time // the poll the sent bytes count from
+	// sends are the bytes of writes the run sent, with when each batch's
+	// replies were in, oldest first: a node's figures hold those sent
+	// before its poll was asked, and the others are added to them.
+	sends    []sent
 	state    Decision
 	since    time.Time
 	downFrom map[string]time.Time
@@ -55,7 +57,13 @@ func NewGate(collectors []*Collector, l Levels, log *slog.Logger) *Gate {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Gate{collectors: collectors, levels: l, log: log, MaxDown: DefaultMaxDown,
-		base: map[string]Baseline{}, sentFor: map[string]time.Time{}, downFrom: map[string]time.Time{}}
+		base: map[string]Baseline{}, downFrom: map[string]time.Time{}}
+}
+
+// sent is one batch's bytes, and when its replies were in.
+type sent struct {
+	at    time.Time
+	bytes int64
 }
 
 // Levels are the gate's levels.
@@ -97,8 +105,33 @@ func (g *Gate) Begin(ctx context.Context, minBaseline time.Duration) error {
 	return nil
 }
 
-// Sent adds bytes of writes the run sent since the last poll.
-func (g *Gate) Sent(n int64) { g.sent.Add(n) }
+// Sent adds bytes of writes the run just sent (their replies are in): they
+// count towards the AOF and replication figures of every node until a
+// poll asked after them has read them.
+func (g *Gate) Sent(n int64) {
+	g.mu.Lock()
+	g.sends = append(g.sends, sent{at: time.Now(), bytes: n})
+	g.mu.Unlock()
+}
+
+// sentSince is the bytes sent at or after t. Called with g.mu held.
+func (g *Gate) sentSince(t time.Time) int64 {
+	var n int64
+	for i := len(g.sends) - 1; i >= 0 && !g.sends[i].at.Before(t); i-- {
+		n += g.sends[i].bytes
+	}
+	return n
+}
+
+// forgetSent drops the sends every node's latest poll has read. Called
+// with g.mu held.
+func (g *Gate) forgetSent(read time.Time) {
+	i := 0
+	for i < len(g.sends) && g.sends[i].at.Before(read) {
+		i++
+	}
+	g.sends = g.sends[i:]
+}
 
 // Wait returns when no guard says pause; an *AbortError when one says
 // abort.
@@ -123,16 +156,27 @@ func (g *Gate) Wait(ctx context.Context) error {
 // decide is the worst verdict over the nodes.
 func (g *Gate) decide() Decision {
 	var worst Decision
-	for _, c := range g.collectors {
-		d := g.decideNode(c)
+	var read time.Time // the oldest of the nodes' latest polls
+	for i, c := range g.collectors {
+		d, at := g.decideNode(c)
 		if d.Action > worst.Action {
 			worst = d
 		}
+		if i == 0 || at.Before(read) {
+			read = at
+		}
+	}
+	if !read.IsZero() {
+		g.mu.Lock()
+		g.forgetSent(read)
+		g.mu.Unlock()
 	}
 	return worst
 }
 
-func (g *Gate) decideNode(c *Collector) Decision {
+// decideNode is one node's verdict and when its figures were asked for
+// (zero when it does not answer).
+func (g *Gate) decideNode(c *Collector) (Decision, time.Time) {
 	cur, window, err := c.Latest()
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -143,20 +187,20 @@ func (g *Gate) decideNode(c *Collector) Decision {
 			g.downFrom[c.Node] = from
 		}
 		if down := time.Since(from); down > g.MaxDown {
-			return Decision{Abort, "node", fmt.Sprintf("%s has not answered for %s: %v", c.Node, down.Round(time.Second), err)}
+			return Decision{Abort, "node", fmt.Sprintf("%s has not answered for %s: %v", c.Node, down.Round(time.Second), err)}, time.Time{}
 		}
-		return Decision{Pause, "node", fmt.Sprintf("%s does not answer: %v", c.Node, err)}
+		return Decision{Pause, "node", fmt.Sprintf("%s does not answer: %v", c.Node, err)}, time.Time{}
 	}
 	delete(g.downFrom, c.Node)
-	if !cur.At.Equal(g.sentFor[c.Node]) {
-		g.sentFor[c.Node] = cur.At
-		g.sent.Store(0)
-	}
-	return Decide(cur, window, g.base[c.Node], g.levels, g.sent.Load())
+	return Decide(cur, window, g.base[c.Node], g.levels, g.sentSince(cur.At)), cur.At
 }
 
-// record logs and reports every change of verdict.
+// record logs and reports every change of verdict. The nodes of a
+// cluster are walked at once, each waiting at the gate: recordMu keeps
+// the changes and their events in one order, one at a time.
 func (g *Gate) record(d Decision) {
+	g.recordMu.Lock()
+	defer g.recordMu.Unlock()
 	g.mu.Lock()
 	prev := g.state
 	changed := d.Action != prev.Action || d.Guard != prev.Guard
@@ -251,13 +295,15 @@ func Lines(f Figures, base Baseline, l Levels) []Line {
 	if !l.AbortOnEvictions {
 		ev.State = "off"
 	}
-	out = append(out, ev)
+	out = append(out, blindLine(ev, f, "evictions", "INFO has no evicted_keys"))
 	fk := Line{Name: "fork", Figure: "none", Levels: "pause during BGSAVE and AOF rewrite", State: "ok"}
 	if d := fork(f, l); d.Action != Continue {
 		fk.Figure, fk.State = d.Reason, "pause"
 	}
-	out = append(out, fk)
-	if f.AOFEnabled {
+	out = append(out, blindLine(fk, f, "forks", "INFO has no rdb_bgsave_in_progress"))
+	if f.blind("aof") {
+		out = append(out, blindLine(Line{Name: "aof", Levels: "abort at +" + humanize.IBytes(uint64(l.AOFMaxGrowth))}, f, "aof", "INFO has no aof_enabled"))
+	} else if f.AOFEnabled {
 		grown := f.AOFSize - base.Start.AOFSize
 		if base.Start.At.IsZero() {
 			grown = 0
@@ -280,7 +326,7 @@ func Lines(f Figures, base Baseline, l Levels) []Line {
 	if replicaLag(f, l, 0).Action == Pause {
 		rp.State = "pause"
 	}
-	out = append(out, rp)
+	out = append(out, blindLine(rp, f, "replication", "INFO has no connected_slaves"))
 	lt := Line{Name: "latency", Levels: "pause above p99 " + l.LatencyPause.String(), State: "ok"}
 	if f.LatencyP99 < 0 {
 		lt.Figure, lt.State = "unknown", "blind"
@@ -292,6 +338,16 @@ func Lines(f Figures, base Baseline, l Levels) []Line {
 	}
 	out = append(out, lt)
 	return out
+}
+
+// blindLine marks ln blind when the server did not report the figure
+// (FromInfo's Blind name), which no guard then decides on.
+func blindLine(ln Line, f Figures, figure, note string) Line {
+	if !f.blind(figure) {
+		return ln
+	}
+	ln.Figure, ln.State, ln.Note = "unknown", "blind", note
+	return ln
 }
 
 // Figures is the newest poll of the first node.

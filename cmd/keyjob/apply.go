@@ -193,7 +193,8 @@ func runApply(ctx context.Context, stdout, stderr io.Writer, job *jobs.Job, o ap
 		if err := gate.Begin(ctx, time.Second); err != nil {
 			return err
 		}
-		o.Run.Gate = gate
+		// Prepare copied o.Run before the gate existed: hand it over.
+		run.SetGate(gate)
 		gate.OnEvent = run.Event
 		status = gate.Status
 	}

@@ -8,8 +8,10 @@ import (
 	"log/slog"
 	"net"
 	"strings"
+	"time"
 
 	"github.com/dustin/go-humanize"
+	"github.com/redis/rueidis"
 	"github.com/urfave/cli/v2"
 
 	"github.com/keyjob/keyjob/guard"
@@ -33,12 +35,16 @@ type guardOptions struct {
 	FromHighMemory        bool
 	AllowLooser           bool
 	Unguarded             bool
+	// MaxDown is --node-down-timeout: the guards wait as long as the walk
+	// for a node that does not answer before they abort. 0: the default.
+	MaxDown time.Duration
 }
 
 func guardOptionsFrom(c *cli.Context) (guardOptions, error) {
 	o := guardOptions{
 		DiskPath: c.String("disk-path"), DiskCommand: c.String("disk-free-command"),
 		FromHighMemory: c.Bool("from-high-memory"), AllowLooser: c.Bool("allow-looser-guards"), Unguarded: c.Bool("unguarded"),
+		MaxDown: c.Duration("node-down-timeout"),
 	}
 	if o.DiskPath != "" && o.DiskCommand != "" {
 		return o, usageError(errors.New("--disk-path and --disk-free-command exclude each other"))
@@ -71,11 +77,22 @@ func startGuards(ctx context.Context, conn *redisx.Conn, job *jobs.Job, o guardO
 		return nil, err
 	}
 	var colls []*guard.Collector
+	var clients []rueidis.Client
+	started := false
+	defer func() {
+		// Run closes a collector's connection; one that never ran is closed here.
+		if !started {
+			for _, c := range clients {
+				c.Close()
+			}
+		}
+	}()
 	for _, n := range nodes {
 		client, err := conn.DialNode(n.Addr)
 		if err != nil {
 			return nil, err
 		}
+		clients = append(clients, client)
 		colls = append(colls, guard.NewCollector(n.Addr, client, o.probe(), log))
 	}
 	start, err := colls[0].Poll(ctx)
@@ -96,7 +113,11 @@ func startGuards(ctx context.Context, conn *redisx.Conn, job *jobs.Job, o guardO
 		return nil, err
 	}
 	g := guard.NewGate(colls, levels, log)
+	if o.MaxDown > 0 {
+		g.MaxDown = o.MaxDown
+	}
 	g.Start(ctx)
+	started = true
 	return g, nil
 }
 
@@ -111,11 +132,17 @@ func checkDisk(ctx context.Context, g *guard.Gate, p *planner.Plan) error {
 	if err != nil || cur.DiskFree < 0 {
 		return nil
 	}
-	need := p.Estimates.AOFBytes + p.Estimates.RewriteDiskBytes
+	// Without AOF the run appends nothing to the disk; a snapshot its
+	// writes trigger still needs the room.
+	var aof int64
+	if cur.AOFEnabled {
+		aof = p.Estimates.AOFBytes
+	}
+	need := aof + p.Estimates.RewriteDiskBytes
 	if cur.DiskFree < need {
 		return withCode(exitGuard, fmt.Errorf("refusing to start: %s free on the data disk, and the run needs about %s (%s of AOF it appends plus %s for a rewrite)",
 			humanize.IBytes(uint64(cur.DiskFree)), humanize.IBytes(uint64(need)),
-			humanize.IBytes(uint64(p.Estimates.AOFBytes)), humanize.IBytes(uint64(p.Estimates.RewriteDiskBytes))))
+			humanize.IBytes(uint64(aof)), humanize.IBytes(uint64(p.Estimates.RewriteDiskBytes))))
 	}
 	return nil
 }
