@@ -112,9 +112,11 @@ type Run struct {
 	Resumed    bool
 	startFresh bool
 	discard    bool
-	runStart   time.Time
-	lastSave   time.Time
-	began      time.Time
+	// retuned: the job file changed since the checkpoint, its effect not.
+	retuned  bool
+	runStart time.Time
+	lastSave time.Time
+	began    time.Time
 	// serverAt is the server's clock when the run (this invocation) began:
 	// "now" for decisions that read no key, see serverNow.
 	serverAt time.Time

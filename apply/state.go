@@ -39,9 +39,17 @@ func (r *Run) state(ctx context.Context) error {
 		}
 		return fmt.Errorf("%w: %s (run %s, %d changes so far): continue it with --resume, or discard it with --restart", ErrCheckpointExists, r.cpPath, cp.RunID, cp.Changes)
 	}
-	if err := cp.Check(r.job.Name, r.job.SHA256, r.target()); err != nil {
+	// A job file changed only in how it runs (guard levels, rate, its
+	// description) resumes the run: a guard's abort is often cured by
+	// raising a level. A change to what it does to keys does not.
+	sha := r.job.SHA256
+	if sha != cp.Job.SHA256 && cp.Job.Effect != "" && cp.Job.Effect == r.job.EffectSHA256 {
+		sha, r.retuned = cp.Job.SHA256, true
+	}
+	if err := cp.Check(r.job.Name, sha, r.target()); err != nil {
 		return err
 	}
+	cp.Job.SHA256 = r.job.SHA256
 	if cp.Completed {
 		return fmt.Errorf("%w: run %s of %s (%s): nothing to resume; --restart runs the job again", ErrAlreadyCompleted, cp.RunID, r.job.Name, r.cpPath)
 	}
@@ -68,6 +76,9 @@ func (r *Run) open(ctx context.Context) error {
 	// Here rather than in Prepare: the run's logger is set by now, and
 	// the operator must see that a node is rescanned.
 	r.rescanMoved()
+	if r.retuned {
+		r.log.Warn("the job file changed since the checkpoint, but not what it does to keys (its guard levels, limits or description): resuming with the new levels")
+	}
 	if cp := r.cp; cp.Journal != "" {
 		w, _, err := journal.OpenAppend(cp.Journal)
 		if err != nil {
@@ -154,7 +165,7 @@ func (r *Run) fresh(ctx context.Context) error {
 	}
 	r.runStart = start.Truncate(time.Millisecond)
 	runID := r.newRunID(start)
-	cp := checkpoint.New(checkpoint.JobRef{Name: r.job.Name, SHA256: r.job.SHA256}, r.target(), runID, r.runStart.UnixMilli())
+	cp := checkpoint.New(checkpoint.JobRef{Name: r.job.Name, SHA256: r.job.SHA256, Effect: r.job.EffectSHA256}, r.target(), runID, r.runStart.UnixMilli())
 	for _, n := range r.nodes {
 		cp.Nodes = append(cp.Nodes, checkpoint.Node{ID: n.ID, Addr: n.Addr, ServerRunID: n.RunID, Slots: n.Slots, Cursor: "0"})
 	}

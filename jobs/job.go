@@ -26,9 +26,14 @@ type Job struct {
 
 	// Path is the file the job was read from, as given.
 	Path string
-	// SHA256 is the hex digest of the file's bytes: a plan and a checkpoint
-	// are bound to it.
+	// SHA256 is the hex digest of the file's bytes: a reviewed plan is
+	// bound to it.
 	SHA256 string
+	// EffectSHA256 digests what the job does to keys (version, name, db,
+	// select, action, backup), not how fast or how guarded it runs nor its
+	// description: a checkpoint is bound to it, so a run stopped by a guard
+	// can resume after its levels or rate were changed in the job file.
+	EffectSHA256 string
 }
 
 // Select says which keys the job considers.

@@ -46,6 +46,7 @@ func Parse(path string, data []byte) (*Job, error) {
 	}
 	sum := sha256.Sum256(data)
 	job.Path, job.SHA256 = path, hex.EncodeToString(sum[:])
+	job.EffectSHA256 = job.effectSHA256()
 	return job, nil
 }
 

@@ -137,10 +137,13 @@ func estimate(p *Plan, j *jobs.Job, t *tally, change, scan jobs.Rate) {
 // rewriteDisk is the room an AOF rewrite (or an RDB snapshot) needs: about
 // the AOF's base file, else the dataset, bounded by used_memory.
 func rewriteDisk(t Target) int64 {
-	if t.AOF && t.AOFBaseSize > 0 {
-		return t.AOFBaseSize
+	if !t.AOF {
+		return t.UsedMemory
 	}
-	return t.UsedMemory
+	// After a rewrite of a small dataset aof_base_size stays tiny while the
+	// AOF and the data grow: the next rewrite writes about the dataset,
+	// bounded by the AOF that replays it.
+	return max(t.AOFBaseSize, min(t.AOFSize, t.UsedMemory))
 }
 
 // duration is the run's wall time at the job's rates: the slower of

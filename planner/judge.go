@@ -26,6 +26,7 @@ const (
 	WarnConfigRefused    = "config_refused"
 	WarnReplicaTarget    = "target_is_replica"
 	WarnVanished         = "keys_vanished"
+	WarnReplicaLag       = "replica_lag_near_pause"
 )
 
 // unitMistakeShare: bad timestamps above this share of the changes are a
@@ -78,6 +79,7 @@ func judge(p *Plan, j *jobs.Job, t *tally) {
 		p.warn(WarnReplicas, "%d replica(s) receive every change: about %s each. The replication backlog is %s; a replica that falls further behind needs a full resync, which forks this server. apply pauses when lag passes half of it.",
 			t0.Replicas, humanize.IBytes(uint64(p.Estimates.ReplicationBytes)), humanize.IBytes(uint64(t0.ReplBacklogSize)))
 	}
+	judgeReplicaLag(p, j)
 	if t0.Role == "replica" {
 		p.warn(WarnReplicaTarget, "These figures come from a replica. apply must run against the primary.")
 	}
@@ -161,4 +163,28 @@ func rateString(r jobs.Rate) string {
 		return "unlimited"
 	}
 	return strconv.FormatFloat(float64(r), 'f', -1, 64)
+}
+
+// replicaAckShare: replicas acknowledge their offset once a second, so the
+// lag the guard reads is about a second of the run's writes; past this
+// share of the pause level the run would pause now and then.
+const replicaAckShare = 0.5
+
+// judgeReplicaLag warns when a second of the run's writes comes near the
+// replication guard's pause level (half of repl-backlog-size).
+func judgeReplicaLag(p *Plan, j *jobs.Job) {
+	t0 := p.Target
+	if t0.Replicas == 0 || p.Estimates.AOFBytesPerKey == 0 || j.Limits.Rate.IsUnlimited() {
+		return
+	}
+	pause := t0.ReplBacklogSize / 2
+	if pause <= 0 {
+		pause = 512 << 10
+	}
+	perSecond := int64(float64(j.Limits.Rate) * float64(p.Estimates.AOFBytesPerKey))
+	if float64(perSecond) < replicaAckShare*float64(pause) {
+		return
+	}
+	p.warn(WarnReplicaLag, "At %s changes/s the replicas receive about %s a second; they acknowledge once a second, so the lag the guard reads comes near its pause level (%s, half of repl-backlog-size) and the run will pause now and then. Raise repl-backlog-size on the primary, or lower limits.rate.",
+		humanize.Comma(int64(j.Limits.Rate)), humanize.IBytes(uint64(perSecond)), humanize.IBytes(uint64(pause)))
 }

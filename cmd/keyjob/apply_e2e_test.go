@@ -747,7 +747,9 @@ func TestApplyE2E_Checkpoints(t *testing.T) {
 		}
 	})
 	t.Run("OtherJobFile", func(t *testing.T) {
-		edited := applyE2EWriteJob(t, t.TempDir(), applyE2ETicketJob+"# edited after the run began\n")
+		// What the job does to keys changed (a comment, a rate or a guard
+		// level alone would resume: see TestGuardE2E_AOFGrowth).
+		edited := applyE2EWriteJob(t, t.TempDir(), strings.Replace(applyE2ETicketJob, "grace: 1h", "grace: 2h", 1))
 		p := applyE2ERun(t, applyE2EArgs(srv.URL, state, "--yes", "--resume", edited)...)
 		applyE2EWantExit(t, p, 1)
 		if !strings.Contains(p.stderr.String(), cpPath) || !strings.Contains(p.stderr.String(), "sha256") {

@@ -97,6 +97,10 @@ type Checkpoint struct {
 type JobRef struct {
 	Name   string `json:"name"`
 	SHA256 string `json:"sha256"`
+	// Effect digests what the job does to keys (jobs.Job.EffectSHA256):
+	// a job file whose bytes changed but whose effect did not (its guard
+	// levels, its rate) may resume the run.
+	Effect string `json:"effect_sha256,omitempty"`
 }
 
 // Target is the server a run changes. Address is host:port, never a URL:
