@@ -26,3 +26,16 @@ build:
 
 image:
 	bash scripts/redis-image.sh
+
+# make bench  the benchmark of shared/spec/performance.md: installs its tools
+#             (bench/deps.sh), builds bin/keyjob, then times it against the
+#             floors on throwaway local redis-servers (1M tickets, 3 runs,
+#             about 6 minutes). BENCH_FLAGS="-keys 10000000" adds the RSS
+#             check at 10M tickets; "-only apply,apply-unguarded -runs 5".
+BENCH_FLAGS ?=
+
+.PHONY: bench
+
+bench: build
+	bash bench/deps.sh
+	$(GO) run ./bench -keyjob bin/keyjob $(BENCH_FLAGS)
