@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -91,24 +92,41 @@ func plan(ctx context.Context, stdout io.Writer, job *jobs.Job, o planOptions) e
 	return nil
 }
 
-// writeReport renders to --out when given (atomically enough for a
-// report: a failed render leaves no half file behind), else to stdout.
+// writeReport renders to --out when given, else to stdout. A regular
+// file is written to a temporary file beside it and renamed, so a failed
+// render leaves no half report behind; anything else (/dev/stdout, a
+// pipe, a device) is written in place: renaming over it would replace
+// it with a file.
 func writeReport(stdout io.Writer, out string, render func(io.Writer) error) error {
 	if out == "" || out == "-" {
 		return render(stdout)
 	}
-	tmp := out + ".tmp"
-	f, err := os.Create(tmp)
+	if fi, err := os.Stat(out); err == nil && !fi.Mode().IsRegular() {
+		f, err := os.OpenFile(out, os.O_WRONLY, 0)
+		if err != nil {
+			return err
+		}
+		if err := render(f); err != nil {
+			f.Close()
+			return err
+		}
+		return f.Close()
+	}
+	f, err := os.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+".*.tmp")
 	if err != nil {
 		return err
 	}
 	if err := render(f); err != nil {
 		f.Close()
-		os.Remove(tmp)
+		os.Remove(f.Name())
 		return err
 	}
 	if err := f.Close(); err != nil {
+		os.Remove(f.Name())
 		return err
 	}
-	return os.Rename(tmp, out)
+	if err := os.Chmod(f.Name(), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), out)
 }
