@@ -166,8 +166,21 @@ func (r *Run) decide(ctx context.Context, node redisx.Node, keys []string, count
 // and nothing else.
 func (r *Run) lookups() scan.Lookups {
 	needs := r.job.Needs()
+	if r.nxUnread() {
+		// EXPIRE NX is the TTL check, made by the server at the moment of
+		// the change: no read before it. A key NX leaves alone counts as
+		// ttl, and the journal says it was left unchanged.
+		return scan.Lookups{Idle: needs.Idle}
+	}
 	prevKnown := r.writer.flag == "NX" || r.job.Backup.Mode == jobs.BackupNone
 	return scan.Lookups{Expiry: needs.TTL || !prevKnown, ExpireTime: true, Idle: needs.Idle}
+}
+
+// nxUnread says whether the run sends EXPIRE NX without reading the TTL
+// first. Not with --limit or max_changes: their counts must be exact, and
+// a key NX leaves alone would take a change of the allowance.
+func (r *Run) nxUnread() bool {
+	return r.writer.ttlByServer && r.o.Limit == 0 && r.job.Limits.MaxChanges == 0
 }
 
 // serverNow is the server's clock without a round trip: its time when
@@ -392,11 +405,32 @@ func (r *Run) tellApart(ctx context.Context, c rueidis.Client, keys []string, co
 		if err != nil {
 			return fmt.Errorf("EXISTS %q: %w", keys[i], err)
 		}
-		if n == 0 {
+		switch {
+		case n == 0:
 			counts[string(jobs.Gone)]++
-		} else {
+		case r.nxUnread():
+			counts[string(jobs.SkipTTL)]++ // NX found a TTL: the check the plan makes by reading
+		default:
 			counts[string(jobs.ChangedSinceScan)]++
 		}
+	}
+	return r.journalUnchanged(keys)
+}
+
+// journalUnchanged records the keys whose change the server did not make,
+// after their batch: the records written before it claimed a previous
+// state (no TTL, under NX) that undo must not put back. Synced with the
+// next batch's records, or at Close.
+func (r *Run) journalUnchanged(keys []string) error {
+	if r.journal == nil || !r.nxUnread() || len(keys) == 0 {
+		return nil
+	}
+	recs := make([]journal.Record, len(keys))
+	for i, k := range keys {
+		recs[i] = journal.Record{Key: k, PrevExpireMs: journal.NoExpire, Action: journal.ActionUnchanged}
+	}
+	if err := r.journal.Append(recs...); err != nil {
+		return fmt.Errorf("journal: %w", err)
 	}
 	return nil
 }

@@ -41,6 +41,7 @@ type UndoReport struct {
 	Exists    int64  `json:"exists"`     // a dumped key that exists now: not overwritten
 	Missing   int64  `json:"missing"`    // gone, and no dump to bring it back
 	Expired   int64  `json:"expired"`    // its previous expiry has passed: not recreated
+	Unapplied int64  `json:"unapplied"`  // journaled, but the server did not make the change: nothing to undo
 	// DroppedBytes is a partial last record (a crash mid-write), skipped.
 	DroppedBytes int64 `json:"dropped_bytes"`
 }
@@ -115,8 +116,23 @@ func Undo(ctx context.Context, conn *redisx.Conn, path string, o UndoOptions) (*
 	if err := s.load(ctx, nodes); err != nil {
 		return nil, err
 	}
-	u := undoer{conn: conn, s: s, o: o, rep: rep, total: stats.Records}
+	u := undoer{conn: conn, s: s, o: o, rep: rep, total: stats.Records, voided: map[string]int{}}
 	err = jr.Reverse(func(rec journal.Record) error {
+		// Newest first, an "unchanged" record comes before the record it
+		// voids: the next older record of that key was never applied.
+		if rec.Action == journal.ActionUnchanged {
+			u.voided[rec.Key]++
+			return nil
+		}
+		if n := u.voided[rec.Key]; n > 0 {
+			if n == 1 {
+				delete(u.voided, rec.Key)
+			} else {
+				u.voided[rec.Key] = n - 1
+			}
+			u.rep.Unapplied++
+			return nil
+		}
 		u.recs = append(u.recs, rec)
 		if len(u.recs) == undoBatch {
 			return u.flush(ctx)
@@ -136,6 +152,8 @@ type undoer struct {
 	rep   *UndoReport
 	recs  []journal.Record
 	total int64
+	// voided counts, per key, records the run journaled but did not apply.
+	voided map[string]int
 }
 
 func (u *undoer) flush(ctx context.Context) error {

@@ -276,3 +276,29 @@ func countPrefix(s map[string]redistest.KeyState, prefix string) int {
 	}
 	return n
 }
+
+// A second run of the same job finds every ticket with the TTL the first
+// gave it: EXPIRE NX leaves them alone and the journal says so, so undoing
+// the second run leaves the first run's TTLs in place. Without the
+// "unchanged" records, undo took the second journal's "no TTL before" for
+// the truth and removed them (the expiry keyjob set matches, to the ms).
+func TestUndo_SecondRunLeavesTheFirstAlone(t *testing.T) {
+	srv, c := startRedis(t, redistest.Options{})
+	seedTickets(t, c, 300)
+	job := loadJob(t, ticketJob)
+	state := t.TempDir()
+	first := mustRun(t, dial(t, srv.URL), job, Options{StateDir: state})
+	afterFirst := snapshot(t, c)
+	second := mustRun(t, dial(t, srv.URL), job, Options{StateDir: state, Restart: true})
+	if second.Outcomes.Change != 0 {
+		t.Fatalf("the second run changed %d keys, want 0", second.Outcomes.Change)
+	}
+	if got, want := second.Outcomes.Skip["ttl"], first.Outcomes.Change+first.Outcomes.Skip["ttl"]; got != want {
+		t.Errorf("second run: %d skipped for their TTL, want %d", got, want)
+	}
+	u := undo(t, srv.URL, second.Journal, UndoOptions{})
+	if u.Restored != 0 || u.Unapplied == 0 {
+		t.Errorf("undo of the second run: %+v, want nothing restored and every record unapplied", u)
+	}
+	assertSame(t, "after undoing the second run", afterFirst, snapshot(t, c))
+}

@@ -34,10 +34,13 @@ const (
 
 // writer builds the change commands of one job.
 type writer struct {
-	job    *jobs.Job
-	form   writeForm
-	flag   string // NX, GT, LT or "" for PEXPIREAT
-	script *luaScript
+	job  *jobs.Job
+	form writeForm
+	flag string // NX, GT, LT or "" for PEXPIREAT
+	// ttlByServer: the write's NX is the job's whole TTL condition, so no
+	// key's TTL is read before it (one write per key, nothing else).
+	ttlByServer bool
+	script      *luaScript
 	// static script arguments: ttl kind and bound, idle op and bound
 	ttlKind, ttlMs, idleOp, idleS string
 }
@@ -52,6 +55,7 @@ func newWriter(j *jobs.Job) *writer {
 	if !ttlNative || sel.Idle != nil || dumpDelete {
 		w.form = formScript
 	}
+	w.ttlByServer = w.form == formNative && w.flag == "NX"
 	switch sel.TTL.Kind {
 	case jobs.TTLNone:
 		w.ttlKind = "none"

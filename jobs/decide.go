@@ -116,7 +116,29 @@ func (e *Expire) MaxLifetime() time.Duration {
 // order job-file.md gives, and the first that fails names the skip: the
 // regex, select.ttl, select.idle, then the action's own conditions.
 func (j *Job) Decide(k Key, c Clock) Decision {
-	m, ok := j.submatch(k.Name)
+	return j.DecideMatch(k, c, j.Match(k.Name))
+}
+
+// NameMatch is select.regex applied to one key name, with the captures
+// when the action reads one.
+type NameMatch struct {
+	ok       bool
+	captures []string
+}
+
+// OK reports whether the name passes select.regex.
+func (m NameMatch) OK() bool { return m.ok }
+
+// Match applies select.regex once, so a caller that filters names before
+// reading keys (planner, executor) need not run it again in DecideMatch.
+func (j *Job) Match(name string) NameMatch {
+	m, ok := j.submatch(name)
+	return NameMatch{ok: ok, captures: m}
+}
+
+// DecideMatch is Decide for a name already matched with Match.
+func (j *Job) DecideMatch(k Key, c Clock, nm NameMatch) Decision {
+	m, ok := nm.captures, nm.ok
 	if !ok {
 		return Decision{Outcome: SkipRegex}
 	}
@@ -200,7 +222,7 @@ func (j *Job) decideExpire(k Key, c Clock, m []string) Decision {
 func (j *Job) newExpiry(name string, c Clock, m []string) Decision {
 	e := j.Action.Expire
 	if e.From == nil {
-		at := c.RunStart.Add(e.TTL + share(e.TTL, e.Jitter*keyFraction(jitterSalt, name)))
+		at := c.RunStart.Add(e.TTL + share(e.TTL, jitter(e, name)))
 		return Decision{Outcome: Change, ExpireAt: toMillis(at)}
 	}
 	capture := ""
@@ -215,15 +237,17 @@ func (j *Job) newExpiry(name string, c Clock, m []string) Decision {
 		return Decision{Outcome: SkipBadTimestamp, Why: fmt.Sprintf("%s as %s is %s, before 2000: seconds read as milliseconds?",
 			quoteSample(capture), e.From.Format, start.UTC().Format(time.DateOnly))}
 	}
-	at := start.Add(e.After + share(e.After, e.Jitter*keyFraction(jitterSalt, name)))
+	at := start.Add(e.After + share(e.After, jitter(e, name)))
 	if limit := e.MaxLifetime() + badTimestampSlack; at.Sub(c.Now) > limit {
 		return Decision{Outcome: SkipBadTimestamp, Why: tooFarWhy(capture, e.From.Format, at, c.Now, limit)}
 	}
 	if at.After(c.Now) {
 		return Decision{Outcome: Change, ExpireAt: toMillis(at)}
 	}
-	grace := e.Grace + share(e.Grace, e.Jitter*keyFraction(jitterSalt, name)) +
-		share(e.GraceSpread, keyFraction(spreadSalt, name))
+	grace := e.Grace + share(e.Grace, jitter(e, name))
+	if e.GraceSpread > 0 {
+		grace += share(e.GraceSpread, keyFraction(spreadSalt, name))
+	}
 	return Decision{Outcome: Change, ExpireAt: toMillis(c.RunStart.Add(grace)), Grace: true}
 }
 
@@ -256,6 +280,14 @@ func toMillis(t time.Time) time.Time {
 // the input poorly into the high bits, and key names often differ only at
 // the end (session:1, session:2): murmur3's 64-bit finalizer spreads them.
 // Written out rather than with hash/fnv to allocate nothing per key.
+// jitter is the key's share of the TTL to add: no hashing without jitter.
+func jitter(e *Expire, name string) float64 {
+	if e.Jitter == 0 {
+		return 0
+	}
+	return e.Jitter * keyFraction(jitterSalt, name)
+}
+
 func keyFraction(salt, name string) float64 {
 	const (
 		offset64 = 14695981039346656037

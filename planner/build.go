@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/redis/rueidis"
 	"golang.org/x/sync/errgroup"
 	"golang.org/x/time/rate"
 
@@ -92,7 +93,14 @@ func Build(ctx context.Context, conn *redisx.Conn, job *jobs.Job, o Options) (*P
 	for i, n := range nodes {
 		w := w // buffers of its own per node; the tally and the scan-rate limiter are shared
 		g.Go(func() error {
-			f, err := w.node(gctx, n, o.Sample/int64(len(nodes)))
+			// SCAN on a connection of its own, so it does not queue
+			// behind the lookups of the batch before.
+			sc, err := conn.DialNode(n.Addr)
+			if err != nil {
+				return err
+			}
+			defer sc.Close()
+			f, err := w.node(gctx, n, sc, o.Sample/int64(len(nodes)))
 			if err != nil {
 				return fmt.Errorf("scan %s: %w", n.Addr, err)
 			}
@@ -140,6 +148,7 @@ type walker struct {
 	limiter *rate.Limiter
 	infos   []scan.KeyInfo
 	names   []string
+	matches []jobs.NameMatch
 }
 
 // errSampled stops a walk once the sample is complete.
@@ -147,12 +156,12 @@ var errSampled = errors.New("sample complete")
 
 // node walks one primary and returns the share of its keyspace covered
 // (1 unless the walk stopped early for a sample).
-func (w *walker) node(ctx context.Context, n redisx.Node, sample int64) (float64, error) {
+func (w *walker) node(ctx context.Context, n redisx.Node, scanClient rueidis.Client, sample int64) (float64, error) {
 	j := w.job
 	var here int64 // keys this node's walk scanned
 	opts := scan.Options{Match: j.Select.Match, Type: j.Select.Type, Count: j.Limits.ScanCount, Limiter: w.limiter}
 	var last uint64
-	_, err := scan.Walk(ctx, n.Client, 0, opts, func(ctx context.Context, b scan.Batch) error {
+	_, err := scan.Walk(ctx, scanClient, 0, opts, func(ctx context.Context, b scan.Batch) error {
 		last = b.Cursor
 		if err := w.batch(ctx, n, b.Keys); err != nil {
 			return err
@@ -176,17 +185,17 @@ func (w *walker) node(ctx context.Context, n redisx.Node, sample int64) (float64
 // then the lookups the job's conditions need, pipelined, then the rest.
 func (w *walker) batch(ctx context.Context, n redisx.Node, keys []string) error {
 	j := w.job
-	names := w.names[:0]
+	names, matches := w.names[:0], w.matches[:0]
 	w.tally.mu.Lock()
 	for _, k := range keys {
-		if j.MatchName(k) {
-			names = append(names, k)
+		if m := j.Match(k); m.OK() {
+			names, matches = append(names, k), append(matches, m)
 		} else {
 			w.tally.add(k, jobs.Decision{Outcome: jobs.SkipRegex}, scan.KeyInfo{Name: k, ExpireAt: -1})
 		}
 	}
 	w.tally.mu.Unlock()
-	w.names = names
+	w.names, w.matches = names, matches
 	needs := j.Needs()
 	now := w.clock()
 	var infos []scan.KeyInfo
@@ -205,7 +214,7 @@ func (w *walker) batch(ctx context.Context, n redisx.Node, keys []string) error 
 		w.infos = infos
 	}
 	clock := jobs.Clock{Now: now, RunStart: w.tally.runStart}
-	measure, decided := w.decide(infos, needs, clock)
+	measure, decided := w.decide(infos, matches, needs, clock)
 	if len(measure) == 0 {
 		return nil
 	}
@@ -214,7 +223,7 @@ func (w *walker) batch(ctx context.Context, n redisx.Node, keys []string) error 
 
 // decide tallies the keys of a batch, except the changed keys that need a
 // MEMORY USAGE first: those it returns, by index, with their decisions.
-func (w *walker) decide(infos []scan.KeyInfo, needs jobs.Needs, clock jobs.Clock) (measure []int, decided []jobs.Decision) {
+func (w *walker) decide(infos []scan.KeyInfo, matches []jobs.NameMatch, needs jobs.Needs, clock jobs.Clock) (measure []int, decided []jobs.Decision) {
 	w.tally.mu.Lock()
 	defer w.tally.mu.Unlock()
 	for i, ki := range infos {
@@ -222,7 +231,7 @@ func (w *walker) decide(infos []scan.KeyInfo, needs jobs.Needs, clock jobs.Clock
 			w.tally.gone++ // expired or deleted between SCAN and lookup: not scanned for our purposes
 			continue
 		}
-		d := w.job.Decide(toKey(ki, needs), clock)
+		d := w.job.DecideMatch(toKey(ki, needs), clock, matches[i])
 		if d.Outcome == jobs.Change && w.tally.wantsMemory() {
 			measure = append(measure, i)
 			decided = append(decided, d)

@@ -46,6 +46,10 @@ const (
 	ActionExpire  = "expire"
 	ActionDelete  = "delete"
 	ActionPersist = "persist"
+	// ActionUnchanged follows, after the batch was sent, a record whose
+	// change the server did not make (EXPIRE NX found a TTL): undo must
+	// not take the older record's previous state for the truth.
+	ActionUnchanged = "unchanged"
 )
 
 // NoExpire is Record.PrevExpireMs of a key that had no TTL.
@@ -153,7 +157,7 @@ func (r *Record) validate() error {
 		if r.NewExpireMs <= 0 {
 			return fmt.Errorf("key %q: expire without a new expiry", r.Key)
 		}
-	case ActionDelete, ActionPersist:
+	case ActionDelete, ActionPersist, ActionUnchanged:
 		if r.NewExpireMs != 0 {
 			return fmt.Errorf("key %q: %s with a new expiry", r.Key, r.Action)
 		}

@@ -50,7 +50,9 @@ type Stats struct {
 }
 
 // Walk SCANs the node from cursor until the server returns 0, and calls fn
-// with each batch in order. The next SCAN is in flight while fn runs, so a
+// with each batch in order. client should be a connection of the walk's
+// own (redisx.Conn.DialNode), so SCAN does not queue behind the batch's
+// lookups and writes. The next SCAN is in flight while fn runs, so a
 // caller that pipelines its own work per batch overlaps the two. A batch's
 // Cursor is only safe to record once fn has finished with it.
 func Walk(ctx context.Context, client rueidis.Client, cursor uint64, o Options, fn func(context.Context, Batch) error) (Stats, error) {
@@ -67,10 +69,12 @@ func Walk(ctx context.Context, client rueidis.Client, cursor uint64, o Options, 
 		defer close(results)
 		count := o.Count
 		cur := cursor
+		var recent window
 		for {
 			start := time.Now()
 			e, err := client.Do(ctx, scanCmd(client, cur, o.Match, o.Type, count)).AsScanEntry()
 			elapsed := time.Since(start)
+			recent.add(elapsed)
 			if err != nil {
 				select {
 				case results <- result{err: fmt.Errorf("SCAN %d: %w", cur, err)}:
@@ -78,7 +82,9 @@ func Walk(ctx context.Context, client rueidis.Client, cursor uint64, o Options, 
 				}
 				return
 			}
-			count = adapt(count, o.Count, elapsed, o.SlowCall)
+			// The quickest of the last calls: a round trip that waited
+			// behind other clients' commands says nothing of SCAN's cost.
+			count = adapt(count, o.Count, recent.min(), o.SlowCall)
 			if err := Wait(ctx, o.Limiter, len(e.Elements)); err != nil {
 				return
 			}
@@ -154,4 +160,23 @@ func Wait(ctx context.Context, lim *rate.Limiter, n int) error {
 		n -= k
 	}
 	return nil
+}
+
+// window keeps the last few SCAN round trips.
+type window struct {
+	d [4]time.Duration
+	n int
+}
+
+func (w *window) add(d time.Duration) {
+	w.d[w.n%len(w.d)] = d
+	w.n++
+}
+
+func (w *window) min() time.Duration {
+	m := w.d[0]
+	for i := 1; i < min(w.n, len(w.d)); i++ {
+		m = min(m, w.d[i])
+	}
+	return m
 }
