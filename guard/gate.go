@@ -84,7 +84,10 @@ func (g *Gate) Begin(ctx context.Context, minBaseline time.Duration) error {
 		for {
 			first, ok := c.first()
 			cur, _, err := c.Latest()
-			if ok && err == nil && cur.At.Sub(first.At) >= minBaseline {
+			// A server that cannot evict (no maxmemory, or noeviction)
+			// has no eviction rate to measure: no need to wait for one.
+			enough := cur.At.Sub(first.At) >= minBaseline || !canEvict(cur)
+			if ok && err == nil && enough {
 				rate := 0.0
 				if secs := cur.At.Sub(first.At).Seconds(); secs > 0 {
 					rate = float64(cur.EvictedKeys-first.EvictedKeys) / secs
@@ -103,6 +106,11 @@ func (g *Gate) Begin(ctx context.Context, minBaseline time.Duration) error {
 		}
 	}
 	return nil
+}
+
+// canEvict says whether the server may evict keys at all.
+func canEvict(f Figures) bool {
+	return f.MaxMemory > 0 && f.Policy != "noeviction" && !f.blind("maxmemory")
 }
 
 // Sent adds bytes of writes the run just sent (their replies are in): they

@@ -105,8 +105,20 @@ func TestGate_Begin(t *testing.T) {
 		t.Fatalf("baseline %+v, want 10 evictions/s from the oldest poll and the newest figures as the start", b)
 	}
 
+	evicting := func(f *Figures) { f.MaxMemory, f.Policy = 1 << 30, "allkeys-lru" }
+	t.Run("no wait when nothing can be evicted", func(t *testing.T) {
+		for _, f := range []func(*Figures){
+			func(f *Figures) {}, // maxmemory 0
+			func(f *Figures) { f.MaxMemory, f.Policy = 1<<30, "noeviction" },
+		} {
+			c := fakeCollector("n:6379", at(now, f))
+			if err := NewGate([]*Collector{c}, defaults(), nil).Begin(waitCtx(t), time.Second); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
 	t.Run("waits for a second of polls", func(t *testing.T) {
-		c := fakeCollector("b:6379", at(now))
+		c := fakeCollector("b:6379", at(now, evicting))
 		g := NewGate([]*Collector{c}, defaults(), nil)
 		done := make(chan error, 1)
 		go func() { done <- g.Begin(waitCtx(t), time.Second) }()
@@ -115,7 +127,7 @@ func TestGate_Begin(t *testing.T) {
 			t.Fatalf("Begin returned %v after one poll", err)
 		case <-time.After(100 * time.Millisecond):
 		}
-		c.push(at(now.Add(time.Second)))
+		c.push(at(now.Add(time.Second), evicting))
 		if err := <-done; err != nil {
 			t.Fatal(err)
 		}
