@@ -44,7 +44,10 @@ type Report struct {
 	Undo        string       `json:"undo,omitempty"` // the command that undoes the run
 	Checkpoint  string       `json:"checkpoint"`
 	Nodes       []ReportNode `json:"nodes"`
-	pauseStart  time.Time
+	// Warnings are what the operator should know of the run in words:
+	// the keyspace drifted since the reviewed plan, say.
+	Warnings   []string `json:"warnings"`
+	pauseStart time.Time
 }
 
 type ReportJob struct {
@@ -105,6 +108,7 @@ func newReport(r *Run) *Report {
 		Checkpoint:    r.cpPath,
 		Pauses:        []Pause{},
 		GuardEvents:   []GuardEvent{},
+		Warnings:      []string{},
 	}
 	if rep.Journal != "" {
 		rep.Undo = "keyjob undo " + rep.Journal
@@ -190,6 +194,9 @@ func (rep *Report) Markdown(w io.Writer) error {
 	}
 	fmt.Fprintf(w, "### keyjob apply: `%s` — %s keys changed (%s)\n\n", rep.Job.Name, humanize.Comma(rep.Outcomes.Change), state)
 	fmt.Fprintf(w, "Run `%s` on `%s/%d` (%s) · job file `%s` · sha256 `%s`\n\n", rep.RunID, rep.Target.Address, rep.Target.DB, rep.Target.Mode, rep.Job.Path, short(rep.Job.SHA256))
+	for _, warning := range rep.Warnings {
+		fmt.Fprintf(w, "> ⚠️ %s\n\n", warning)
+	}
 	fmt.Fprintf(w, "| outcome | keys |\n|---|---:|\n| change | %s |\n", humanize.Comma(rep.Outcomes.Change))
 	if rep.Outcomes.ChangeGrace > 0 {
 		fmt.Fprintf(w, "| … of which grace TTL | %s |\n", humanize.Comma(rep.Outcomes.ChangeGrace))
@@ -258,6 +265,9 @@ func (rep *Report) Summary(w io.Writer) {
 	fmt.Fprintf(tw, "duration\t%s\t\n", (time.Duration(rep.DurationSeconds * float64(time.Second))).Round(100*time.Millisecond))
 	for _, e := range rep.GuardEvents {
 		fmt.Fprintf(tw, "guard\t%s %s: %s\t\n", e.Guard, e.Action, e.Reason)
+	}
+	for _, warning := range rep.Warnings {
+		fmt.Fprintf(tw, "warning\t%s\t\n", warning)
 	}
 	tw.Flush()
 }

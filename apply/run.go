@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"sync"
 	"time"
 
@@ -114,6 +115,7 @@ type Run struct {
 	discard    bool
 	// retuned: the job file changed since the checkpoint, its effect not.
 	retuned  bool
+	planned  int64 // the reviewed plan's change count, 0 when none
 	runStart time.Time
 	lastSave time.Time
 	began    time.Time
@@ -248,6 +250,9 @@ func (r *Run) finish(err error) error {
 		r.cp.Completed = true
 		rep.Completed = true
 		rep.Stopped = "done"
+		if c := rep.Outcomes.Change; r.planned > 0 && math.Abs(float64(c-r.planned)) > 0.1*float64(r.planned) {
+			rep.Warnings = append(rep.Warnings, fmt.Sprintf("the keyspace drifted since the reviewed plan: it planned %d changes, the run made %d (more than 10%% apart)", r.planned, c))
+		}
 	case errors.Is(err, errLimit):
 		rep.Stopped = fmt.Sprintf("--limit %d reached: resume with --resume", r.o.Limit)
 		err = nil
@@ -301,3 +306,7 @@ func (r *Run) SetObserver(observe func(Progress), log *slog.Logger, expected int
 // once the run is prepared, so that they measure the seconds before the
 // first change while the operator reads the summary.
 func (r *Run) SetGate(g Gate) { r.o.Gate = g }
+
+// SetPlanned gives the reviewed plan's change count: a completed run that
+// is more than 10% off says the keyspace drifted since the review.
+func (r *Run) SetPlanned(changes int64) { r.planned = changes }

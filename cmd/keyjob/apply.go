@@ -208,6 +208,9 @@ func runApply(ctx context.Context, stdout, stderr io.Writer, job *jobs.Job, o ap
 	}
 	// Prepare read the options before the display existed: hand them over.
 	run.SetObserver(o.Run.Observe, o.Run.Logger, o.Run.Expected)
+	if reviewed != nil {
+		run.SetPlanned(reviewed.Outcomes.Change)
+	}
 	rep, err := run.Execute(ctx)
 	restore()
 	ui.Finish()
@@ -249,6 +252,12 @@ func stateError(err error) error {
 	return err
 }
 
+// drifted says whether two counts are more than 10% apart.
+func drifted(planned, now int64) bool {
+	d := float64(now - planned)
+	return d*d > 0.01*float64(planned)*float64(planned)
+}
+
 // bindPlan reads --plan and refuses a run that is not the reviewed one.
 func bindPlan(o applyOptions, job *jobs.Job, conn *redisx.Conn, stderr io.Writer) (*planner.Plan, error) {
 	if o.PlanFile == "" {
@@ -270,6 +279,9 @@ func bindPlan(o applyOptions, job *jobs.Job, conn *redisx.Conn, stderr io.Writer
 			return nil, usageError(fmt.Errorf("--plan %s was made against %s, not %s: pass --allow-other-target if that was on purpose (a plan made on a replica, say)", o.PlanFile, p.Target, conn.Target()))
 		}
 		fmt.Fprintf(stderr, "warning: the plan was made against %s; applying to %s (--allow-other-target)\n", p.Target, conn.Target())
+	}
+	if n, err := conn.DBSize(context.Background()); err == nil && drifted(p.DBSize, n) {
+		fmt.Fprintf(stderr, "warning: the keyspace drifted since the plan: %d keys then, %d now (more than 10%% apart); the plan's counts may not hold\n", p.DBSize, n)
 	}
 	if len(p.Errors) > 0 {
 		return nil, fmt.Errorf("--plan %s has errors (%s): apply refuses a plan with errors", o.PlanFile, p.Errors[0].Code)

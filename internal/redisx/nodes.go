@@ -86,3 +86,21 @@ func (c *Conn) fillSlots(ctx context.Context, nodes []Node) error {
 	}
 	return nil
 }
+
+// DBSize is the number of keys in the target's database, over every
+// primary of a cluster.
+func (c *Conn) DBSize(ctx context.Context) (int64, error) {
+	nodes, err := c.Primaries(ctx)
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	for _, node := range nodes {
+		k, err := node.Client.Do(ctx, node.Client.B().Dbsize().Build()).AsInt64()
+		if err != nil {
+			return 0, explain(node.Addr, fmt.Errorf("DBSIZE: %w", err))
+		}
+		n += k
+	}
+	return n, nil
+}
