@@ -150,7 +150,7 @@ func jobInfo(j *jobs.Job) JobInfo {
 		ji.Action = "expire"
 		ji.When = [...]string{"no_ttl", "always", "shorter", "longer"}[e.When]
 		if e.From != nil {
-			ji.Summary = fmt.Sprintf("TTL from %s: %s after the capture %s (%s)", e.From.Capture, inWords(e.After), e.From.Capture, e.From.Format)
+			ji.Summary = fmt.Sprintf("TTL from the %s time: %s after it (%s in the name)", e.From.Capture, inWords(e.After), e.From.Format)
 		} else {
 			ji.Summary = fmt.Sprintf("fixed TTL of %s from the run's start", inWords(e.TTL))
 		}
