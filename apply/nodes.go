@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/rueidis"
@@ -106,7 +107,14 @@ func (r *Run) scanNode(ctx context.Context, node redisx.Node, n *checkpoint.Node
 	cursor, _ := strconv.ParseUint(n.Cursor, 10, 64)
 	r.mu.Unlock()
 	opts := scan.Options{Match: r.job.Select.Match, Type: r.job.Select.Type, Count: r.scanCount, Limiter: r.scanLim}
-	_, err := scan.Walk(ctx, node.Client, cursor, opts, func(ctx context.Context, b scan.Batch) error {
+	// SCAN on a connection of its own, so it does not queue behind the
+	// batch's lookups and writes (and COUNT adapts to SCAN's own cost).
+	sc, err := r.conn.DialNode(node.Addr)
+	if err != nil {
+		return err
+	}
+	defer sc.Close()
+	_, err = scan.Walk(ctx, sc, cursor, opts, func(ctx context.Context, b scan.Batch) error {
 		return r.batch(ctx, node, n, b)
 	})
 	return err
@@ -123,10 +131,15 @@ func transient(err error) bool {
 	}
 	// An error reply (NOPERM, WRONGTYPE, OOM, READONLY, MISCONF…) will
 	// not change by waiting, except a server loading or a cluster failing
-	// over. Writes wrap the reply, so unwrap it.
+	// over. Writes wrap the reply, so unwrap it. MOVED or ASK from a
+	// node's own client (a read of the walk) means the node no longer
+	// serves the slots: after a planned failover it is a replica now, and
+	// nodeFor finds the primary that serves them.
 	var re *rueidis.RedisError
 	if errors.As(err, &re) {
-		return re.IsLoading() || re.IsClusterDown() || re.IsTryAgain()
+		_, moved := re.IsMoved()
+		_, ask := re.IsAsk()
+		return re.IsLoading() || re.IsClusterDown() || re.IsTryAgain() || moved || ask
 	}
 	var perm interface{ Permanent() bool }
 	if errors.As(err, &perm) && perm.Permanent() {
@@ -172,29 +185,31 @@ func (r *Run) nodeFor(ctx context.Context, n *checkpoint.Node) (redisx.Node, err
 			return node, nil
 		}
 	}
-	var seen []string
-	for _, node := range nodes {
-		seen = append(seen, node.Addr+" "+node.ID+" "+node.Slots)
-	}
-	for a := range r.conn.Client.Nodes() {
-		seen = append(seen, "N:"+a)
-	}
-	cs, _ := r.conn.Client.Do(ctx, r.conn.Client.B().ClusterSlots().Build()).ToAny()
-	return redisx.Node{}, fmt.Errorf("no primary serves slots %s yet (DEBUG %v %v)", slots, seen, cs)
+	return redisx.Node{}, fmt.Errorf("no primary serves slots %s yet", slots)
 }
 
 // restartedDuringWalk reports whether the node's server restarted (or
 // failed over) while the walk went on: the client reconnects at once, and
 // the walk carried on with a cursor that means nothing to the new process,
 // so it may have missed keys. The node is then rescanned from 0, which is
-// safe for the same reason a resume after a restart is.
+// safe for the same reason a resume after a restart is. A planned failover
+// (CLUSTER FAILOVER) keeps the process and its run_id but makes it a
+// replica, which answers SCAN with its own table: the walk then goes on
+// from the primary that serves the slots now, from 0 (nodeFor).
 func (r *Run) restartedDuringWalk(ctx context.Context, node redisx.Node, n *checkpoint.Node) (bool, error) {
-	info, err := redisx.Info(ctx, node.Client, "server")
+	info, err := redisx.Info(ctx, node.Client, "server", "replication")
 	if err != nil {
 		return false, err
 	}
 	id := info["run_id"]
 	r.mu.Lock()
+	if r.conn.Cluster && info["role"] != "master" {
+		r.stale = true
+		r.mu.Unlock()
+		r.log.Warn("the node became a replica during the run (a failover): finding the primary that serves its slots now",
+			"node", n.Addr, "slots", n.Slots)
+		return true, nil
+	}
 	if id == n.ServerRunID {
 		r.mu.Unlock()
 		return false, nil
@@ -210,7 +225,10 @@ func (r *Run) restartedDuringWalk(ctx context.Context, node redisx.Node, n *chec
 // topologyChanged compares the primaries and their slots after a walk
 // with those the walk began with. When they differ, slots moved while SCAN
 // ran and keys may have been missed on both sides: every primary whose
-// slots changed (and every new one) gets a second pass, once.
+// slots changed (and every new one) gets a second pass, once. Slots that
+// another node serves now (a failover after their walk ended; a crash may
+// have lost its last writes before they reached the replica) are that
+// shard's restart; nodes that serve nothing any more leave the list.
 func (r *Run) topologyChanged(ctx context.Context) (bool, error) {
 	if !r.conn.Cluster {
 		return false, nil
@@ -225,10 +243,24 @@ func (r *Run) topologyChanged(ctx context.Context) (bool, error) {
 	for _, n := range r.cp.Nodes {
 		known[n.ID] = n.Slots
 	}
-	var moved []checkpoint.Node
+	current := map[string]bool{}
 	for _, node := range nodes {
-		if slots, ok := known[node.ID]; !ok || slots != node.Slots {
-			moved = append(moved, checkpoint.Node{ID: node.ID, Addr: node.Addr, ServerRunID: node.RunID, Slots: node.Slots, Cursor: "0"})
+		current[node.ID] = true
+	}
+	var moved []checkpoint.Node
+	var slots []string
+	for _, node := range nodes {
+		if s, ok := known[node.ID]; !ok || s != node.Slots {
+			m := checkpoint.Node{ID: node.ID, Addr: node.Addr, ServerRunID: node.RunID, Slots: node.Slots, Cursor: "0"}
+			for _, old := range r.cp.Nodes {
+				if !current[old.ID] && old.Slots == node.Slots {
+					m.Restarts = old.Restarts + 1
+					r.log.Warn("failover: another primary serves these slots now; rescanning them from the start",
+						"slots", node.Slots, "was", old.Addr, "now", node.Addr)
+				}
+			}
+			moved = append(moved, m)
+			slots = append(slots, node.Slots)
 		}
 	}
 	if len(moved) == 0 {
@@ -239,10 +271,10 @@ func (r *Run) topologyChanged(ctx context.Context) (bool, error) {
 		return false, nil
 	}
 	r.cp.Passes++
-	r.log.Warn("the cluster's topology changed during the run: a second pass over the shards involved", "shards", len(moved))
+	r.log.Warn("the cluster's topology changed during the run: a second pass over the shards involved", "shards", len(moved), "slots", strings.Join(slots, " "))
 	keep := r.cp.Nodes[:0]
 	for _, n := range r.cp.Nodes {
-		if !containsID(moved, n.ID) {
+		if current[n.ID] && !containsID(moved, n.ID) {
 			keep = append(keep, n)
 		}
 	}

@@ -131,7 +131,16 @@ func (r *Run) rescanMoved() {
 		cur, ok := r.findNode(n.ID)
 		switch {
 		case !ok:
-			r.log.Warn("node no longer serves these slots; rescanning them from the start", "node", n.ID, "addr", n.Addr)
+			// A failover since: the primary that serves the same slots
+			// now takes the node's place, so that the walk (nodeFor)
+			// does not count the same failover again.
+			if cur, ok = r.findSlots(n.Slots); ok {
+				r.log.Warn("failover since the checkpoint: another primary serves these slots now; rescanning them from the start",
+					"slots", n.Slots, "was", n.Addr, "now", cur.Addr)
+				n.ID = cur.ID
+			} else {
+				r.log.Warn("node no longer serves these slots; rescanning them from the start", "node", n.ID, "addr", n.Addr, "slots", n.Slots)
+			}
 		case cur.RunID != n.ServerRunID:
 			r.log.Warn("server restarted or failed over since the checkpoint (run_id changed): rescanning it from the start",
 				"node", n.Addr, "was", n.ServerRunID, "now", cur.RunID)
@@ -144,6 +153,16 @@ func (r *Run) rescanMoved() {
 		n.Cursor, n.Done = "0", false
 		n.Restarts++
 	}
+}
+
+// findSlots is the primary that serves exactly slots, on a cluster.
+func (r *Run) findSlots(slots string) (redisx.Node, bool) {
+	for _, n := range r.nodes {
+		if slots != "" && n.Slots == slots {
+			return n, true
+		}
+	}
+	return redisx.Node{}, false
 }
 
 func (r *Run) findNode(id string) (redisx.Node, bool) {

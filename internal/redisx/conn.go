@@ -26,6 +26,9 @@ import (
 // DefaultURL is the target when neither --redis nor $REDIS_URL says one.
 const DefaultURL = "redis://127.0.0.1:6379/0"
 
+// topologyRefresh is how often a cluster client re-reads CLUSTER SLOTS.
+const topologyRefresh = 5 * time.Second
+
 // Options says how to reach a server.
 type Options struct {
 	URL                   string
@@ -164,6 +167,13 @@ func clientOption(o Options) (opt rueidis.ClientOption, addr string, db int, err
 		opt.Dialer.Timeout = 5 * time.Second
 	}
 	opt.ConnWriteTimeout = 10 * time.Second
+	// A cluster client learns the nodes from CLUSTER SLOTS at the dial and
+	// again only after a MOVED or a lost connection of its own. A replica
+	// that joined after the dial, promoted while the run reads its shard
+	// through a node client (which gets the MOVED), would never be known:
+	// Primaries could not find who serves the slots now. Re-read the
+	// topology every few seconds.
+	opt.ClusterOption.ShardsRefreshInterval = topologyRefresh
 	if err := tlsOption(&opt, u.Scheme == "rediss", o); err != nil {
 		return opt, "", 0, err
 	}
