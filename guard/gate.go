@@ -38,6 +38,17 @@ type Gate struct {
 	OnEvent func(action, guard, reason string)
 	// MaxDown is how long a node may stay silent before an abort.
 	MaxDown time.Duration
+	// Topology, with Watch, lets the gate follow a cluster's failover: when
+	// a node stops answering or is no longer a primary, Topology lists the
+	// primaries now and Watch makes a collector for each new one. Nil on a
+	// standalone server.
+	Topology func(ctx context.Context) ([]string, error)
+	Watch    func(addr string) (*Collector, error)
+
+	ctx         context.Context
+	cancels     map[*Collector]context.CancelFunc
+	lastRefresh time.Time
+	lossFrom    map[string]time.Time
 
 	recordMu sync.Mutex
 	mu       sync.Mutex
@@ -57,7 +68,7 @@ func NewGate(collectors []*Collector, l Levels, log *slog.Logger) *Gate {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Gate{collectors: collectors, levels: l, log: log, MaxDown: DefaultMaxDown,
-		base: map[string]Baseline{}, downFrom: map[string]time.Time{}}
+		base: map[string]Baseline{}, downFrom: map[string]time.Time{}, lossFrom: map[string]time.Time{}}
 }
 
 // sent is one batch's bytes, and when its replies were in.
@@ -71,16 +82,96 @@ func (g *Gate) Levels() Levels { return g.levels }
 
 // Start runs the collectors until ctx ends.
 func (g *Gate) Start(ctx context.Context) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.ctx, g.cancels = ctx, map[*Collector]context.CancelFunc{}
 	for _, c := range g.collectors {
-		go c.Run(ctx)
+		g.run(c)
 	}
+}
+
+// run starts a collector; g.mu is held.
+func (g *Gate) run(c *Collector) {
+	cctx, cancel := context.WithCancel(g.ctx)
+	g.cancels[c] = cancel
+	go c.Run(cctx)
+}
+
+// follow asks for the primaries when a node is away or was demoted (a
+// failover), stops watching nodes that are no longer primaries and starts
+// watching the new ones, whose figures then become their baseline. At most
+// once a second.
+func (g *Gate) follow(ctx context.Context) {
+	if g.Topology == nil || g.Watch == nil || g.ctx == nil {
+		return
+	}
+	moved := false
+	for _, c := range g.collectorsNow() {
+		cur, _, err := c.Latest()
+		if err != nil || (cur.Role != "" && cur.Role != "master") {
+			moved = true
+		}
+		g.mu.Lock()
+		_, lost := g.lossFrom[c.Node]
+		g.mu.Unlock()
+		moved = moved || lost
+	}
+	g.mu.Lock()
+	due := time.Since(g.lastRefresh) >= time.Second
+	if moved && due {
+		g.lastRefresh = time.Now()
+	}
+	g.mu.Unlock()
+	if !moved || !due {
+		return
+	}
+	addrs, err := g.Topology(ctx)
+	if err != nil {
+		return // the cluster has not settled yet: the node stays paused
+	}
+	want := map[string]bool{}
+	for _, a := range addrs {
+		want[a] = true
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	kept := g.collectors[:0]
+	for _, c := range g.collectors {
+		if want[c.Node] {
+			kept = append(kept, c)
+			delete(want, c.Node)
+			continue
+		}
+		g.cancels[c]()
+		delete(g.cancels, c)
+		delete(g.base, c.Node)
+		delete(g.downFrom, c.Node)
+		delete(g.lossFrom, c.Node)
+		g.log.Warn("guards: no longer a primary (a failover): not watched any more", "node", c.Node)
+	}
+	g.collectors = kept
+	for a := range want {
+		c, err := g.Watch(a)
+		if err != nil {
+			continue
+		}
+		g.collectors = append(g.collectors, c)
+		g.run(c)
+		g.log.Warn("guards: a new primary (a failover): watching it", "node", a)
+	}
+}
+
+func (g *Gate) collectorsNow() []*Collector {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return append([]*Collector(nil), g.collectors...)
 }
 
 // Begin waits until every node has been polled over at least minBaseline
 // and fixes the baselines: the figures before the first change and the
 // eviction rate of the seconds before it (up to 10 s).
 func (g *Gate) Begin(ctx context.Context, minBaseline time.Duration) error {
-	for _, c := range g.collectors {
+	for _, c := range g.collectorsNow() {
 		for {
 			first, ok := c.first()
 			cur, _, err := c.Latest()
@@ -106,6 +197,40 @@ func (g *Gate) Begin(ctx context.Context, minBaseline time.Duration) error {
 		}
 	}
 	return nil
+}
+
+// failoverWait is how long a cluster primary that lost its replica is
+// paused before the abort: in a planned failover the replica leaves a
+// moment before the primary is demoted, and follow then stops watching it.
+const failoverWait = 5 * time.Second
+
+// failoverGrace turns a replica-loss abort on a cluster into a pause for
+// failoverWait; g.mu is held.
+func (g *Gate) failoverGrace(node string, d Decision) Decision {
+	if g.Topology == nil || d.Action != Abort || d.Guard != "replication" {
+		delete(g.lossFrom, node)
+		return d
+	}
+	from, ok := g.lossFrom[node]
+	if !ok {
+		from = time.Now()
+		g.lossFrom[node] = from
+	}
+	if time.Since(from) >= failoverWait {
+		return d
+	}
+	g.lastRefresh = time.Time{} // ask the cluster at the next decision
+	return Decision{Pause, "replication", d.Reason + "; waiting to tell a failover from a lost replica"}
+}
+
+// evictionRate is the highest baseline eviction rate of the nodes; g.mu
+// is held.
+func (g *Gate) evictionRate() float64 {
+	var r float64
+	for _, b := range g.base {
+		r = max(r, b.EvictionRate)
+	}
+	return r
 }
 
 // canEvict says whether the server may evict keys at all.
@@ -145,7 +270,7 @@ func (g *Gate) forgetSent(read time.Time) {
 // abort.
 func (g *Gate) Wait(ctx context.Context) error {
 	for {
-		d := g.decide()
+		d := g.decide(ctx)
 		g.record(d)
 		switch d.Action {
 		case Continue:
@@ -162,10 +287,11 @@ func (g *Gate) Wait(ctx context.Context) error {
 }
 
 // decide is the worst verdict over the nodes.
-func (g *Gate) decide() Decision {
+func (g *Gate) decide(ctx context.Context) Decision {
+	g.follow(ctx)
 	var worst Decision
 	var read time.Time // the oldest of the nodes' latest polls
-	for i, c := range g.collectors {
+	for i, c := range g.collectorsNow() {
 		d, at := g.decideNode(c)
 		if d.Action > worst.Action {
 			worst = d
@@ -200,7 +326,15 @@ func (g *Gate) decideNode(c *Collector) (Decision, time.Time) {
 		return Decision{Pause, "node", fmt.Sprintf("%s does not answer: %v", c.Node, err)}, time.Time{}
 	}
 	delete(g.downFrom, c.Node)
-	return Decide(cur, window, g.base[c.Node], g.levels, g.sentSince(cur.At)), cur.At
+	base, ok := g.base[c.Node]
+	if !ok && g.cancels != nil {
+		// A primary that appeared during the run (a promoted replica): its
+		// first figures are its baseline, the eviction rate the others'.
+		base = Baseline{Start: cur, EvictionRate: g.evictionRate()}
+		g.base[c.Node] = base
+	}
+	d := Decide(cur, window, base, g.levels, g.sentSince(cur.At))
+	return g.failoverGrace(c.Node, d), cur.At
 }
 
 // record logs and reports every change of verdict. The nodes of a
@@ -240,13 +374,14 @@ func (g *Gate) event(action, guard, reason string) {
 // Status is one line per guard for the operator: its figure and state,
 // "memory 39% ok · fork paused 12s (BGSAVE) · …".
 func (g *Gate) Status() string {
-	if len(g.collectors) == 0 {
+	colls := g.collectorsNow()
+	if len(colls) == 0 {
 		return "off (--unguarded)"
 	}
-	cur, _, err := g.collectors[0].Latest()
+	cur, _, err := colls[0].Latest()
 	g.mu.Lock()
 	st, since := g.state, g.since
-	base := g.base[g.collectors[0].Node]
+	base := g.base[colls[0].Node]
 	g.mu.Unlock()
 	if err != nil {
 		return "node not answering: " + err.Error()
@@ -261,8 +396,8 @@ func (g *Gate) Status() string {
 		}
 		parts = append(parts, s)
 	}
-	if len(g.collectors) > 1 {
-		parts = append(parts, fmt.Sprintf("(%d nodes; figures of %s)", len(g.collectors), g.collectors[0].Node))
+	if len(colls) > 1 {
+		parts = append(parts, fmt.Sprintf("(%d nodes; figures of %s)", len(colls), colls[0].Node))
 	}
 	return strings.Join(parts, " · ")
 }
@@ -360,6 +495,6 @@ func blindLine(ln Line, f Figures, figure, note string) Line {
 
 // Figures is the newest poll of the first node.
 func (g *Gate) Figures() (Figures, error) {
-	cur, _, err := g.collectors[0].Latest()
+	cur, _, err := g.collectorsNow()[0].Latest()
 	return cur, err
 }

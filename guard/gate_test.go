@@ -105,7 +105,7 @@ func TestGate_Begin(t *testing.T) {
 		t.Fatalf("baseline %+v, want 10 evictions/s from the oldest poll and the newest figures as the start", b)
 	}
 
-	evicting := func(f *Figures) { f.MaxMemory, f.Policy = 1 << 30, "allkeys-lru" }
+	evicting := func(f *Figures) { f.MaxMemory, f.Policy = 1<<30, "allkeys-lru" }
 	t.Run("no wait when nothing can be evicted", func(t *testing.T) {
 		for _, f := range []func(*Figures){
 			func(f *Figures) {}, // maxmemory 0

@@ -186,7 +186,7 @@ func TestCollector_NoAnswer(t *testing.T) {
 		t.Fatal("Poll of a paused server: no error")
 	}
 	g := NewGate([]*Collector{coll}, defaults(), nil)
-	if d := g.decide(); d.Action != Pause || d.Guard != "node" {
+	if d := g.decide(context.Background()); d.Action != Pause || d.Guard != "node" {
 		t.Fatalf("gate on a silent node: %+v, want a node pause", d)
 	}
 	if err := srv.Unpause(ctx); err != nil {
@@ -195,7 +195,7 @@ func TestCollector_NoAnswer(t *testing.T) {
 	pollUntil(t, coll, "answering again", func(Figures) bool { return true })
 	// It answers, but the poll that timed out is a PING of 5 s in the
 	// last 10 s: the latency guard holds the run a while longer.
-	if d := g.decide(); d.Action != Pause || d.Guard != "latency" {
+	if d := g.decide(context.Background()); d.Action != Pause || d.Guard != "latency" {
 		t.Fatalf("gate after the node answered: %+v, want a latency pause", d)
 	}
 }

@@ -113,6 +113,24 @@ func startGuards(ctx context.Context, conn *redisx.Conn, job *jobs.Job, o guardO
 		return nil, err
 	}
 	g := guard.NewGate(colls, levels, log)
+	if conn.Cluster {
+		// Follow a failover: watch the primaries that serve the slots now.
+		g.Topology = func(ctx context.Context) ([]string, error) {
+			nodes, err := conn.Primaries(ctx)
+			addrs := make([]string, len(nodes))
+			for i, n := range nodes {
+				addrs[i] = n.Addr
+			}
+			return addrs, err
+		}
+		g.Watch = func(addr string) (*guard.Collector, error) {
+			client, err := conn.DialNode(addr)
+			if err != nil {
+				return nil, err
+			}
+			return guard.NewCollector(addr, client, o.probe(), log), nil
+		}
+	}
 	if o.MaxDown > 0 {
 		g.MaxDown = o.MaxDown
 	}
