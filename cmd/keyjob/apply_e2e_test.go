@@ -1,22 +1,17 @@
 package main_test
 
 // apply end to end: the built binary run as an operator runs it, against
-// real Redis, killed and interrupted and resumed. The binary is built once
-// by applyE2EBinary (this file does not rely on another file's TestMain).
+// real Redis, killed and interrupted and resumed.
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -30,201 +25,11 @@ import (
 
 // applyE2ETicketJob is examples/ticket-ttl-backfill.yaml with a small SCAN
 // COUNT, so that a few thousand keys make many batches to be killed in.
-const applyE2ETicketJob = `version: 1
-name: ticket-ttl-backfill
-description: Every ticket lives one year from its issue time.
-select:
-  match: "ticket:*"
-  type: string
-  regex: '^ticket:(?P<issued>\d{10}):(?P<customer>\d+):[A-Za-z0-9]+$'
-  ttl: none
-action:
-  expire:
-    from: { capture: issued, format: unix }
-    after: 365d
-    grace: 1h
-limits:
-  rate: 5000
-  scan_count: 100
-`
+var applyE2ETicketJob = ticketTTLJob("ticket-ttl-backfill", "  rate: 5000\n  scan_count: 100\n")
 
 const applyE2EYear = 365 * 24 * time.Hour
 
 var applyE2ETicketName = regexp.MustCompile(`^ticket:(\d{10}):\d+:[A-Za-z0-9]+$`)
-
-var applyE2EBuild struct {
-	once sync.Once
-	path string
-	err  error
-}
-
-// applyE2EBinary builds the keyjob binary once per test process, into a
-// fixed place under the temp dir (replaced atomically, so nothing piles
-// up across runs).
-func applyE2EBinary(t *testing.T) string {
-	t.Helper()
-	b := &applyE2EBuild
-	b.once.Do(func() {
-		dir := filepath.Join(os.TempDir(), "keyjob-apply-e2e")
-		if b.err = os.MkdirAll(dir, 0o755); b.err != nil {
-			return
-		}
-		modRoot, err := applyE2EModuleRoot()
-		if err != nil {
-			b.err = err
-			return
-		}
-		tmp := filepath.Join(dir, "keyjob."+strconv.Itoa(os.Getpid()))
-		build := exec.Command("go", "build", "-o", tmp, "./cmd/keyjob")
-		build.Dir = modRoot
-		if out, err := build.CombinedOutput(); err != nil {
-			b.err = fmt.Errorf("go build ./cmd/keyjob: %v\n%s", err, out)
-			return
-		}
-		b.path = filepath.Join(dir, "keyjob")
-		b.err = os.Rename(tmp, b.path)
-	})
-	if b.err != nil {
-		t.Fatal(b.err)
-	}
-	return b.path
-}
-
-func applyE2EModuleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod above the test's folder")
-		}
-		dir = parent
-	}
-}
-
-// applyE2EProc is one run of the binary.
-type applyE2EProc struct {
-	cmd            *exec.Cmd
-	stdout, stderr *applyE2EBuffer
-	args           []string
-	done           chan struct{}
-	code           int
-}
-
-func (p *applyE2EProc) String() string {
-	return fmt.Sprintf("keyjob %s: exit %d\n--- stdout:\n%s--- stderr:\n%s", strings.Join(p.args, " "), p.code, p.stdout, p.stderr)
-}
-
-type applyE2EBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *applyE2EBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *applyE2EBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
-// applyE2EStart starts the binary without a terminal (stdin /dev/null)
-// and without $REDIS_URL.
-func applyE2EStart(t *testing.T, args ...string) *applyE2EProc {
-	t.Helper()
-	p := &applyE2EProc{args: args, stdout: &applyE2EBuffer{}, stderr: &applyE2EBuffer{}, done: make(chan struct{})}
-	p.cmd = exec.Command(applyE2EBinary(t), args...)
-	p.cmd.Dir = t.TempDir()
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "REDIS_URL=") {
-			p.cmd.Env = append(p.cmd.Env, kv)
-		}
-	}
-	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		err := p.cmd.Wait()
-		var exit *exec.ExitError
-		switch {
-		case errors.As(err, &exit):
-			if ws, ok := exit.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-				p.code = 128 + int(ws.Signal())
-			} else {
-				p.code = exit.ExitCode()
-			}
-		case err != nil:
-			p.code = -1
-		}
-		close(p.done)
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-p.done:
-		default:
-			p.cmd.Process.Kill()
-			<-p.done
-		}
-	})
-	return p
-}
-
-// wait waits for the run to end (a minute at most) and returns its code.
-func (p *applyE2EProc) wait(t *testing.T) int {
-	t.Helper()
-	select {
-	case <-p.done:
-	case <-time.After(90 * time.Second):
-		p.cmd.Process.Kill()
-		<-p.done
-		t.Fatalf("did not end within 90s\n%s", p)
-	}
-	return p.code
-}
-
-func (p *applyE2EProc) exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
-}
-
-// applyE2ERun runs the binary to its end.
-func applyE2ERun(t *testing.T, args ...string) *applyE2EProc {
-	t.Helper()
-	p := applyE2EStart(t, args...)
-	p.wait(t)
-	return p
-}
-
-func applyE2EWantExit(t *testing.T, p *applyE2EProc, code int) {
-	t.Helper()
-	if p.code != code {
-		t.Fatalf("exit %d, want %d\n%s", p.code, code, p)
-	}
-}
-
-// applyE2EWriteJob writes a job file into dir.
-func applyE2EWriteJob(t *testing.T, dir, text string) string {
-	t.Helper()
-	path := filepath.Join(dir, "job.yaml")
-	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
 
 // applyE2ESeed loads the same keyspace into every client: tickets issued
 // over the last 300 days (none past its year), a few issued 400 days ago
@@ -255,7 +60,7 @@ func applyE2ESeed(t *testing.T, tickets int, cs ...rueidis.Client) {
 	if len(cs) == 1 {
 		return
 	}
-	snap := applyE2ESnapshot(t, c)
+	snap := snapshot(t, c)
 	keys := make([]string, 0, len(snap))
 	for k := range snap {
 		keys = append(keys, k)
@@ -275,27 +80,7 @@ func applyE2ESeed(t *testing.T, tickets int, cs ...rueidis.Client) {
 				t.Fatalf("RESTORE %s: %v", keys[i], err)
 			}
 		}
-		applyE2EAssertSame(t, "the copy of the seeded server", snap, applyE2ESnapshot(t, to))
-	}
-}
-
-func applyE2ESnapshot(t *testing.T, c rueidis.Client) map[string]redistest.KeyState {
-	t.Helper()
-	s, err := redistest.Snapshot(context.Background(), c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
-func applyE2EAssertSame(t *testing.T, what string, want, got map[string]redistest.KeyState) {
-	t.Helper()
-	if d := redistest.Diff(want, got); !d.Empty() {
-		s := d.String()
-		if lines := strings.SplitAfter(s, "\n"); len(lines) > 30 {
-			s = strings.Join(lines[:30], "") + "…\n"
-		}
-		t.Fatalf("%s: %d added, %d removed, %d changed:\n%s", what, len(d.Added), len(d.Removed), len(d.Changed), s)
+		wantSame(t, "the copy of the seeded server", snap, snapshot(t, to))
 	}
 }
 
@@ -332,7 +117,7 @@ func applyE2EExpectTickets(t *testing.T, c rueidis.Client, before, after map[str
 		want[k] = v
 		changed = append(changed, k)
 	}
-	applyE2EAssertSame(t, "the keyspace after the ticket job", want, after)
+	wantSame(t, "the keyspace after the ticket job", want, after)
 	now := applyE2EValues(t, c, changed)
 	for _, k := range changed {
 		if now[k] != beforeValues[k] {
@@ -347,7 +132,7 @@ func applyE2EValues(t *testing.T, c rueidis.Client, keys []string) map[string]st
 	t.Helper()
 	ctx := context.Background()
 	if keys == nil {
-		for k := range applyE2ESnapshot(t, c) {
+		for k := range snapshot(t, c) {
 			keys = append(keys, k)
 		}
 	}
@@ -366,33 +151,6 @@ func applyE2EValues(t *testing.T, c rueidis.Client, keys []string) map[string]st
 	return out
 }
 
-func applyE2ECheckpoint(t *testing.T, state, job string) *checkpoint.Checkpoint {
-	t.Helper()
-	cp, err := checkpoint.Load(checkpoint.Path(state, job))
-	if err != nil {
-		t.Fatalf("checkpoint: %v", err)
-	}
-	return cp
-}
-
-// applyE2EWaitFile waits until path exists.
-func applyE2EWaitFile(t *testing.T, p *applyE2EProc, path string) {
-	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		if _, err := os.Stat(path); err == nil {
-			return
-		}
-		if p.exited() {
-			t.Fatalf("ended before %s existed\n%s", path, p)
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s never appeared\n%s", path, p)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // applyE2EExpires is the number of keys with a TTL (INFO keyspace).
 func applyE2EExpires(t *testing.T, c rueidis.Client) int {
 	t.Helper()
@@ -409,51 +167,21 @@ func applyE2EExpires(t *testing.T, c rueidis.Client) int {
 }
 
 // applyE2EWaitExpires waits until n keys have a TTL, while p runs.
-func applyE2EWaitExpires(t *testing.T, p *applyE2EProc, c rueidis.Client, n int) {
+func applyE2EWaitExpires(t *testing.T, p *proc, c rueidis.Client, n int) {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for applyE2EExpires(t, c) < n {
-		if p.exited() {
-			t.Fatalf("ended before %d keys had a TTL\n%s", n, p)
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d keys never had a TTL\n%s", n, p)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	p.waitFor(t, fmt.Sprintf("%d keys with a TTL", n), func() bool { return applyE2EExpires(t, c) >= n })
 }
 
-// applyE2EReport reads the run report's JSON from the state dir.
-type applyE2EReportJSON struct {
-	FormatVersion int    `json:"format_version"`
-	RunID         string `json:"run_id"`
-	Completed     bool   `json:"completed"`
-	Stopped       string `json:"stopped"`
-	Resumed       bool   `json:"resumed"`
-	Changes       int64  `json:"changes_this_invocation"`
-	Backup        string `json:"backup"`
-	Journal       string `json:"journal"`
-	Outcomes      struct {
-		Change      int64            `json:"change"`
-		ChangeGrace int64            `json:"change_grace"`
-		Skip        map[string]int64 `json:"skip"`
-	} `json:"outcomes"`
-	Nodes []struct {
-		Restarts int `json:"restarts"`
-	} `json:"nodes"`
-}
-
-func applyE2EReport(t *testing.T, state, job, runID string) applyE2EReportJSON {
+// applyE2ETicketServer starts a server seeded by applyE2ESeed with tickets
+// and writes the ticket job, where most tests here start. It returns the
+// job file and a state dir beside it.
+func applyE2ETicketServer(t *testing.T, tickets int) (srv *redistest.Server, c rueidis.Client, job, state string) {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(state, job, runID+".report.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var r applyE2EReportJSON
-	if err := json.Unmarshal(b, &r); err != nil {
-		t.Fatal(err)
-	}
-	return r
+	srv = redistest.Start(t, redistest.Options{})
+	c = srv.Client(t)
+	applyE2ESeed(t, tickets, c)
+	dir := t.TempDir()
+	return srv, c, writeJob(t, dir, "job.yaml", applyE2ETicketJob), filepath.Join(dir, "state")
 }
 
 // applyE2EArgs are the arguments every apply here takes. The guards are
@@ -471,7 +199,7 @@ func TestApplyE2E_ResumeAfterSIGKILL(t *testing.T) {
 	ca, cb := a.Client(t), b.Client(t)
 	applyE2ESeed(t, 3000, ca, cb)
 	dir := t.TempDir()
-	job := applyE2EWriteJob(t, dir, applyE2ETicketJob)
+	job := writeJob(t, dir, "job.yaml", applyE2ETicketJob)
 	stateA, stateB := filepath.Join(dir, "state-a"), filepath.Join(dir, "state-b")
 
 	// Kill it when it has changed 1200 keys (of about 2900), then its
@@ -479,34 +207,34 @@ func TestApplyE2E_ResumeAfterSIGKILL(t *testing.T) {
 	// server's count of keys with a TTL, not times: the rate is low enough
 	// that the run is still going when they are reached.
 	base := applyE2EExpires(t, ca)
-	p := applyE2EStart(t, applyE2EArgs(a.URL, stateA, "--yes", "--rate", "300", job)...)
+	p := start(t, nil, applyE2EArgs(a.URL, stateA, "--yes", "--rate", "300", job)...)
 	applyE2EWaitExpires(t, p, ca, base+1200)
 	p.cmd.Process.Signal(syscall.SIGKILL)
-	if code := p.wait(t); code != 128+int(syscall.SIGKILL) {
-		t.Fatalf("the first run was not killed (exit %d): the job ran too fast to be interrupted\n%s", code, p)
+	if r := p.wait(t); r.code != 128+int(syscall.SIGKILL) {
+		t.Fatalf("the first run was not killed (exit %d): the job ran too fast to be interrupted\n%s", r.code, r)
 	}
-	cp := applyE2ECheckpoint(t, stateA, "ticket-ttl-backfill")
+	cp := readCheckpoint(t, stateA, "ticket-ttl-backfill")
 	if cp.Completed {
 		t.Fatal("the killed run's checkpoint says completed")
 	}
-	p = applyE2EStart(t, applyE2EArgs(a.URL, stateA, "--yes", "--rate", "300", "--resume", job)...)
+	p = start(t, nil, applyE2EArgs(a.URL, stateA, "--yes", "--rate", "300", "--resume", job)...)
 	applyE2EWaitExpires(t, p, ca, base+2200)
 	p.cmd.Process.Signal(syscall.SIGKILL)
-	if code := p.wait(t); code != 128+int(syscall.SIGKILL) {
-		t.Fatalf("the first resume was not killed (exit %d)\n%s", code, p)
+	if r := p.wait(t); r.code != 128+int(syscall.SIGKILL) {
+		t.Fatalf("the first resume was not killed (exit %d)\n%s", r.code, r)
 	}
-	p = applyE2ERun(t, applyE2EArgs(a.URL, stateA, "--yes", "--rate", "unlimited", "--resume", job)...)
-	applyE2EWantExit(t, p, 0)
+	r := keyjob(t, nil, applyE2EArgs(a.URL, stateA, "--yes", "--rate", "unlimited", "--resume", job)...)
+	wantExit(t, r, 0)
 
-	q := applyE2ERun(t, applyE2EArgs(b.URL, stateB, "--yes", "--rate", "unlimited", job)...)
-	applyE2EWantExit(t, q, 0)
+	q := keyjob(t, nil, applyE2EArgs(b.URL, stateB, "--yes", "--rate", "unlimited", job)...)
+	wantExit(t, q, 0)
 
-	runA := applyE2ECheckpoint(t, stateA, "ticket-ttl-backfill")
-	runB := applyE2ECheckpoint(t, stateB, "ticket-ttl-backfill")
+	runA := readCheckpoint(t, stateA, "ticket-ttl-backfill")
+	runB := readCheckpoint(t, stateB, "ticket-ttl-backfill")
 	if runA.RunStartMs != cp.RunStartMs {
 		t.Errorf("the resumes changed the run's start: %d, was %d", runA.RunStartMs, cp.RunStartMs)
 	}
-	gotA, gotB := applyE2ESnapshot(t, ca), applyE2ESnapshot(t, cb)
+	gotA, gotB := snapshot(t, ca), snapshot(t, cb)
 	grace := 0
 	for k, s := range gotA {
 		if strings.Contains(k, ":OLD") {
@@ -522,8 +250,8 @@ func TestApplyE2E_ResumeAfterSIGKILL(t *testing.T) {
 	if grace != 20 {
 		t.Errorf("%d grace tickets, want 20", grace)
 	}
-	applyE2EAssertSame(t, "killed twice and resumed, against uninterrupted", gotB, gotA)
-	rep := applyE2EReport(t, stateA, "ticket-ttl-backfill", runA.RunID)
+	wantSame(t, "killed twice and resumed, against uninterrupted", gotB, gotA)
+	rep := readReport(t, stateA, "ticket-ttl-backfill", runA.RunID)
 	if !rep.Completed || !rep.Resumed {
 		t.Errorf("report: completed %v, resumed %v", rep.Completed, rep.Resumed)
 	}
@@ -533,97 +261,82 @@ func TestApplyE2E_ResumeAfterSIGKILL(t *testing.T) {
 // checkpoint, prints how to resume and exits 130; --resume completes the
 // job.
 func TestApplyE2E_SIGINT(t *testing.T) {
-	srv := redistest.Start(t, redistest.Options{})
-	c := srv.Client(t)
-	applyE2ESeed(t, 3000, c)
-	before := applyE2ESnapshot(t, c)
+	srv, c, job, state := applyE2ETicketServer(t, 3000)
+	before := snapshot(t, c)
 	values := applyE2EValues(t, c, nil)
-	dir := t.TempDir()
-	job := applyE2EWriteJob(t, dir, applyE2ETicketJob)
-	state := filepath.Join(dir, "state")
 	base := applyE2EExpires(t, c)
-	p := applyE2EStart(t, applyE2EArgs(srv.URL, state, "--yes", "--rate", "300", job)...)
+	p := start(t, nil, applyE2EArgs(srv.URL, state, "--yes", "--rate", "300", job)...)
 	applyE2EWaitExpires(t, p, c, base+1200)
 	p.cmd.Process.Signal(syscall.SIGINT)
-	p.wait(t)
-	applyE2EWantExit(t, p, 130)
-	if !strings.Contains(p.stdout.String(), "resume: keyjob apply --resume") {
-		t.Errorf("no resume hint on stdout\n%s", p)
+	r := p.wait(t)
+	wantExit(t, r, 130)
+	if !strings.Contains(r.stdout, "resume: keyjob apply --resume") {
+		t.Errorf("no resume hint on stdout\n%s", r)
 	}
-	cp := applyE2ECheckpoint(t, state, "ticket-ttl-backfill")
+	cp := readCheckpoint(t, state, "ticket-ttl-backfill")
 	if cp.Completed || cp.Changes == 0 {
 		t.Fatalf("checkpoint after SIGINT: completed %v, changes %d", cp.Completed, cp.Changes)
 	}
 	// The batch in flight was finished and committed: the checkpoint
 	// counts every change made.
-	if d := redistest.Diff(before, applyE2ESnapshot(t, c)); int64(len(d.Changed)) != cp.Changes {
+	if d := redistest.Diff(before, snapshot(t, c)); int64(len(d.Changed)) != cp.Changes {
 		t.Errorf("%d keys changed, the checkpoint counts %d", len(d.Changed), cp.Changes)
 	}
-	rep := applyE2EReport(t, state, "ticket-ttl-backfill", cp.RunID)
+	rep := readReport(t, state, "ticket-ttl-backfill", cp.RunID)
 	if rep.Completed || rep.Stopped != "interrupted" {
 		t.Errorf("report: completed %v, stopped %q", rep.Completed, rep.Stopped)
 	}
 
-	p = applyE2ERun(t, applyE2EArgs(srv.URL, state, "--yes", "--rate", "unlimited", "--resume", job)...)
-	applyE2EWantExit(t, p, 0)
-	if !strings.Contains(p.stdout.String(), "Resuming ticket-ttl-backfill") {
-		t.Errorf("the resume does not say it resumes\n%s", p)
+	r = keyjob(t, nil, applyE2EArgs(srv.URL, state, "--yes", "--rate", "unlimited", "--resume", job)...)
+	wantExit(t, r, 0)
+	if !strings.Contains(r.stdout, "Resuming ticket-ttl-backfill") {
+		t.Errorf("the resume does not say it resumes\n%s", r)
 	}
-	applyE2EExpectTickets(t, c, before, applyE2ESnapshot(t, c), values, cp.RunStartMs)
+	applyE2EExpectTickets(t, c, before, snapshot(t, c), values, cp.RunStartMs)
 }
 
 // --limit 100 is a canary: exit 0, completed false in the report, exactly
 // 100 changes; --resume completes the job.
 func TestApplyE2E_LimitCanary(t *testing.T) {
-	srv := redistest.Start(t, redistest.Options{})
-	c := srv.Client(t)
-	applyE2ESeed(t, 1000, c)
-	before := applyE2ESnapshot(t, c)
+	srv, c, job, state := applyE2ETicketServer(t, 1000)
+	before := snapshot(t, c)
 	values := applyE2EValues(t, c, nil)
-	dir := t.TempDir()
-	job := applyE2EWriteJob(t, dir, applyE2ETicketJob)
-	state := filepath.Join(dir, "state")
 
-	p := applyE2ERun(t, applyE2EArgs(srv.URL, state, "--yes", "--limit", "100", job)...)
-	applyE2EWantExit(t, p, 0)
-	cp := applyE2ECheckpoint(t, state, "ticket-ttl-backfill")
-	rep := applyE2EReport(t, state, "ticket-ttl-backfill", cp.RunID)
+	r := keyjob(t, nil, applyE2EArgs(srv.URL, state, "--yes", "--limit", "100", job)...)
+	wantExit(t, r, 0)
+	cp := readCheckpoint(t, state, "ticket-ttl-backfill")
+	rep := readReport(t, state, "ticket-ttl-backfill", cp.RunID)
 	if rep.Completed || rep.Changes != 100 || rep.Outcomes.Change != 100 {
-		t.Fatalf("canary report: completed %v, changes %d, change %d; want false, 100, 100\n%s", rep.Completed, rep.Changes, rep.Outcomes.Change, p)
+		t.Fatalf("canary report: completed %v, changes %d, change %d; want false, 100, 100\n%s", rep.Completed, rep.Changes, rep.Outcomes.Change, r)
 	}
-	if d := redistest.Diff(before, applyE2ESnapshot(t, c)); len(d.Changed) != 100 || len(d.Added)+len(d.Removed) != 0 {
+	if d := redistest.Diff(before, snapshot(t, c)); len(d.Changed) != 100 || len(d.Added)+len(d.Removed) != 0 {
 		t.Fatalf("the canary changed %d keys and added or removed %d, want 100 changed", len(d.Changed), len(d.Added)+len(d.Removed))
 	}
-	if !strings.Contains(p.stdout.String(), "resume: keyjob apply --resume") {
-		t.Errorf("no resume hint after the canary\n%s", p)
+	if !strings.Contains(r.stdout, "resume: keyjob apply --resume") {
+		t.Errorf("no resume hint after the canary\n%s", r)
 	}
 
-	p = applyE2ERun(t, applyE2EArgs(srv.URL, state, "--yes", "--resume", job)...)
-	applyE2EWantExit(t, p, 0)
-	rep = applyE2EReport(t, state, "ticket-ttl-backfill", cp.RunID)
+	r = keyjob(t, nil, applyE2EArgs(srv.URL, state, "--yes", "--resume", job)...)
+	wantExit(t, r, 0)
+	rep = readReport(t, state, "ticket-ttl-backfill", cp.RunID)
 	if !rep.Completed {
 		t.Errorf("report after the resume: not completed (%s)", rep.Stopped)
 	}
-	applyE2EExpectTickets(t, c, before, applyE2ESnapshot(t, c), values, cp.RunStartMs)
+	applyE2EExpectTickets(t, c, before, snapshot(t, c), values, cp.RunStartMs)
 }
 
 // Without a terminal and without --yes, apply refuses (exit 4) and changes
 // nothing: no key, no checkpoint.
 func TestApplyE2E_RefusesWithoutTerminal(t *testing.T) {
-	srv := redistest.Start(t, redistest.Options{})
-	c := srv.Client(t)
-	applyE2ESeed(t, 300, c)
-	before := applyE2ESnapshot(t, c)
-	dir := t.TempDir()
-	job := applyE2EWriteJob(t, dir, applyE2ETicketJob)
-	state := filepath.Join(dir, "state")
+	srv, c, job, state := applyE2ETicketServer(t, 300)
+	before := snapshot(t, c)
 
-	p := applyE2ERun(t, applyE2EArgs(srv.URL, state, job)...)
-	applyE2EWantExit(t, p, 4)
-	if !strings.Contains(p.stderr.String(), "--yes") {
-		t.Errorf("the refusal does not say what to type (--yes)\n%s", p)
+	r := keyjob(t, nil, applyE2EArgs(srv.URL, state, job)...)
+	wantExit(t, r, 4)
+	if !strings.Contains(r.stderr, "--yes") {
+		t.Errorf("the refusal does not say what to type (--yes)\n%s", r)
 	}
-	applyE2EAssertSame(t, "after the refusal", before, applyE2ESnapshot(t, c))
+	wantSame(t, "after the refusal", before, snapshot(t, c))
 	if _, err := os.Stat(checkpoint.Path(state, "ticket-ttl-backfill")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("a checkpoint exists after the refusal (%v)", err)
 	}
@@ -636,36 +349,35 @@ func TestApplyE2E_RefusesWithoutTerminal(t *testing.T) {
 // While the pause file exists the run waits and changes nothing; once it
 // is removed the run completes.
 func TestApplyE2E_PauseFile(t *testing.T) {
-	srv := redistest.Start(t, redistest.Options{})
-	c := srv.Client(t)
-	applyE2ESeed(t, 500, c)
-	before := applyE2ESnapshot(t, c)
+	srv, c, job, state := applyE2ETicketServer(t, 500)
+	before := snapshot(t, c)
 	values := applyE2EValues(t, c, nil)
-	dir := t.TempDir()
-	job := applyE2EWriteJob(t, dir, applyE2ETicketJob)
-	state := filepath.Join(dir, "state")
-	pause := filepath.Join(dir, "pause")
+	pause := filepath.Join(filepath.Dir(job), "pause")
 	if err := os.WriteFile(pause, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
 
-	p := applyE2EStart(t, applyE2EArgs(srv.URL, state, "--yes", "--pause-file", pause, job)...)
-	applyE2EWaitFile(t, p, checkpoint.Path(state, "ticket-ttl-backfill"))
+	p := start(t, nil, applyE2EArgs(srv.URL, state, "--yes", "--pause-file", pause, job)...)
+	cpPath := checkpoint.Path(state, "ticket-ttl-backfill")
+	p.waitFor(t, cpPath+" to exist", func() bool {
+		_, err := os.Stat(cpPath)
+		return err == nil
+	})
 	time.Sleep(time.Second)
-	applyE2EAssertSame(t, "while the pause file exists", before, applyE2ESnapshot(t, c))
+	wantSame(t, "while the pause file exists", before, snapshot(t, c))
 	if p.exited() {
 		t.Fatalf("the run ended while paused\n%s", p)
 	}
 	if err := os.Remove(pause); err != nil {
 		t.Fatal(err)
 	}
-	p.wait(t)
-	applyE2EWantExit(t, p, 0)
-	if !strings.Contains(p.stderr.String(), "paused") || !strings.Contains(p.stderr.String(), pause) {
-		t.Errorf("the log does not say the run paused for the pause file\n%s", p)
+	r := p.wait(t)
+	wantExit(t, r, 0)
+	if !strings.Contains(r.stderr, "paused") || !strings.Contains(r.stderr, pause) {
+		t.Errorf("the log does not say the run paused for the pause file\n%s", r)
 	}
-	cp := applyE2ECheckpoint(t, state, "ticket-ttl-backfill")
-	applyE2EExpectTickets(t, c, before, applyE2ESnapshot(t, c), values, cp.RunStartMs)
+	cp := readCheckpoint(t, state, "ticket-ttl-backfill")
+	applyE2EExpectTickets(t, c, before, snapshot(t, c), values, cp.RunStartMs)
 }
 
 // limits.max_changes smaller than the job's changes. When the summary
@@ -679,41 +391,41 @@ func TestApplyE2E_MaxChanges(t *testing.T) {
 	c := srv.Client(t)
 	applyE2ESeed(t, 100, c) // about 100 changes: within max_changes
 	dir := t.TempDir()
-	job := applyE2EWriteJob(t, dir, applyE2ETicketJob+"  max_changes: 150\n")
+	job := writeJob(t, dir, "job.yaml", applyE2ETicketJob+"  max_changes: 150\n")
 	state := filepath.Join(dir, "state")
 	plan := filepath.Join(dir, "plan.json")
-	p := applyE2ERun(t, "plan", "--redis", srv.URL, "--format", "json", "--out", plan, job)
-	applyE2EWantExit(t, p, 0)
+	r := keyjob(t, nil, "plan", "--redis", srv.URL, "--format", "json", "--out", plan, job)
+	wantExit(t, r, 0)
 
 	// The keyspace grows after the review: 500 more tickets to change.
 	if _, err := seed.Tickets(ctx, c, seed.TicketSpec{Count: 500, Span: 300 * 24 * time.Hour, WithTTLShare: -1, Seed: 12}); err != nil {
 		t.Fatal(err)
 	}
-	before := applyE2ESnapshot(t, c)
+	before := snapshot(t, c)
 
 	t.Run("RefusedBySummary", func(t *testing.T) {
-		p := applyE2ERun(t, applyE2EArgs(srv.URL, filepath.Join(t.TempDir(), "state"), "--yes", job)...)
-		applyE2EWantExit(t, p, 1)
-		if !strings.Contains(p.stderr.String(), "max_changes") {
-			t.Errorf("stderr does not name max_changes\n%s", p)
+		r := keyjob(t, nil, applyE2EArgs(srv.URL, filepath.Join(t.TempDir(), "state"), "--yes", job)...)
+		wantExit(t, r, 1)
+		if !strings.Contains(r.stderr, "max_changes") {
+			t.Errorf("stderr does not name max_changes\n%s", r)
 		}
-		applyE2EAssertSame(t, "after the refusal", before, applyE2ESnapshot(t, c))
+		wantSame(t, "after the refusal", before, snapshot(t, c))
 	})
 	t.Run("AbortedByRun", func(t *testing.T) {
-		p := applyE2ERun(t, applyE2EArgs(srv.URL, state, "--yes", "--plan", plan, job)...)
-		applyE2EWantExit(t, p, 3)
-		if !strings.Contains(p.stderr.String(), "max_changes") {
-			t.Errorf("stderr does not name max_changes\n%s", p)
+		r := keyjob(t, nil, applyE2EArgs(srv.URL, state, "--yes", "--plan", plan, job)...)
+		wantExit(t, r, 3)
+		if !strings.Contains(r.stderr, "max_changes") {
+			t.Errorf("stderr does not name max_changes\n%s", r)
 		}
-		d := redistest.Diff(before, applyE2ESnapshot(t, c))
+		d := redistest.Diff(before, snapshot(t, c))
 		if n := len(d.Changed) + len(d.Added) + len(d.Removed); n != 150 {
 			t.Errorf("%d keys changed, want max_changes = 150", n)
 		}
-		cp := applyE2ECheckpoint(t, state, "ticket-ttl-backfill")
+		cp := readCheckpoint(t, state, "ticket-ttl-backfill")
 		if cp.Completed || cp.Changes != 150 || cp.Changes != int64(len(d.Changed)) {
 			t.Errorf("checkpoint: completed %v, changes %d (the server shows %d)", cp.Completed, cp.Changes, len(d.Changed))
 		}
-		rep := applyE2EReport(t, state, "ticket-ttl-backfill", cp.RunID)
+		rep := readReport(t, state, "ticket-ttl-backfill", cp.RunID)
 		if rep.Completed || !strings.Contains(rep.Stopped, "max_changes") {
 			t.Errorf("report: completed %v, stopped %q", rep.Completed, rep.Stopped)
 		}
@@ -728,62 +440,62 @@ func TestApplyE2E_Checkpoints(t *testing.T) {
 	srv, other := redistest.Start(t, redistest.Options{}), redistest.Start(t, redistest.Options{})
 	c := srv.Client(t)
 	applyE2ESeed(t, 500, c, other.Client(t))
-	before, otherBefore := applyE2ESnapshot(t, c), applyE2ESnapshot(t, other.Client(t))
+	before, otherBefore := snapshot(t, c), snapshot(t, other.Client(t))
 	values := applyE2EValues(t, c, nil)
 	dir := t.TempDir()
-	job := applyE2EWriteJob(t, dir, applyE2ETicketJob)
+	job := writeJob(t, dir, "job.yaml", applyE2ETicketJob)
 	state := filepath.Join(dir, "state")
 	cpPath := checkpoint.Path(state, "ticket-ttl-backfill")
 
-	p := applyE2ERun(t, applyE2EArgs(srv.URL, state, "--yes", "--limit", "10", job)...)
-	applyE2EWantExit(t, p, 0)
-	first := applyE2ECheckpoint(t, state, "ticket-ttl-backfill")
+	r := keyjob(t, nil, applyE2EArgs(srv.URL, state, "--yes", "--limit", "10", job)...)
+	wantExit(t, r, 0)
+	first := readCheckpoint(t, state, "ticket-ttl-backfill")
 
 	t.Run("ExistsWithoutResume", func(t *testing.T) {
-		p := applyE2ERun(t, applyE2EArgs(srv.URL, state, "--yes", job)...)
-		applyE2EWantExit(t, p, 4)
-		if !strings.Contains(p.stderr.String(), cpPath) || !strings.Contains(p.stderr.String(), "--resume") {
-			t.Errorf("the error does not name the checkpoint and --resume\n%s", p)
+		r := keyjob(t, nil, applyE2EArgs(srv.URL, state, "--yes", job)...)
+		wantExit(t, r, 4)
+		if !strings.Contains(r.stderr, cpPath) || !strings.Contains(r.stderr, "--resume") {
+			t.Errorf("the error does not name the checkpoint and --resume\n%s", r)
 		}
 	})
 	t.Run("OtherJobFile", func(t *testing.T) {
 		// What the job does to keys changed (a comment, a rate or a guard
 		// level alone would resume: see TestGuardE2E_AOFGrowth).
-		edited := applyE2EWriteJob(t, t.TempDir(), strings.Replace(applyE2ETicketJob, "grace: 1h", "grace: 2h", 1))
-		p := applyE2ERun(t, applyE2EArgs(srv.URL, state, "--yes", "--resume", edited)...)
-		applyE2EWantExit(t, p, 1)
-		if !strings.Contains(p.stderr.String(), cpPath) || !strings.Contains(p.stderr.String(), "sha256") {
-			t.Errorf("the error does not name the checkpoint and the job file's sha256\n%s", p)
+		edited := writeJob(t, t.TempDir(), "job.yaml", strings.Replace(applyE2ETicketJob, "grace: 1h", "grace: 2h", 1))
+		r := keyjob(t, nil, applyE2EArgs(srv.URL, state, "--yes", "--resume", edited)...)
+		wantExit(t, r, 1)
+		if !strings.Contains(r.stderr, cpPath) || !strings.Contains(r.stderr, "sha256") {
+			t.Errorf("the error does not name the checkpoint and the job file's sha256\n%s", r)
 		}
 	})
 	t.Run("OtherServer", func(t *testing.T) {
-		p := applyE2ERun(t, applyE2EArgs(other.URL, state, "--yes", "--resume", job)...)
-		applyE2EWantExit(t, p, 1)
-		if !strings.Contains(p.stderr.String(), cpPath) || !strings.Contains(p.stderr.String(), "target address") {
-			t.Errorf("the error does not name the checkpoint and the target\n%s", p)
+		r := keyjob(t, nil, applyE2EArgs(other.URL, state, "--yes", "--resume", job)...)
+		wantExit(t, r, 1)
+		if !strings.Contains(r.stderr, cpPath) || !strings.Contains(r.stderr, "target address") {
+			t.Errorf("the error does not name the checkpoint and the target\n%s", r)
 		}
 	})
-	applyE2EAssertSame(t, "the other server after the refusal", otherBefore, applyE2ESnapshot(t, other.Client(t)))
+	wantSame(t, "the other server after the refusal", otherBefore, snapshot(t, other.Client(t)))
 	t.Run("Corrupt", func(t *testing.T) {
 		if err := os.WriteFile(cpPath, []byte("{\"format_version\": 1, garbage"), 0o600); err != nil {
 			t.Fatal(err)
 		}
 		for _, args := range [][]string{{"--resume", job}, {job}} {
-			p := applyE2ERun(t, applyE2EArgs(srv.URL, state, append([]string{"--yes"}, args...)...)...)
-			applyE2EWantExit(t, p, 1)
-			if !strings.Contains(p.stderr.String(), cpPath) || !strings.Contains(p.stderr.String(), "corrupt") {
-				t.Errorf("the error does not name the corrupt checkpoint\n%s", p)
+			r := keyjob(t, nil, applyE2EArgs(srv.URL, state, append([]string{"--yes"}, args...)...)...)
+			wantExit(t, r, 1)
+			if !strings.Contains(r.stderr, cpPath) || !strings.Contains(r.stderr, "corrupt") {
+				t.Errorf("the error does not name the corrupt checkpoint\n%s", r)
 			}
 		}
 	})
 	t.Run("Restart", func(t *testing.T) {
-		p := applyE2ERun(t, applyE2EArgs(srv.URL, state, "--yes", "--restart", job)...)
-		applyE2EWantExit(t, p, 0)
+		r := keyjob(t, nil, applyE2EArgs(srv.URL, state, "--yes", "--restart", job)...)
+		wantExit(t, r, 0)
 		set, _ := filepath.Glob(cpPath + ".discarded-*")
 		if len(set) != 1 {
 			t.Errorf("discarded checkpoints: %v, want the corrupt one set aside", set)
 		}
-		cp := applyE2ECheckpoint(t, state, "ticket-ttl-backfill")
+		cp := readCheckpoint(t, state, "ticket-ttl-backfill")
 		if !cp.Completed || cp.RunID == first.RunID || cp.Journal == first.Journal {
 			t.Errorf("after --restart: completed %v, run %s (first %s), journal %s (first %s)", cp.Completed, cp.RunID, first.RunID, cp.Journal, first.Journal)
 		}
@@ -792,7 +504,7 @@ func TestApplyE2E_Checkpoints(t *testing.T) {
 		if _, err := os.Stat(first.Journal); err != nil {
 			t.Errorf("the first run's journal: %v", err)
 		}
-		applyE2EExpectTickets(t, c, before, applyE2ESnapshot(t, c), values, cp.RunStartMs, first.RunStartMs)
+		applyE2EExpectTickets(t, c, before, snapshot(t, c), values, cp.RunStartMs, first.RunStartMs)
 	})
 }
 
@@ -804,50 +516,50 @@ func TestApplyE2E_PlanBinding(t *testing.T) {
 	srv, other := redistest.Start(t, redistest.Options{}), redistest.Start(t, redistest.Options{})
 	c, co := srv.Client(t), other.Client(t)
 	applyE2ESeed(t, 400, c, co)
-	before := applyE2ESnapshot(t, c)
+	before := snapshot(t, c)
 	values := applyE2EValues(t, c, nil)
 	dir := t.TempDir()
-	job := applyE2EWriteJob(t, dir, applyE2ETicketJob)
+	job := writeJob(t, dir, "job.yaml", applyE2ETicketJob)
 	planA, planB := filepath.Join(dir, "plan-a.json"), filepath.Join(dir, "plan-b.json")
 
 	for _, x := range []struct{ url, out string }{{srv.URL, planA}, {other.URL, planB}} {
-		p := applyE2ERun(t, "plan", "--redis", x.url, "--format", "json", "--out", x.out, job)
-		applyE2EWantExit(t, p, 0)
+		r := keyjob(t, nil, "plan", "--redis", x.url, "--format", "json", "--out", x.out, job)
+		wantExit(t, r, 0)
 	}
 
 	t.Run("JobFileEdited", func(t *testing.T) {
-		edited := applyE2EWriteJob(t, t.TempDir(), strings.Replace(applyE2ETicketJob, "grace: 1h", "grace: 2h", 1))
-		p := applyE2ERun(t, applyE2EArgs(srv.URL, filepath.Join(t.TempDir(), "state"), "--yes", "--plan", planA, edited)...)
-		applyE2EWantExit(t, p, 4)
-		if !strings.Contains(p.stderr.String(), planA) {
-			t.Errorf("the refusal does not name the plan\n%s", p)
+		edited := writeJob(t, t.TempDir(), "job.yaml", strings.Replace(applyE2ETicketJob, "grace: 1h", "grace: 2h", 1))
+		r := keyjob(t, nil, applyE2EArgs(srv.URL, filepath.Join(t.TempDir(), "state"), "--yes", "--plan", planA, edited)...)
+		wantExit(t, r, 4)
+		if !strings.Contains(r.stderr, planA) {
+			t.Errorf("the refusal does not name the plan\n%s", r)
 		}
 	})
 	t.Run("OtherTarget", func(t *testing.T) {
-		p := applyE2ERun(t, applyE2EArgs(srv.URL, filepath.Join(t.TempDir(), "state"), "--yes", "--plan", planB, job)...)
-		applyE2EWantExit(t, p, 4)
-		if !strings.Contains(p.stderr.String(), "--allow-other-target") {
-			t.Errorf("the refusal does not say --allow-other-target\n%s", p)
+		r := keyjob(t, nil, applyE2EArgs(srv.URL, filepath.Join(t.TempDir(), "state"), "--yes", "--plan", planB, job)...)
+		wantExit(t, r, 4)
+		if !strings.Contains(r.stderr, "--allow-other-target") {
+			t.Errorf("the refusal does not say --allow-other-target\n%s", r)
 		}
 	})
-	applyE2EAssertSame(t, "after the refusals", before, applyE2ESnapshot(t, c))
+	wantSame(t, "after the refusals", before, snapshot(t, c))
 
 	t.Run("Reviewed", func(t *testing.T) {
 		state := filepath.Join(t.TempDir(), "state")
-		p := applyE2ERun(t, applyE2EArgs(other.URL, state, "--yes", "--plan", planB, job)...)
-		applyE2EWantExit(t, p, 0)
-		if !strings.Contains(p.stdout.String(), "Summary from the reviewed plan") {
-			t.Errorf("the summary is not the reviewed plan's\n%s", p)
+		r := keyjob(t, nil, applyE2EArgs(other.URL, state, "--yes", "--plan", planB, job)...)
+		wantExit(t, r, 0)
+		if !strings.Contains(r.stdout, "Summary from the reviewed plan") {
+			t.Errorf("the summary is not the reviewed plan's\n%s", r)
 		}
 	})
 	t.Run("AllowOtherTarget", func(t *testing.T) {
 		state := filepath.Join(t.TempDir(), "state")
-		p := applyE2ERun(t, applyE2EArgs(srv.URL, state, "--yes", "--plan", planB, "--allow-other-target", job)...)
-		applyE2EWantExit(t, p, 0)
-		if !strings.Contains(p.stderr.String(), "--allow-other-target") {
-			t.Errorf("no warning that the plan was made against another target\n%s", p)
+		r := keyjob(t, nil, applyE2EArgs(srv.URL, state, "--yes", "--plan", planB, "--allow-other-target", job)...)
+		wantExit(t, r, 0)
+		if !strings.Contains(r.stderr, "--allow-other-target") {
+			t.Errorf("no warning that the plan was made against another target\n%s", r)
 		}
-		cp := applyE2ECheckpoint(t, state, "ticket-ttl-backfill")
-		applyE2EExpectTickets(t, c, before, applyE2ESnapshot(t, c), values, cp.RunStartMs)
+		cp := readCheckpoint(t, state, "ticket-ttl-backfill")
+		applyE2EExpectTickets(t, c, before, snapshot(t, c), values, cp.RunStartMs)
 	})
 }

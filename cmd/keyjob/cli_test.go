@@ -1,161 +1,16 @@
 package main_test
 
-// The command line end to end, as a user runs it: TestMain builds the
-// binary once, and every test runs it with os/exec and reads its exit
-// code, stdout and stderr. Tests that need a server start real Redis
-// (internal/redistest).
+// The command line end to end, as a user runs it, for what needs no
+// server: every test runs the binary (e2e_helpers_test.go) and reads its
+// exit code, stdout and stderr.
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 )
-
-var (
-	// bin is the keyjob binary TestMain builds.
-	bin string
-	// root is the module's root folder.
-	root string
-)
-
-func TestMain(m *testing.M) {
-	os.Exit(buildAndRun(m))
-}
-
-func buildAndRun(m *testing.M) int {
-	var err error
-	if root, err = moduleRoot(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	dir, err := os.MkdirTemp("", "keyjob-cli-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	bin = filepath.Join(dir, "keyjob")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/keyjob")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "go build ./cmd/keyjob: %v\n%s", err, out)
-		return 1
-	}
-	return m.Run()
-}
-
-// moduleRoot walks up from the test's folder to the one holding go.mod.
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod above the test's folder")
-		}
-		dir = parent
-	}
-}
-
-// result is what one run of the binary gave.
-type result struct {
-	code           int
-	stdout, stderr string
-	args           []string
-}
-
-func (r result) String() string {
-	return fmt.Sprintf("keyjob %s: exit %d\n--- stdout:\n%s--- stderr:\n%s", strings.Join(r.args, " "), r.code, r.stdout, r.stderr)
-}
-
-// runTimeout bounds every run: a command that hangs (an unreachable server
-// never given up on) fails the test instead of the suite's timeout.
-const runTimeout = 60 * time.Second
-
-// keyjob runs the binary with args, without a terminal and without
-// $REDIS_URL unless env sets it.
-func keyjob(t *testing.T, env []string, args ...string) result {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), runTimeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Dir = t.TempDir()
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "REDIS_URL=") {
-			cmd.Env = append(cmd.Env, kv)
-		}
-	}
-	cmd.Env = append(cmd.Env, env...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	r := result{stdout: stdout.String(), stderr: stderr.String(), args: args}
-	var exit *exec.ExitError
-	switch {
-	case ctx.Err() != nil:
-		t.Fatalf("keyjob %s did not end within %v\n%s", strings.Join(args, " "), runTimeout, r)
-	case errors.As(err, &exit):
-		r.code = exit.ExitCode()
-	case err != nil:
-		t.Fatalf("run keyjob: %v", err)
-	}
-	return r
-}
-
-// wantExit fails the test when r did not exit with code.
-func wantExit(t *testing.T, r result, code int) {
-	t.Helper()
-	if r.code != code {
-		t.Fatalf("exit %d, want %d\n%s", r.code, code, r)
-	}
-}
-
-// wantOneLineError checks the stderr of a failed run: one line that starts
-// with "keyjob: " and says why, no stack trace, and each of want in it.
-func wantOneLineError(t *testing.T, r result, want ...string) {
-	t.Helper()
-	msg := strings.TrimRight(r.stderr, "\n")
-	if msg == "" || strings.Contains(msg, "\n") || !strings.HasPrefix(msg, "keyjob: ") {
-		t.Errorf("stderr = %q, want one line starting with \"keyjob: \"", r.stderr)
-	}
-	for _, bad := range []string{"goroutine ", "panic", ".go:"} {
-		if strings.Contains(r.stderr, bad) {
-			t.Errorf("stderr holds %q, a stack trace or source position:\n%s", bad, r.stderr)
-		}
-	}
-	for _, w := range want {
-		if !strings.Contains(msg, w) {
-			t.Errorf("stderr %q does not mention %q", msg, w)
-		}
-	}
-}
-
-// example is the path of examples/NAME.
-func example(name string) string { return filepath.Join(root, "examples", name) }
-
-// writeFile writes a file in a fresh temp folder and returns its path.
-func writeFile(t *testing.T, name, content string) string {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), name)
-	if err := os.WriteFile(path, []byte(strings.TrimLeft(content, "\n")), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
 
 func TestCLI_Version(t *testing.T) {
 	t.Parallel()
@@ -270,7 +125,7 @@ action:
 	}
 	for _, tt := range bad {
 		t.Run(strings.TrimSuffix(tt.name, ".yaml"), func(t *testing.T) {
-			path := writeFile(t, tt.name, tt.content)
+			path := writeJob(t, t.TempDir(), tt.name, tt.content)
 			r := keyjob(t, nil, "validate", path)
 			wantExit(t, r, 4)
 			if want := strings.ReplaceAll(tt.want, "FILE", path); !strings.Contains(r.stderr, want) {
@@ -283,7 +138,7 @@ action:
 	}
 
 	t.Run("GoodAndBad", func(t *testing.T) {
-		badPath := writeFile(t, bad[0].name, bad[0].content)
+		badPath := writeJob(t, t.TempDir(), bad[0].name, bad[0].content)
 		r := keyjob(t, nil, "validate", examples[0], badPath)
 		wantExit(t, r, 4)
 		if !strings.Contains(r.stdout, "ok "+examples[0]) {

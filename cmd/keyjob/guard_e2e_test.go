@@ -1,12 +1,11 @@
-package main
+package main_test
 
 // The guards end to end: the built binary run as an operator runs it,
 // against real servers each pushed past one guard's level while the run
 // goes on (maxmemory, evictions, a fork, the AOF, a filling disk, a
 // paused replica, a server that stops answering PING), and a server that
-// hides CONFIG. The binary is built once by guardE2EBinary; this file
-// relies on no other file's TestMain or helpers. It is in package main so
-// that loopback and startGuards can be tested directly too.
+// hides CONFIG. loopback and startGuards, which need no server, are
+// tested in guards_test.go.
 //
 // Runs are slowed with limits.rate so that the test can act while they go
 // on ("mid-run": a few hundred changes made, past the limiter's first
@@ -14,20 +13,16 @@ package main
 // run logs and count keys.
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"math"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -37,145 +32,7 @@ import (
 	"github.com/keyjob/keyjob/internal/redistest"
 	"github.com/keyjob/keyjob/internal/redisx"
 	"github.com/keyjob/keyjob/internal/seed"
-	"github.com/keyjob/keyjob/jobs"
 )
-
-var guardE2EBuild struct {
-	once sync.Once
-	path string
-	err  error
-}
-
-// guardE2EBinary builds the keyjob binary once per test process into a
-// fixed place under the temp dir (replaced atomically).
-func guardE2EBinary(t *testing.T) string {
-	t.Helper()
-	b := &guardE2EBuild
-	b.once.Do(func() {
-		dir := filepath.Join(os.TempDir(), "keyjob-guard-e2e")
-		if b.err = os.MkdirAll(dir, 0o755); b.err != nil {
-			return
-		}
-		tmp := filepath.Join(dir, "keyjob."+strconv.Itoa(os.Getpid()))
-		build := exec.Command("go", "build", "-o", tmp, ".") // the test runs in cmd/keyjob
-		if out, err := build.CombinedOutput(); err != nil {
-			b.err = fmt.Errorf("go build ./cmd/keyjob: %v\n%s", err, out)
-			return
-		}
-		b.path = filepath.Join(dir, "keyjob")
-		b.err = os.Rename(tmp, b.path)
-	})
-	if b.err != nil {
-		t.Fatal(b.err)
-	}
-	return b.path
-}
-
-type guardE2EBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *guardE2EBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *guardE2EBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
-// guardE2EProc is one run of the binary, without a terminal.
-type guardE2EProc struct {
-	args           []string
-	cmd            *exec.Cmd
-	stdout, stderr guardE2EBuffer
-	done           chan struct{}
-	code           int
-}
-
-func (p *guardE2EProc) String() string {
-	return fmt.Sprintf("keyjob %s: exit %d\n--- stdout:\n%s--- stderr:\n%s", strings.Join(p.args, " "), p.code, p.stdout.String(), p.stderr.String())
-}
-
-func guardE2EStart(t *testing.T, args ...string) *guardE2EProc {
-	t.Helper()
-	p := &guardE2EProc{args: args, done: make(chan struct{})}
-	p.cmd = exec.Command(guardE2EBinary(t), args...)
-	p.cmd.Dir = t.TempDir()
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "REDIS_URL=") {
-			p.cmd.Env = append(p.cmd.Env, kv)
-		}
-	}
-	p.cmd.Stdout, p.cmd.Stderr = &p.stdout, &p.stderr
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		err := p.cmd.Wait()
-		var exit *exec.ExitError
-		switch {
-		case errors.As(err, &exit):
-			if ws, ok := exit.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-				p.code = 128 + int(ws.Signal())
-			} else {
-				p.code = exit.ExitCode()
-			}
-		case err != nil:
-			p.code = -1
-		}
-		close(p.done)
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-p.done:
-		default:
-			p.cmd.Process.Kill()
-			<-p.done
-		}
-	})
-	return p
-}
-
-func (p *guardE2EProc) exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
-}
-
-// wait waits for the run's end (90 s at most, a hang) and returns its code.
-func (p *guardE2EProc) wait(t *testing.T) int {
-	t.Helper()
-	select {
-	case <-p.done:
-	case <-time.After(90 * time.Second):
-		p.cmd.Process.Kill()
-		<-p.done
-		t.Fatalf("did not end\n%s", p)
-	}
-	return p.code
-}
-
-func guardE2ERun(t *testing.T, args ...string) *guardE2EProc {
-	t.Helper()
-	p := guardE2EStart(t, args...)
-	p.wait(t)
-	return p
-}
-
-func guardE2EWantExit(t *testing.T, p *guardE2EProc, code int) {
-	t.Helper()
-	if got := p.wait(t); got != code {
-		t.Fatalf("exit %d, want %d\n%s", got, code, p)
-	}
-}
 
 // guardE2EApply is the command line of a guarded run without a terminal,
 // logging JSON lines on stderr.
@@ -190,8 +47,8 @@ type guardE2ELog struct {
 	Reason string `json:"reason"`
 }
 
-// logs reads the JSON log lines the run wrote so far.
-func (p *guardE2EProc) logs() []guardE2ELog {
+// guardE2ELogs reads the JSON log lines the run wrote so far.
+func guardE2ELogs(p *proc) []guardE2ELog {
 	var out []guardE2ELog
 	for _, line := range strings.Split(p.stderr.String(), "\n") {
 		var l guardE2ELog
@@ -202,11 +59,11 @@ func (p *guardE2EProc) logs() []guardE2ELog {
 	return out
 }
 
-// pausedBy says whether the last change of the guards' state the run
-// logged is a pause by guard.
-func (p *guardE2EProc) pausedBy(guard string) bool {
+// guardE2EPausedBy says whether the last change of the guards' state the
+// run logged is a pause by guard.
+func guardE2EPausedBy(p *proc, guard string) bool {
 	paused := false
-	for _, l := range p.logs() {
+	for _, l := range guardE2ELogs(p) {
 		switch l.Msg {
 		case "guards: paused":
 			paused = l.Guard == guard
@@ -217,41 +74,15 @@ func (p *guardE2EProc) pausedBy(guard string) bool {
 	return paused
 }
 
-// pauses counts the "guards: paused" lines of guard.
-func (p *guardE2EProc) pauses(guard string) int {
+// guardE2EPauses counts the "guards: paused" lines of guard.
+func guardE2EPauses(p *proc, guard string) int {
 	n := 0
-	for _, l := range p.logs() {
+	for _, l := range guardE2ELogs(p) {
 		if l.Msg == "guards: paused" && l.Guard == guard {
 			n++
 		}
 	}
 	return n
-}
-
-// waitFor polls cond while the run goes on; the run ending first, or a
-// minute passing, fails the test.
-func (p *guardE2EProc) waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for !cond() {
-		if p.exited() {
-			t.Fatalf("the run ended before %s\n%s", what, p)
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("never %s\n%s", what, p)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-// guardE2EWriteJob writes a job file into dir.
-func guardE2EWriteJob(t *testing.T, dir, name, text string) string {
-	t.Helper()
-	path := filepath.Join(dir, name+".yaml")
-	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return path
 }
 
 // guardE2EExpireJob gives every key matching "g:*" without a TTL one of an
@@ -265,6 +96,22 @@ select:
 action:
   expire:
     ttl: 1h
+limits:
+  rate: %s
+  scan_count: %d
+%s`, rate, scanCount, guards)
+}
+
+// guardE2EDeleteJob deletes every key matching "g:*", at rate deletes a
+// second.
+func guardE2EDeleteJob(rate string, scanCount int, guards string) string {
+	return fmt.Sprintf(`version: 1
+name: guard-e2e
+select:
+  match: "g:*"
+action:
+  delete: {}
+backup: none
 limits:
   rate: %s
   scan_count: %d
@@ -338,87 +185,6 @@ func guardE2EExpires(info map[string]string) int64 {
 	return 0
 }
 
-func guardE2ESnapshot(t *testing.T, c rueidis.Client) map[string]redistest.KeyState {
-	t.Helper()
-	s, err := redistest.Snapshot(context.Background(), c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
-func guardE2ESame(t *testing.T, what string, want, got map[string]redistest.KeyState) {
-	t.Helper()
-	if d := redistest.Diff(want, got); !d.Empty() {
-		s := d.String()
-		if lines := strings.SplitAfter(s, "\n"); len(lines) > 20 {
-			s = strings.Join(lines[:20], "") + "…\n"
-		}
-		t.Fatalf("%s: %d added, %d removed, %d changed:\n%s", what, len(d.Added), len(d.Removed), len(d.Changed), s)
-	}
-}
-
-// guardE2EReport is the part of the run report these tests read.
-type guardE2EReport struct {
-	Completed bool   `json:"completed"`
-	Stopped   string `json:"stopped"`
-	Changes   int64  `json:"changes_this_invocation"`
-	Outcomes  struct {
-		Change int64 `json:"change"`
-	} `json:"outcomes"`
-	GuardEvents []struct {
-		Action string `json:"action"`
-		Guard  string `json:"guard"`
-		Reason string `json:"reason"`
-	} `json:"guard_events"`
-}
-
-// events lists the report's guard events as "pause fork", "resume fork".
-func (r guardE2EReport) events() []string {
-	var out []string
-	for _, e := range r.GuardEvents {
-		out = append(out, e.Action+" "+e.Guard)
-	}
-	return out
-}
-
-func (r guardE2EReport) has(event string) bool {
-	for _, e := range r.events() {
-		if e == event {
-			return true
-		}
-	}
-	return false
-}
-
-// guardE2EReadReport reads the run's report (one per run, rewritten by
-// each invocation) from the state dir.
-func guardE2EReadReport(t *testing.T, state, job string) guardE2EReport {
-	t.Helper()
-	paths, err := filepath.Glob(filepath.Join(state, job, "*.report.json"))
-	if err != nil || len(paths) != 1 {
-		t.Fatalf("run reports in %s: %v, %v; want one", state, paths, err)
-	}
-	b, err := os.ReadFile(paths[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	var r guardE2EReport
-	if err := json.Unmarshal(b, &r); err != nil {
-		t.Fatalf("%s: %v", paths[0], err)
-	}
-	return r
-}
-
-func guardE2ECheckpoint(t *testing.T, state, job string) *checkpoint.Checkpoint {
-	t.Helper()
-	cp, err := checkpoint.Load(checkpoint.Path(state, job))
-	if err != nil {
-		t.Fatalf("checkpoint: %v", err)
-	}
-	return cp
-}
-
 func guardE2ENoCheckpoint(t *testing.T, state, job string) {
 	t.Helper()
 	if _, err := checkpoint.Load(checkpoint.Path(state, job)); !errors.Is(err, fs.ErrNotExist) {
@@ -429,7 +195,7 @@ func guardE2ENoCheckpoint(t *testing.T, state, job string) {
 // guardE2EFill writes values of size bytes under new fill:N keys until
 // enough says so, the run p ends, or a write fails. It returns the keys
 // the server acknowledged.
-func guardE2EFill(t *testing.T, c rueidis.Client, p *guardE2EProc, size int, enough func() bool) []string {
+func guardE2EFill(t *testing.T, c rueidis.Client, p *proc, size int, enough func() bool) []string {
 	t.Helper()
 	value := strings.Repeat("f", size)
 	var acked []string
@@ -458,23 +224,23 @@ func TestGuardE2E_MemoryRefusesAtStart(t *testing.T) {
 	guardE2ESeed(t, c, "g:", 2000, 40, 200)
 	used := guardE2EInt(guardE2EInfo(t, c), "used_memory")
 	guardE2EDo(t, c, "CONFIG", "SET", "maxmemory", strconv.FormatInt(used*100/95, 10))
-	before := guardE2ESnapshot(t, c)
+	before := snapshot(t, c)
 
 	dir := t.TempDir()
 	state := filepath.Join(dir, "state")
-	job := guardE2EWriteJob(t, dir, "guard-e2e", guardE2EExpireJob("unlimited", 100, ""))
-	p := guardE2ERun(t, guardE2EApply(job, srv.URL, state)...)
-	guardE2EWantExit(t, p, 3)
+	job := writeJob(t, dir, "guard-e2e.yaml", guardE2EExpireJob("unlimited", 100, ""))
+	r := keyjob(t, nil, guardE2EApply(job, srv.URL, state)...)
+	wantExit(t, r, 3)
 	for _, want := range []string{"above the pause level", "--from-high-memory"} {
-		if !strings.Contains(p.stderr.String(), want) {
-			t.Errorf("stderr does not say %q\n%s", want, p)
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("stderr does not say %q\n%s", want, r)
 		}
 	}
-	guardE2ESame(t, "refused at the start", before, guardE2ESnapshot(t, c))
+	wantSame(t, "refused at the start", before, snapshot(t, c))
 	guardE2ENoCheckpoint(t, state, "guard-e2e")
 
 	// A delete job is never refused for memory.
-	del := guardE2EWriteJob(t, dir, "guard-e2e-delete", `version: 1
+	del := writeJob(t, dir, "guard-e2e-delete.yaml", `version: 1
 name: guard-e2e-delete
 select:
   match: "g:0001*"
@@ -482,9 +248,9 @@ action:
   delete: {}
 backup: none
 `)
-	p = guardE2ERun(t, guardE2EApply(del, srv.URL, state)...)
-	guardE2EWantExit(t, p, 0)
-	after := guardE2ESnapshot(t, c)
+	r = keyjob(t, nil, guardE2EApply(del, srv.URL, state)...)
+	wantExit(t, r, 0)
+	after := snapshot(t, c)
 	for k := range before {
 		_, kept := after[k]
 		if deleted := strings.HasPrefix(k, "g:0001"); deleted == kept {
@@ -507,8 +273,8 @@ func TestGuardE2E_MemoryMidRun(t *testing.T) {
 
 	dir := t.TempDir()
 	state := filepath.Join(dir, "state")
-	job := guardE2EWriteJob(t, dir, "guard-e2e", guardE2EExpireJob("200", 50, ""))
-	p := guardE2EStart(t, guardE2EApply(job, srv.URL, state)...)
+	job := writeJob(t, dir, "guard-e2e.yaml", guardE2EExpireJob("200", 50, ""))
+	p := start(t, nil, guardE2EApply(job, srv.URL, state)...)
 	p.waitFor(t, "mid-run", func() bool { return guardE2EExpires(guardE2EInfo(t, c)) >= 300 })
 
 	usedAbove := func(share float64) func() bool {
@@ -517,16 +283,16 @@ func TestGuardE2E_MemoryMidRun(t *testing.T) {
 		}
 	}
 	guardE2EFill(t, c, p, 8<<10, usedAbove(0.92))
-	p.waitFor(t, "a memory pause", func() bool { return p.pauses("memory") > 0 })
+	p.waitFor(t, "a memory pause", func() bool { return guardE2EPauses(p, "memory") > 0 })
 	paused := guardE2EExpires(guardE2EInfo(t, c))
 	guardE2EFill(t, c, p, 8<<10, usedAbove(0.965))
-	guardE2EWantExit(t, p, 3)
+	wantExit(t, p.wait(t), 3)
 
-	rep := guardE2EReadReport(t, state, "guard-e2e")
+	rep := onlyReport(t, state, "guard-e2e")
 	if rep.Completed || !strings.Contains(rep.Stopped, "memory") || !rep.has("pause memory") || !rep.has("abort memory") {
 		t.Fatalf("report: %+v, want a memory pause, then a memory abort", rep)
 	}
-	cp := guardE2ECheckpoint(t, state, "guard-e2e")
+	cp := readCheckpoint(t, state, "guard-e2e")
 	now := guardE2EExpires(guardE2EInfo(t, c))
 	if cp.Completed || cp.Changes != now || now != paused || now >= keys {
 		t.Fatalf("checkpoint: completed %v, %d changes; %d keys with a TTL now, %d when it paused: want the pause to have held until the abort",
@@ -547,18 +313,8 @@ func TestGuardE2E_Evictions(t *testing.T) {
 
 	dir := t.TempDir()
 	state := filepath.Join(dir, "state")
-	job := guardE2EWriteJob(t, dir, "guard-e2e", `version: 1
-name: guard-e2e
-select:
-  match: "g:*"
-action:
-  delete: {}
-backup: none
-limits:
-  rate: 200
-  scan_count: 50
-`)
-	p := guardE2EStart(t, guardE2EApply(job, srv.URL, state)...)
+	job := writeJob(t, dir, "guard-e2e.yaml", guardE2EDeleteJob("200", 50, ""))
+	p := start(t, nil, guardE2EApply(job, srv.URL, state)...)
 	dbsize := func() int64 {
 		n, err := c.Do(context.Background(), c.B().Dbsize().Build()).AsInt64()
 		if err != nil {
@@ -568,15 +324,15 @@ limits:
 	}
 	p.waitFor(t, "mid-run", func() bool { return dbsize() <= keys-300 })
 	guardE2EFill(t, c, p, 16<<10, func() bool { return guardE2EInt(guardE2EInfo(t, c), "evicted_keys") > 0 })
-	guardE2EWantExit(t, p, 3)
-	rep := guardE2EReadReport(t, state, "guard-e2e")
+	wantExit(t, p.wait(t), 3)
+	rep := onlyReport(t, state, "guard-e2e")
 	if rep.Completed || !strings.Contains(rep.Stopped, "evictions") || !strings.Contains(rep.Stopped, "evicted_keys grew") {
 		t.Fatalf("report: %+v, want an evictions abort", rep)
 	}
 	if rep.has("pause memory") {
 		t.Errorf("a delete job paused for memory: %v", rep.events())
 	}
-	if cp := guardE2ECheckpoint(t, state, "guard-e2e"); cp.Completed || cp.Changes == 0 {
+	if cp := readCheckpoint(t, state, "guard-e2e"); cp.Completed || cp.Changes == 0 {
 		t.Fatalf("checkpoint: completed %v after %d changes", cp.Completed, cp.Changes)
 	}
 }
@@ -625,9 +381,9 @@ func TestGuardE2E_Forks(t *testing.T) {
 			}
 			dir := t.TempDir()
 			state := filepath.Join(dir, "state")
-			job := guardE2EWriteJob(t, dir, "guard-e2e", guardE2EExpireJob("unlimited", 100, ""))
-			p := guardE2EStart(t, guardE2EApply(job, srv.URL, state)...)
-			p.waitFor(t, "a fork pause", func() bool { return p.pauses("fork") > 0 })
+			job := writeJob(t, dir, "guard-e2e.yaml", guardE2EExpireJob("unlimited", 100, ""))
+			p := start(t, nil, guardE2EApply(job, srv.URL, state)...)
+			p.waitFor(t, "a fork pause", func() bool { return guardE2EPauses(p, "fork") > 0 })
 			// While the fork goes on, nothing changes: INFO reads the fork
 			// and the keyspace in one reply.
 			for range 5 {
@@ -642,16 +398,17 @@ func TestGuardE2E_Forks(t *testing.T) {
 			}
 			guardE2EDo(t, c, "CONFIG", "SET", "rdb-key-save-delay", "0")
 			guardE2EEndFork(t, srv, fork.title)
-			guardE2EWantExit(t, p, 0)
+			r := p.wait(t)
+			wantExit(t, r, 0)
 			if n := guardE2EExpires(guardE2EInfo(t, c)); n != keys {
 				t.Fatalf("%d keys with a TTL, want %d", n, keys)
 			}
-			rep := guardE2EReadReport(t, state, "guard-e2e")
+			rep := onlyReport(t, state, "guard-e2e")
 			if !rep.Completed || !rep.has("pause fork") || !rep.has("resume fork") {
 				t.Fatalf("report: %+v (%v), want a fork pause and its end", rep, rep.events())
 			}
-			if !strings.Contains(p.stdout.String(), "in progress") {
-				t.Errorf("the summary does not warn of the fork in progress\n%s", p)
+			if !strings.Contains(r.stdout, "in progress") {
+				t.Errorf("the summary does not warn of the fork in progress\n%s", r)
 			}
 		})
 	}
@@ -669,27 +426,14 @@ func TestGuardE2E_AOFGrowth(t *testing.T) {
 	const keys, keyLen, scanCount = 8000, 150, 1000
 	guardE2ESeed(t, c, "g:", keys, keyLen, 10) // UNLINK of a key: 173 bytes of AOF; 1.4MB in all
 	jobText := func(growth string) string {
-		return fmt.Sprintf(`version: 1
-name: guard-e2e
-select:
-  match: "g:*"
-action:
-  delete: {}
-backup: none
-limits:
-  rate: unlimited
-  scan_count: %d
-guards:
-  aof:
-    max_growth: %s
-`, scanCount, growth)
+		return guardE2EDeleteJob("unlimited", scanCount, "guards:\n  aof:\n    max_growth: "+growth+"\n")
 	}
 	dir := t.TempDir()
 	state := filepath.Join(dir, "state")
-	job := guardE2EWriteJob(t, dir, "guard-e2e", jobText("1MiB"))
+	job := writeJob(t, dir, "guard-e2e.yaml", jobText("1MiB"))
 	aof0 := guardE2EAOFSize(t, c)
-	p := guardE2ERun(t, guardE2EApply(job, srv.URL, state)...)
-	guardE2EWantExit(t, p, 3)
+	r := keyjob(t, nil, guardE2EApply(job, srv.URL, state)...)
+	wantExit(t, r, 3)
 	grown := guardE2EAOFSize(t, c) - aof0
 	info := guardE2EInfo(t, c)
 	var remaining int64
@@ -703,43 +447,43 @@ guards:
 		t.Errorf("the AOF grew by %d bytes, more than aof.max_growth (%d) plus one batch (%d)", grown, 1<<20, batch)
 	}
 	if remaining == 0 || remaining == keys {
-		t.Fatalf("%d keys left of %d: want an abort mid-run\n%s", remaining, keys, p)
+		t.Fatalf("%d keys left of %d: want an abort mid-run\n%s", remaining, keys, r)
 	}
-	rep := guardE2EReadReport(t, state, "guard-e2e")
+	rep := onlyReport(t, state, "guard-e2e")
 	if rep.Completed || !strings.Contains(rep.Stopped, "aof") || !strings.Contains(rep.Stopped, "aof.max_growth is 1.0 MiB") {
 		t.Fatalf("report: %+v, want an aof abort", rep)
 	}
-	if cp := guardE2ECheckpoint(t, state, "guard-e2e"); cp.Completed || cp.Changes != keys-remaining {
+	if cp := readCheckpoint(t, state, "guard-e2e"); cp.Completed || cp.Changes != keys-remaining {
 		t.Fatalf("checkpoint: completed %v, %d changes; want %d", cp.Completed, cp.Changes, keys-remaining)
 	}
-	if !strings.Contains(p.stdout.String(), "resume: keyjob apply --resume") {
-		t.Errorf("the run does not say how to resume\n%s", p)
+	if !strings.Contains(r.stdout, "resume: keyjob apply --resume") {
+		t.Errorf("the run does not say how to resume\n%s", r)
 	}
 	t.Logf("aborted after %d of %d deletes; the AOF grew by %d bytes", keys-remaining, keys, grown)
 
 	// The cure: raise the level in the job file and resume. The file's
 	// bytes changed but not what it does to keys, so the checkpoint
 	// still belongs to it.
-	guardE2EWriteJob(t, dir, "guard-e2e", jobText("4MiB"))
-	p = guardE2ERun(t, guardE2EApply(job, srv.URL, state, "--resume")...)
-	guardE2EWantExit(t, p, 0)
-	if !strings.Contains(p.stderr.String(), "resuming with the new levels") {
-		t.Errorf("the resumed run does not say the levels changed\n%s", p)
+	writeJob(t, dir, "guard-e2e.yaml", jobText("4MiB"))
+	r = keyjob(t, nil, guardE2EApply(job, srv.URL, state, "--resume")...)
+	wantExit(t, r, 0)
+	if !strings.Contains(r.stderr, "resuming with the new levels") {
+		t.Errorf("the resumed run does not say the levels changed\n%s", r)
 	}
 	n, err := c.Do(context.Background(), c.B().Dbsize().Build()).AsInt64()
 	if err != nil || n != 0 {
 		t.Fatalf("DBSIZE %d, %v after the resumed run; want 0", n, err)
 	}
-	if rep := guardE2EReadReport(t, state, "guard-e2e"); !rep.Completed || rep.Outcomes.Change != keys {
+	if rep := onlyReport(t, state, "guard-e2e"); !rep.Completed || rep.Outcomes.Change != keys {
 		t.Fatalf("report after resume: %+v", rep)
 	}
 
 	// What the job does to keys is another matter: a changed match makes
 	// the checkpoint foreign.
-	other := guardE2EWriteJob(t, dir, "guard-e2e", strings.Replace(jobText("4MiB"), `"g:*"`, `"g:1*"`, 1))
-	p = guardE2ERun(t, guardE2EApply(other, srv.URL, state, "--resume")...)
-	if p.code == 0 {
-		t.Errorf("a resume with another match was accepted\n%s", p)
+	other := writeJob(t, dir, "guard-e2e.yaml", strings.Replace(jobText("4MiB"), `"g:*"`, `"g:1*"`, 1))
+	r = keyjob(t, nil, guardE2EApply(other, srv.URL, state, "--resume")...)
+	if r.code == 0 {
+		t.Errorf("a resume with another match was accepted\n%s", r)
 	}
 }
 
@@ -761,14 +505,12 @@ type guardE2EDiskEstimates struct {
 
 func guardE2EPlanDisk(t *testing.T, job, url string) guardE2EDiskEstimates {
 	t.Helper()
-	plan := guardE2ERun(t, "plan", job, "--format", "json", "--redis", url)
-	guardE2EWantExit(t, plan, 0)
+	plan := keyjob(t, nil, "plan", job, "--format", "json", "--redis", url)
+	wantExit(t, plan, 0)
 	var pl struct {
 		Estimates guardE2EDiskEstimates `json:"estimates"`
 	}
-	if err := json.Unmarshal([]byte(plan.stdout.String()), &pl); err != nil {
-		t.Fatalf("plan JSON: %v\n%s", err, plan)
-	}
+	stdoutJSON(t, plan, &pl)
 	return pl.Estimates
 }
 
@@ -821,20 +563,20 @@ func TestGuardE2E_Disk(t *testing.T) {
 		guardE2ESeed(t, c, "g:", keys, 40, 100)
 		dir := t.TempDir()
 		state := filepath.Join(dir, "state")
-		job := guardE2EWriteJob(t, dir, "guard-e2e", guardE2EExpireJob("100", 50, "guards:\n  disk:\n    abort_below: 12MiB\n"))
+		job := writeJob(t, dir, "guard-e2e.yaml", guardE2EExpireJob("100", 50, "guards:\n  disk:\n    abort_below: 12MiB\n"))
 
 		// The level is looser than the default: only the operator can say so.
-		p := guardE2ERun(t, guardE2EApply(job, srv.URL, state, "--disk-free-command", guardE2EDiskProbe(t, srv))...)
-		guardE2EWantExit(t, p, 4)
-		if !strings.Contains(p.stderr.String(), "disk.abort_below 12 MiB < 1.0 GiB") || !strings.Contains(p.stderr.String(), "--allow-looser-guards") {
-			t.Fatalf("the refusal does not name the level and the flag\n%s", p)
+		r := keyjob(t, nil, guardE2EApply(job, srv.URL, state, "--disk-free-command", guardE2EDiskProbe(t, srv))...)
+		wantExit(t, r, 4)
+		if !strings.Contains(r.stderr, "disk.abort_below 12 MiB < 1.0 GiB") || !strings.Contains(r.stderr, "--allow-looser-guards") {
+			t.Fatalf("the refusal does not name the level and the flag\n%s", r)
 		}
 
-		p = guardE2EStart(t, guardE2EApply(job, srv.URL, state, "--allow-looser-guards", "--disk-free-command", guardE2EDiskProbe(t, srv))...)
+		p := start(t, nil, guardE2EApply(job, srv.URL, state, "--allow-looser-guards", "--disk-free-command", guardE2EDiskProbe(t, srv))...)
 		p.waitFor(t, "mid-run", func() bool { return guardE2EExpires(guardE2EInfo(t, c)) >= 200 })
 		guardE2EFill(t, c, p, 1<<20, func() bool { return guardE2EFree(t, srv) < 10<<20 })
-		guardE2EWantExit(t, p, 3)
-		rep := guardE2EReadReport(t, state, "guard-e2e")
+		wantExit(t, p.wait(t), 3)
+		rep := onlyReport(t, state, "guard-e2e")
 		if rep.Completed || !strings.Contains(rep.Stopped, "disk") || !strings.Contains(rep.Stopped, "free on the data disk") {
 			t.Fatalf("report: %+v, want a disk abort", rep)
 		}
@@ -842,14 +584,14 @@ func TestGuardE2E_Disk(t *testing.T) {
 		if info["aof_last_write_status"] != "ok" {
 			t.Fatalf("aof_last_write_status %s: Redis saw the disk full", info["aof_last_write_status"])
 		}
-		if cp := guardE2ECheckpoint(t, state, "guard-e2e"); cp.Completed || cp.Changes != guardE2EExpires(info) {
+		if cp := readCheckpoint(t, state, "guard-e2e"); cp.Completed || cp.Changes != guardE2EExpires(info) {
 			t.Fatalf("checkpoint: completed %v, %d changes; %d keys with a TTL", cp.Completed, cp.Changes, guardE2EExpires(info))
 		}
 		// Every acknowledged write is in the AOF: the server reloads it
 		// from disk into the same keyspace.
-		before := guardE2ESnapshot(t, c)
+		before := snapshot(t, c)
 		guardE2EDo(t, c, "DEBUG", "LOADAOF")
-		guardE2ESame(t, "the keyspace reloaded from the AOF", before, guardE2ESnapshot(t, c))
+		wantSame(t, "the keyspace reloaded from the AOF", before, snapshot(t, c))
 	})
 
 	// Without AOF the run appends nothing to the disk: the room a
@@ -860,14 +602,14 @@ func TestGuardE2E_Disk(t *testing.T) {
 		const keys = 2000
 		guardE2ESeed(t, c, "g:", keys, 200, 10)
 		dir := t.TempDir()
-		job := guardE2EWriteJob(t, dir, "guard-e2e", guardE2EExpireJob("unlimited", 100, "guards:\n  disk:\n    abort_below: 64KiB\n"))
+		job := writeJob(t, dir, "guard-e2e.yaml", guardE2EExpireJob("unlimited", 100, "guards:\n  disk:\n    abort_below: 64KiB\n"))
 		est := guardE2EPlanDisk(t, job, srv.URL)
 		if est.AOFBytes < 256<<10 {
 			t.Fatalf("plan estimates %+v: want the AOF bytes of %d long keys", est, keys)
 		}
 		guardE2ELeaveFree(t, srv, est.RewriteDiskBytes+est.AOFBytes/2)
-		p := guardE2ERun(t, guardE2EApply(job, srv.URL, filepath.Join(dir, "state"), "--allow-looser-guards", "--disk-free-command", guardE2EDiskProbe(t, srv))...)
-		guardE2EWantExit(t, p, 0)
+		r := keyjob(t, nil, guardE2EApply(job, srv.URL, filepath.Join(dir, "state"), "--allow-looser-guards", "--disk-free-command", guardE2EDiskProbe(t, srv))...)
+		wantExit(t, r, 0)
 		if n := guardE2EExpires(guardE2EInfo(t, c)); n != keys {
 			t.Fatalf("%d keys with a TTL, want %d", n, keys)
 		}
@@ -879,20 +621,20 @@ func TestGuardE2E_Disk(t *testing.T) {
 		guardE2ESeed(t, c, "g:", 2000, 40, 100)
 		dir := t.TempDir()
 		state := filepath.Join(dir, "state")
-		job := guardE2EWriteJob(t, dir, "guard-e2e", guardE2EExpireJob("unlimited", 100, "guards:\n  disk:\n    abort_below: 64KiB\n"))
+		job := writeJob(t, dir, "guard-e2e.yaml", guardE2EExpireJob("unlimited", 100, "guards:\n  disk:\n    abort_below: 64KiB\n"))
 		est := guardE2EPlanDisk(t, job, srv.URL)
 		need := est.AOFBytes + est.RewriteDiskBytes
 		if est.AOFBytes == 0 || need < 256<<10 {
 			t.Fatalf("plan estimates %+v", est)
 		}
 		guardE2ELeaveFree(t, srv, need/2)
-		before := guardE2ESnapshot(t, c)
-		p := guardE2ERun(t, guardE2EApply(job, srv.URL, state, "--allow-looser-guards", "--disk-free-command", guardE2EDiskProbe(t, srv))...)
-		guardE2EWantExit(t, p, 3)
-		if !strings.Contains(p.stderr.String(), "refusing to start") || !strings.Contains(p.stderr.String(), "for a rewrite") {
-			t.Fatalf("the refusal does not say why\n%s", p)
+		before := snapshot(t, c)
+		r := keyjob(t, nil, guardE2EApply(job, srv.URL, state, "--allow-looser-guards", "--disk-free-command", guardE2EDiskProbe(t, srv))...)
+		wantExit(t, r, 3)
+		if !strings.Contains(r.stderr, "refusing to start") || !strings.Contains(r.stderr, "for a rewrite") {
+			t.Fatalf("the refusal does not say why\n%s", r)
 		}
-		guardE2ESame(t, "refused at the start", before, guardE2ESnapshot(t, c))
+		wantSame(t, "refused at the start", before, snapshot(t, c))
 		guardE2ENoCheckpoint(t, state, "guard-e2e")
 	})
 }
@@ -922,11 +664,11 @@ func TestGuardE2E_ReplicaLag(t *testing.T) {
 	}
 	dir := t.TempDir()
 	state := filepath.Join(dir, "state")
-	job := guardE2EWriteJob(t, dir, "guard-e2e", guardE2EExpireJob("200", 50, ""))
-	p := guardE2EStart(t, guardE2EApply(job, srv.URL, state)...)
+	job := writeJob(t, dir, "guard-e2e.yaml", guardE2EExpireJob("200", 50, ""))
+	p := start(t, nil, guardE2EApply(job, srv.URL, state)...)
 	p.waitFor(t, "mid-run", func() bool { return guardE2EExpires(guardE2EInfo(t, c)) >= 400 })
 	ctx := context.Background()
-	before := p.pauses("replication")
+	before := guardE2EPauses(p, "replication")
 	if err := replica.Pause(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -938,7 +680,7 @@ func TestGuardE2E_ReplicaLag(t *testing.T) {
 	}()
 	// A new pause, or the one a busy moment began that the paused
 	// replica now keeps going.
-	p.waitFor(t, "a replication pause", func() bool { return p.pauses("replication") > before || p.pausedBy("replication") })
+	p.waitFor(t, "a replication pause", func() bool { return guardE2EPauses(p, "replication") > before || guardE2EPausedBy(p, "replication") })
 	held := guardE2EExpires(guardE2EInfo(t, c))
 	time.Sleep(time.Second)
 	if now := guardE2EExpires(guardE2EInfo(t, c)); now != held {
@@ -948,11 +690,11 @@ func TestGuardE2E_ReplicaLag(t *testing.T) {
 		t.Fatal(err)
 	}
 	unpaused = true
-	guardE2EWantExit(t, p, 0)
+	wantExit(t, p.wait(t), 0)
 	if n := guardE2EExpires(guardE2EInfo(t, c)); n != keys {
 		t.Fatalf("%d keys with a TTL, want %d", n, keys)
 	}
-	rep := guardE2EReadReport(t, state, "guard-e2e")
+	rep := onlyReport(t, state, "guard-e2e")
 	if !rep.Completed || !rep.has("pause replication") || !rep.has("resume replication") {
 		t.Fatalf("report: %+v (%v)", rep, rep.events())
 	}
@@ -973,16 +715,16 @@ func TestGuardE2E_Latency(t *testing.T) {
 	guardE2ESeed(t, c, "g:", keys, 40, 10)
 	dir := t.TempDir()
 	state := filepath.Join(dir, "state")
-	job := guardE2EWriteJob(t, dir, "guard-e2e", guardE2EExpireJob("200", 50, ""))
-	p := guardE2EStart(t, guardE2EApply(job, srv.URL, state)...)
+	job := writeJob(t, dir, "guard-e2e.yaml", guardE2EExpireJob("200", 50, ""))
+	p := start(t, nil, guardE2EApply(job, srv.URL, state)...)
 	p.waitFor(t, "mid-run", func() bool { return guardE2EExpires(guardE2EInfo(t, c)) >= 300 })
 	guardE2EDo(t, c, "DEBUG", "SLEEP", "2")
-	p.waitFor(t, "a latency pause", func() bool { return p.pauses("latency") > 0 })
-	guardE2EWantExit(t, p, 0)
+	p.waitFor(t, "a latency pause", func() bool { return guardE2EPauses(p, "latency") > 0 })
+	wantExit(t, p.wait(t), 0)
 	if n := guardE2EExpires(guardE2EInfo(t, c)); n != keys {
 		t.Fatalf("%d keys with a TTL, want %d", n, keys)
 	}
-	rep := guardE2EReadReport(t, state, "guard-e2e")
+	rep := onlyReport(t, state, "guard-e2e")
 	if !rep.Completed || !rep.has("pause latency") || !rep.has("resume latency") {
 		t.Fatalf("report: %+v (%v)", rep, rep.events())
 	}
@@ -1002,17 +744,15 @@ func TestGuardE2E_ConfigRenamed(t *testing.T) {
 	guardE2ESeed(t, c, "g:", keys, 40, 10)
 	dir := t.TempDir()
 	state := filepath.Join(dir, "state")
-	job := guardE2EWriteJob(t, dir, "guard-e2e", guardE2EExpireJob("unlimited", 100, ""))
+	job := writeJob(t, dir, "guard-e2e.yaml", guardE2EExpireJob("unlimited", 100, ""))
 
-	plan := guardE2ERun(t, "plan", job, "--format", "json", "--redis", srv.URL)
-	guardE2EWantExit(t, plan, 0)
+	plan := keyjob(t, nil, "plan", job, "--format", "json", "--redis", srv.URL)
+	wantExit(t, plan, 0)
 	var pl struct {
 		Warnings []struct{ Code, Message string } `json:"warnings"`
 		Guards   []struct{ Name, State string }   `json:"guards"`
 	}
-	if err := json.Unmarshal([]byte(plan.stdout.String()), &pl); err != nil {
-		t.Fatalf("plan JSON: %v\n%s", err, plan)
-	}
+	stdoutJSON(t, plan, &pl)
 	refused := false
 	for _, w := range pl.Warnings {
 		refused = refused || (w.Code == "config_refused" && strings.Contains(w.Message, "cannot be projected"))
@@ -1026,11 +766,11 @@ func TestGuardE2E_ConfigRenamed(t *testing.T) {
 		}
 	}
 
-	p := guardE2ERun(t, guardE2EApply(job, srv.URL, state)...)
-	guardE2EWantExit(t, p, 0)
+	r := keyjob(t, nil, guardE2EApply(job, srv.URL, state)...)
+	wantExit(t, r, 0)
 	for _, want := range []string{"cannot be projected", "guards that cannot be evaluated: memory", "disk ("} {
-		if !strings.Contains(p.stdout.String(), want) {
-			t.Errorf("apply does not say %q\n%s", want, p)
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("apply does not say %q\n%s", want, r)
 		}
 	}
 	if n := guardE2EExpires(guardE2EInfo(t, c)); n != keys {
@@ -1049,40 +789,14 @@ func TestGuardE2E_Unguarded(t *testing.T) {
 	const keys = 300
 	guardE2ESeed(t, c, "g:", keys, 40, 10)
 	dir := t.TempDir()
-	job := guardE2EWriteJob(t, dir, "guard-e2e", guardE2EExpireJob("unlimited", 100, ""))
-	p := guardE2ERun(t, guardE2EApply(job, srv.URL, filepath.Join(dir, "state"), "--unguarded")...)
-	guardE2EWantExit(t, p, 0)
-	if !strings.Contains(p.stdout.String(), "guards: OFF (--unguarded)") {
-		t.Errorf("apply does not say the guards are off\n%s", p)
+	job := writeJob(t, dir, "guard-e2e.yaml", guardE2EExpireJob("unlimited", 100, ""))
+	r := keyjob(t, nil, guardE2EApply(job, srv.URL, filepath.Join(dir, "state"), "--unguarded")...)
+	wantExit(t, r, 0)
+	if !strings.Contains(r.stdout, "guards: OFF (--unguarded)") {
+		t.Errorf("apply does not say the guards are off\n%s", r)
 	}
 	if n := guardE2EExpires(guardE2EInfo(t, c)); n != keys {
 		t.Fatalf("%d keys with a TTL, want %d", n, keys)
-	}
-}
-
-func TestLoopback(t *testing.T) {
-	for addr, want := range map[string]bool{
-		"127.0.0.1:6379": true, "127.1.2.3:6379": true, "[::1]:6379": true, "localhost:6379": true,
-		"10.0.0.1:6379": false, "192.168.1.10:6379": false, "[2001:db8::1]:6379": false,
-		"redis.example.com:6379": false, "localhost.example.com:6379": false,
-		"127.0.0.1": false, "": false, // no port: not an address
-	} {
-		if got := loopback(addr); got != want {
-			t.Errorf("loopback(%q) = %v, want %v", addr, got, want)
-		}
-	}
-}
-
-// TestStartGuards_UnguardedRemote: --unguarded against a remote address is
-// a usage error (exit 4), refused before anything is asked of the server.
-func TestStartGuards_UnguardedRemote(t *testing.T) {
-	conn := &redisx.Conn{Addr: "10.1.2.3:6379"}
-	g, err := startGuards(context.Background(), conn, &jobs.Job{}, guardOptions{Unguarded: true}, nil)
-	if g != nil || err == nil || !strings.Contains(err.Error(), "10.1.2.3:6379 is not one") {
-		t.Fatalf("startGuards = %v, %v; want a refusal naming the address", g, err)
-	}
-	if code := exitCode(err, context.Background()); code != exitUsage {
-		t.Fatalf("exit %d, want %d", code, exitUsage)
 	}
 }
 
@@ -1096,43 +810,23 @@ func TestGuardE2E_AOFProjection(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	job := guardE2EWriteJob(t, dir, "ticket-ttl-backfill", `version: 1
-name: ticket-ttl-backfill
-select:
-  match: "ticket:*"
-  type: string
-  regex: '^ticket:(?P<issued>\d{10}):(?P<customer>\d+):[A-Za-z0-9]+$'
-  ttl: none
-action:
-  expire:
-    from: { capture: issued, format: unix }
-    after: 365d
-    grace: 1h
-limits:
-  rate: unlimited
-`)
+	job := writeJob(t, dir, "ticket-ttl-backfill.yaml", ticketTTLJob("ticket-ttl-backfill", "  rate: unlimited\n"))
 	planFile := filepath.Join(dir, "plan.json")
-	plan := guardE2ERun(t, "plan", job, "--format", "json", "--out", planFile, "--redis", srv.URL)
-	guardE2EWantExit(t, plan, 0)
-	b, err := os.ReadFile(planFile)
-	if err != nil {
-		t.Fatal(err)
-	}
+	plan := keyjob(t, nil, "plan", job, "--format", "json", "--out", planFile, "--redis", srv.URL)
+	wantExit(t, plan, 0)
 	var pl struct {
 		Outcomes  struct{ Change int64 } `json:"outcomes"`
 		Estimates struct {
 			AOFBytes int64 `json:"aof_bytes"`
 		} `json:"estimates"`
 	}
-	if err := json.Unmarshal(b, &pl); err != nil {
-		t.Fatal(err)
-	}
+	readJSON(t, planFile, &pl)
 	if pl.Outcomes.Change != int64(stats.WithoutTTL) {
 		t.Fatalf("plan: %d changes, want %d", pl.Outcomes.Change, stats.WithoutTTL)
 	}
 	aof0 := guardE2EAOFSize(t, c)
-	p := guardE2ERun(t, guardE2EApply(job, srv.URL, filepath.Join(dir, "state"), "--plan", planFile)...)
-	guardE2EWantExit(t, p, 0)
+	r := keyjob(t, nil, guardE2EApply(job, srv.URL, filepath.Join(dir, "state"), "--plan", planFile)...)
+	wantExit(t, r, 0)
 	grown := guardE2EAOFSize(t, c) - aof0
 	rel := float64(pl.Estimates.AOFBytes-grown) / float64(grown)
 	t.Logf("AOF projection: %d changes, plan says %d bytes, the AOF grew by %d: relative error %+.2f%%",

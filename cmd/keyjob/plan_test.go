@@ -233,7 +233,7 @@ func TestCLI_Plan(t *testing.T) {
 	})
 
 	t.Run("DetailedExitcode", func(t *testing.T) {
-		nothing := writeFile(t, "nothing.yaml", `
+		nothing := writeJob(t, t.TempDir(), "nothing.yaml", `
 version: 1
 name: nothing
 select:
@@ -363,7 +363,7 @@ func TestCLI_PlanErrors(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		job := writeFile(t, "ticket-digits.yaml", `
+		job := writeJob(t, t.TempDir(), "ticket-digits.yaml", `
 version: 1
 name: ticket-digits
 select:
@@ -405,7 +405,7 @@ action:
 	t.Run("MaxChanges", func(t *testing.T) {
 		t.Parallel()
 		srv, _, st := storyServer(t, 300, redistest.Options{})
-		job := writeFile(t, "limited.yaml", `
+		job := writeJob(t, t.TempDir(), "limited.yaml", `
 version: 1
 name: limited
 select:
@@ -436,7 +436,7 @@ limits:
 	t.Run("IdleUnderLFU", func(t *testing.T) {
 		t.Parallel()
 		srv, _, _ := storyServer(t, 100, redistest.Options{MaxMemory: "64mb", Policy: "allkeys-lfu"})
-		job := writeFile(t, "idle.yaml", `
+		job := writeJob(t, t.TempDir(), "idle.yaml", `
 version: 1
 name: idle-sessions
 select:
@@ -570,7 +570,7 @@ func TestCLI_Credentials(t *testing.T) {
 func TestCLI_DBConflict(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t, redistest.Options{})
-	job := writeFile(t, "db1.yaml", `
+	job := writeJob(t, t.TempDir(), "db1.yaml", `
 version: 1
 name: sessions-db1
 db: 1

@@ -3,24 +3,17 @@ package main_test
 // TLS, ACL users and secrets end to end: the built binary, run as an
 // operator runs it, against real servers that speak TLS only, that hold
 // least-privilege ACL users, or that want a password which must never show
-// (safety.md, promise 5). The binary is built once by secE2EBinary; this
-// file relies on no other file's TestMain or helpers.
+// (safety.md, promise 5).
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io/fs"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -45,22 +38,7 @@ var secE2EApplyOnly = []string{"pexpireat", "unlink", "persist", "exists", "dump
 
 // secE2ETTLJob gives every ticket without a TTL one; a small SCAN COUNT
 // makes a few thousand keys many batches.
-const secE2ETTLJob = `version: 1
-name: ticket-ttl
-select:
-  match: "ticket:*"
-  type: string
-  regex: '^ticket:(?P<issued>\d{10}):(?P<customer>\d+):[A-Za-z0-9]+$'
-  ttl: none
-action:
-  expire:
-    from: { capture: issued, format: unix }
-    after: 365d
-    grace: 1h
-limits:
-  rate: unlimited
-  scan_count: 100
-`
+var secE2ETTLJob = ticketTTLJob("ticket-ttl", "  rate: unlimited\n  scan_count: 100\n")
 
 // secE2EDumpJob deletes the deal click hashes and keeps their DUMP
 // payloads: the script path on apply, RESTORE on undo.
@@ -73,67 +51,12 @@ action:
 backup: dump
 `
 
-var secE2EBuild struct {
-	once sync.Once
-	path string
-	err  error
-}
-
-// secE2EBinary builds the keyjob binary once per test process.
-func secE2EBinary(t *testing.T) string {
-	t.Helper()
-	b := &secE2EBuild
-	b.once.Do(func() {
-		dir := filepath.Join(os.TempDir(), "keyjob-sec-e2e")
-		if b.err = os.MkdirAll(dir, 0o755); b.err != nil {
-			return
-		}
-		root, err := secE2EModuleRoot()
-		if err != nil {
-			b.err = err
-			return
-		}
-		// Built under a name of its own, then renamed: a concurrent test
-		// process never runs a half-written binary.
-		tmp := filepath.Join(dir, "keyjob."+strconv.Itoa(os.Getpid()))
-		build := exec.Command("go", "build", "-o", tmp, "./cmd/keyjob")
-		build.Dir = root
-		if out, err := build.CombinedOutput(); err != nil {
-			b.err = fmt.Errorf("go build ./cmd/keyjob: %v\n%s", err, out)
-			return
-		}
-		b.path = filepath.Join(dir, "keyjob")
-		b.err = os.Rename(tmp, b.path)
-	})
-	if b.err != nil {
-		t.Fatal(b.err)
-	}
-	return b.path
-}
-
-func secE2EModuleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod above the test's folder")
-		}
-		dir = parent
-	}
-}
-
 // secE2EShell runs the binary as an operator would, in one working
 // folder, without a terminal, and keeps every run's output so a test can
 // search all of it afterwards.
 type secE2EShell struct {
 	dir  string // working folder: the default state dir .keyjob lands here
-	runs []*secE2EProc
+	runs []*proc
 }
 
 func secE2ENewShell(t *testing.T) *secE2EShell {
@@ -145,143 +68,39 @@ func secE2ENewShell(t *testing.T) *secE2EShell {
 	return &secE2EShell{dir: dir}
 }
 
-// secE2EProc is one run of the binary.
-type secE2EProc struct {
-	cmd            *exec.Cmd
-	args, env      []string
-	stdout, stderr secE2EBuffer
-	done           chan struct{}
-	code           int
-}
-
-type secE2EBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *secE2EBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *secE2EBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
-func (p *secE2EProc) String() string {
-	return fmt.Sprintf("%skeyjob %s: exit %d\n--- stdout:\n%s--- stderr:\n%s",
-		strings.Join(p.env, " ")+" ", strings.Join(p.args, " "), p.code, p.stdout.String(), p.stderr.String())
-}
-
-// start runs the binary with args; env is added to the environment, from
-// which $REDIS_URL is removed.
-func (sh *secE2EShell) start(t *testing.T, env []string, args ...string) *secE2EProc {
+// start starts the binary with args in the shell's working folder; env
+// is added to the environment, from which $REDIS_URL is removed.
+func (sh *secE2EShell) start(t *testing.T, env []string, args ...string) *proc {
 	t.Helper()
-	p := &secE2EProc{args: args, env: env, done: make(chan struct{})}
-	p.cmd = exec.Command(secE2EBinary(t), args...)
-	p.cmd.Dir = sh.dir
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "REDIS_URL=") {
-			p.cmd.Env = append(p.cmd.Env, kv)
-		}
-	}
-	p.cmd.Env = append(p.cmd.Env, env...)
-	p.cmd.Stdout, p.cmd.Stderr = &p.stdout, &p.stderr
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	p := startIn(t, sh.dir, env, args...)
 	sh.runs = append(sh.runs, p)
-	go func() {
-		err := p.cmd.Wait()
-		var exit *exec.ExitError
-		switch {
-		case errors.As(err, &exit):
-			p.code = exit.ExitCode()
-			if ws, ok := exit.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-				p.code = 128 + int(ws.Signal())
-			}
-		case err != nil:
-			p.code = -1
-		}
-		close(p.done)
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-p.done:
-		default:
-			p.cmd.Process.Kill()
-			<-p.done
-		}
-	})
 	return p
-}
-
-// wait waits for the run to end and returns its exit code.
-func (p *secE2EProc) wait(t *testing.T) int {
-	t.Helper()
-	select {
-	case <-p.done:
-	case <-time.After(2 * time.Minute):
-		p.cmd.Process.Kill()
-		<-p.done
-		t.Fatalf("did not end within 2 minutes\n%s", p)
-	}
-	return p.code
-}
-
-func (p *secE2EProc) exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
 }
 
 // run runs the binary to its end and checks its exit code.
-func (sh *secE2EShell) run(t *testing.T, code int, env []string, args ...string) *secE2EProc {
+func (sh *secE2EShell) run(t *testing.T, code int, env []string, args ...string) result {
 	t.Helper()
-	p := sh.start(t, env, args...)
-	if got := p.wait(t); got != code {
-		t.Fatalf("exit %d, want %d\n%s", got, code, p)
-	}
-	return p
+	r := sh.start(t, env, args...).wait(t)
+	wantExit(t, r, code)
+	return r
 }
 
 // secE2EOneLineError checks the stderr of a failed run: its last line
 // starts with "keyjob: " and holds each of want (any case), and there is
 // no stack trace.
-func secE2EOneLineError(t *testing.T, p *secE2EProc, want ...string) {
+func secE2EOneLineError(t *testing.T, r result, want ...string) {
 	t.Helper()
-	stderr := p.stderr.String()
-	lines := strings.Split(strings.TrimRight(stderr, "\n"), "\n")
+	lines := strings.Split(strings.TrimRight(r.stderr, "\n"), "\n")
 	last := lines[len(lines)-1]
 	if !strings.HasPrefix(last, "keyjob: ") {
-		t.Errorf("the last line of stderr does not start with \"keyjob: \"\n%s", p)
+		t.Errorf("the last line of stderr does not start with \"keyjob: \"\n%s", r)
 	}
-	for _, bad := range []string{"goroutine ", "panic", ".go:"} {
-		if strings.Contains(stderr, bad) {
-			t.Errorf("stderr holds %q, a stack trace or source position\n%s", bad, p)
-		}
-	}
+	wantNoStackTrace(t, r)
 	for _, w := range want {
 		if !strings.Contains(strings.ToLower(last), strings.ToLower(w)) {
-			t.Errorf("the error %q does not mention %q\n%s", last, w, p)
+			t.Errorf("the error %q does not mention %q\n%s", last, w, r)
 		}
 	}
-}
-
-// secE2EWriteFile writes a file into dir and returns its path.
-func secE2EWriteFile(t *testing.T, dir, name, text string) string {
-	t.Helper()
-	path := filepath.Join(dir, name)
-	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return path
 }
 
 // secE2EClient connects to addr as user with password ("" for none).
@@ -347,26 +166,6 @@ func secE2EACLLog(t *testing.T, c rueidis.Client) []string {
 	return out
 }
 
-func secE2ESnapshot(t *testing.T, c rueidis.Client) map[string]redistest.KeyState {
-	t.Helper()
-	s, err := redistest.Snapshot(context.Background(), c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
-func secE2EAssertSame(t *testing.T, what string, want, got map[string]redistest.KeyState) {
-	t.Helper()
-	if d := redistest.Diff(want, got); !d.Empty() {
-		s := d.String()
-		if lines := strings.SplitAfter(s, "\n"); len(lines) > 20 {
-			s = strings.Join(lines[:20], "") + "…\n"
-		}
-		t.Fatalf("%s: %d added, %d removed, %d changed:\n%s", what, len(d.Added), len(d.Removed), len(d.Changed), s)
-	}
-}
-
 // secE2ESeed loads tickets (some with a TTL), deal click hashes and
 // sessions, and returns the number of tickets without a TTL: the TTL
 // job's changes.
@@ -415,15 +214,6 @@ func secE2EExpectDeleted(t *testing.T, before, after map[string]redistest.KeySta
 	}
 }
 
-func secE2ECheckpoint(t *testing.T, state, job string) *checkpoint.Checkpoint {
-	t.Helper()
-	cp, err := checkpoint.Load(checkpoint.Path(state, job))
-	if err != nil {
-		t.Fatalf("checkpoint: %v", err)
-	}
-	return cp
-}
-
 // secE2EPlanJSON is what the tests read of plan --format json.
 type secE2EPlanJSON struct {
 	Scanned  int64 `json:"scanned"`
@@ -435,12 +225,10 @@ type secE2EPlanJSON struct {
 	} `json:"target"`
 }
 
-func secE2EDecodePlan(t *testing.T, p *secE2EProc) secE2EPlanJSON {
+func secE2EDecodePlan(t *testing.T, r result) secE2EPlanJSON {
 	t.Helper()
 	var plan secE2EPlanJSON
-	if err := json.Unmarshal([]byte(p.stdout.String()), &plan); err != nil {
-		t.Fatalf("plan JSON: %v\n%s", err, p)
-	}
+	stdoutJSON(t, r, &plan)
 	return plan
 }
 
@@ -451,68 +239,68 @@ func TestSecE2E_TLS(t *testing.T) {
 	srv, files := redistest.StartTLS(t, redistest.Options{})
 	c := srv.TLSClient(t, files)
 	changes := secE2ESeed(t, c, 400, 50)
-	before := secE2ESnapshot(t, c)
+	before := snapshot(t, c)
 	sh := secE2ENewShell(t)
-	job := secE2EWriteFile(t, sh.dir, "ticket-ttl.yaml", secE2ETTLJob)
-	plan := func(t *testing.T, code int, more ...string) *secE2EProc {
+	job := writeJob(t, sh.dir, "ticket-ttl.yaml", secE2ETTLJob)
+	plan := func(t *testing.T, code int, more ...string) result {
 		t.Helper()
 		return sh.run(t, code, nil, append([]string{"plan", "--redis", srv.URL, "--format", "json", job}, more...)...)
 	}
 
 	t.Run("CA", func(t *testing.T) {
-		p := plan(t, 0, "--tls-ca", files.CA)
-		if got := secE2EDecodePlan(t, p); got.Outcomes.Change != int64(changes) || got.Target.Address != srv.Addr {
+		r := plan(t, 0, "--tls-ca", files.CA)
+		if got := secE2EDecodePlan(t, r); got.Outcomes.Change != int64(changes) || got.Target.Address != srv.Addr {
 			t.Errorf("plan over TLS: change %d on %s, want %d on %s", got.Outcomes.Change, got.Target.Address, changes, srv.Addr)
 		}
 	})
 	t.Run("NoCA", func(t *testing.T) {
-		p := plan(t, 1)
-		secE2EOneLineError(t, p, srv.Addr, "--tls-ca")
+		r := plan(t, 1)
+		secE2EOneLineError(t, r, srv.Addr, "--tls-ca")
 	})
 	t.Run("InsecureSkipVerify", func(t *testing.T) {
-		p := plan(t, 0, "--tls-insecure-skip-verify")
-		if got := secE2EDecodePlan(t, p); got.Outcomes.Change != int64(changes) {
+		r := plan(t, 0, "--tls-insecure-skip-verify")
+		if got := secE2EDecodePlan(t, r); got.Outcomes.Change != int64(changes) {
 			t.Errorf("plan over TLS without verification: change %d, want %d", got.Outcomes.Change, changes)
 		}
 	})
 	t.Run("PlainURL", func(t *testing.T) {
 		// redis:// to a port that speaks TLS: the server hangs up.
-		p := sh.run(t, 1, nil, "plan", "--redis", "redis://"+srv.Addr, "--format", "json", job)
-		secE2EOneLineError(t, p, srv.Addr, "rediss://")
+		r := sh.run(t, 1, nil, "plan", "--redis", "redis://"+srv.Addr, "--format", "json", job)
+		secE2EOneLineError(t, r, srv.Addr, "rediss://")
 	})
 	t.Run("PlainServer", func(t *testing.T) {
 		// rediss:// to a server without TLS: it waits for the rest of a
 		// command and the handshake times out.
 		plain := redistest.Start(t, redistest.Options{})
-		p := sh.run(t, 1, nil, "plan", "--redis", "rediss://"+plain.Addr, "--tls-ca", files.CA, "--format", "json", job)
-		secE2EOneLineError(t, p, plain.Addr, "redis://")
+		r := sh.run(t, 1, nil, "plan", "--redis", "rediss://"+plain.Addr, "--tls-ca", files.CA, "--format", "json", job)
+		secE2EOneLineError(t, r, plain.Addr, "redis://")
 	})
 	t.Run("CertWithoutKey", func(t *testing.T) {
-		p := plan(t, 4, "--tls-ca", files.CA, "--tls-cert", files.ClientCert)
-		secE2EOneLineError(t, p, "--tls-key")
+		r := plan(t, 4, "--tls-ca", files.CA, "--tls-cert", files.ClientCert)
+		secE2EOneLineError(t, r, "--tls-key")
 	})
 	t.Run("ClientCertRequired", func(t *testing.T) {
 		strict, sfiles := redistest.StartTLS(t, redistest.Options{Args: []string{"--tls-auth-clients", "yes"}})
 		secE2ESeed(t, strict.TLSClient(t, sfiles), 100, 10)
 		args := []string{"plan", "--redis", strict.URL, "--format", "json", "--tls-ca", sfiles.CA, job}
-		p := sh.run(t, 0, nil, append(args, "--tls-cert", sfiles.ClientCert, "--tls-key", sfiles.ClientKey)...)
-		if got := secE2EDecodePlan(t, p); got.Scanned == 0 {
-			t.Errorf("plan with a client certificate scanned nothing\n%s", p)
+		r := sh.run(t, 0, nil, append(args, "--tls-cert", sfiles.ClientCert, "--tls-key", sfiles.ClientKey)...)
+		if got := secE2EDecodePlan(t, r); got.Scanned == 0 {
+			t.Errorf("plan with a client certificate scanned nothing\n%s", r)
 		}
-		p = sh.run(t, 1, nil, args...)
-		secE2EOneLineError(t, p, strict.Addr, "--tls-cert")
+		r = sh.run(t, 1, nil, args...)
+		secE2EOneLineError(t, r, strict.Addr, "--tls-cert")
 	})
 	t.Run("ApplyUndo", func(t *testing.T) {
 		state := filepath.Join(sh.dir, "state")
 		tls := []string{"--redis", srv.URL, "--tls-ca", files.CA, "--state-dir", state, "--progress", "none", "--yes"}
 		sh.run(t, 0, nil, append(append([]string{"apply"}, tls...), job)...)
-		secE2EExpectTTLJob(t, before, secE2ESnapshot(t, c), changes)
-		cp := secE2ECheckpoint(t, state, "ticket-ttl")
+		secE2EExpectTTLJob(t, before, snapshot(t, c), changes)
+		cp := readCheckpoint(t, state, "ticket-ttl")
 		if !cp.Completed || cp.Changes != int64(changes) {
 			t.Errorf("checkpoint: completed %v, changes %d; want true, %d", cp.Completed, cp.Changes, changes)
 		}
 		sh.run(t, 0, nil, append(append([]string{"undo"}, tls...), cp.Journal)...)
-		secE2EAssertSame(t, "after undo over TLS", before, secE2ESnapshot(t, c))
+		wantSame(t, "after undo over TLS", before, snapshot(t, c))
 	})
 }
 
@@ -560,10 +348,10 @@ func secE2EACLScenario(t *testing.T, addr string, c rueidis.Client, nodes []ruei
 		return out
 	}
 	denials()
-	before := secE2ESnapshot(t, c)
+	before := snapshot(t, c)
 	sh := secE2ENewShell(t)
-	ttlJob := secE2EWriteFile(t, sh.dir, "ticket-ttl.yaml", secE2ETTLJob)
-	dumpJob := secE2EWriteFile(t, sh.dir, "drop-deal-clicks.yaml", secE2EDumpJob)
+	ttlJob := writeJob(t, sh.dir, "ticket-ttl.yaml", secE2ETTLJob)
+	dumpJob := writeJob(t, sh.dir, "drop-deal-clicks.yaml", secE2EDumpJob)
 	planURL := "redis://keyjob-plan:" + planPW + "@" + addr
 	applyURL := "redis://keyjob-apply:" + applyPW + "@" + addr
 	run := func(url, state string, args ...string) []string {
@@ -573,9 +361,9 @@ func secE2EACLScenario(t *testing.T, addr string, c rueidis.Client, nodes []ruei
 	t.Run("Plan", func(t *testing.T) {
 		denials()
 		for _, job := range []string{ttlJob, dumpJob} {
-			p := sh.run(t, 0, nil, "plan", "--redis", planURL, "--format", "json", job)
+			r := sh.run(t, 0, nil, "plan", "--redis", planURL, "--format", "json", job)
 			want := secE2EDecodePlan(t, sh.run(t, 0, nil, "plan", "--redis", "redis://"+addr, "--format", "json", job))
-			if got := secE2EDecodePlan(t, p); got.Scanned != want.Scanned || got.Outcomes.Change != want.Outcomes.Change {
+			if got := secE2EDecodePlan(t, r); got.Scanned != want.Scanned || got.Outcomes.Change != want.Outcomes.Change {
 				t.Errorf("%s as keyjob-plan: scanned %d, change %d; as default: %d, %d", filepath.Base(job), got.Scanned, got.Outcomes.Change, want.Scanned, want.Outcomes.Change)
 			}
 		}
@@ -586,7 +374,7 @@ func secE2EACLScenario(t *testing.T, addr string, c rueidis.Client, nodes []ruei
 		if denied := denials(); len(denied) > 0 {
 			t.Errorf("plan as keyjob-plan was denied: %q", denied)
 		}
-		secE2EAssertSame(t, "after plan", before, secE2ESnapshot(t, c))
+		wantSame(t, "after plan", before, snapshot(t, c))
 	})
 	t.Run("ApplyAsPlanUser", func(t *testing.T) {
 		denials()
@@ -597,15 +385,15 @@ func secE2EACLScenario(t *testing.T, addr string, c rueidis.Client, nodes []ruei
 			state := filepath.Join(t.TempDir(), "state")
 			// A refused write is an error, not a node that is away: the
 			// timeout only bounds the test if apply took it for one.
-			p := sh.start(t, nil, run(planURL, state, "apply", "--node-down-timeout", "5s", tt.job)...)
-			if code := p.wait(t); code != 1 {
-				t.Errorf("%s: exit %d, want 1\n%s", tt.name, code, p)
+			r := sh.start(t, nil, run(planURL, state, "apply", "--node-down-timeout", "5s", tt.job)...).wait(t)
+			if r.code != 1 {
+				t.Errorf("%s: exit %d, want 1\n%s", tt.name, r.code, r)
 			}
-			secE2EOneLineError(t, p, tt.command)
-			if msg := strings.ToLower(p.stderr.String()); !strings.Contains(msg, "noperm") && !strings.Contains(msg, "permission") {
-				t.Errorf("the error does not say it is a permission\n%s", p)
+			secE2EOneLineError(t, r, tt.command)
+			if msg := strings.ToLower(r.stderr); !strings.Contains(msg, "noperm") && !strings.Contains(msg, "permission") {
+				t.Errorf("the error does not say it is a permission\n%s", r)
 			}
-			secE2EAssertSame(t, "after apply as keyjob-plan", before, secE2ESnapshot(t, c))
+			wantSame(t, "after apply as keyjob-plan", before, snapshot(t, c))
 			// Only the writes were refused: everything apply reads before
 			// its first change was allowed.
 			for _, d := range denials() {
@@ -620,10 +408,10 @@ func secE2EACLScenario(t *testing.T, addr string, c rueidis.Client, nodes []ruei
 		denials()
 		state := filepath.Join(t.TempDir(), "state")
 		sh.run(t, 0, nil, run(applyURL, state, "apply", ttlJob)...)
-		secE2EExpectTTLJob(t, before, secE2ESnapshot(t, c), changes)
-		cp := secE2ECheckpoint(t, state, "ticket-ttl")
+		secE2EExpectTTLJob(t, before, snapshot(t, c), changes)
+		cp := readCheckpoint(t, state, "ticket-ttl")
 		sh.run(t, 0, nil, run(applyURL, state, "undo", cp.Journal)...)
-		secE2EAssertSame(t, "after undo as keyjob-apply", before, secE2ESnapshot(t, c))
+		wantSame(t, "after undo as keyjob-apply", before, snapshot(t, c))
 		if denied := denials(); len(denied) > 0 {
 			t.Errorf("apply or undo as keyjob-apply was denied: %q", denied)
 		}
@@ -632,13 +420,13 @@ func secE2EACLScenario(t *testing.T, addr string, c rueidis.Client, nodes []ruei
 		denials()
 		state := filepath.Join(t.TempDir(), "state")
 		sh.run(t, 0, nil, run(applyURL, state, "apply", dumpJob)...)
-		secE2EExpectDeleted(t, before, secE2ESnapshot(t, c), 80)
-		cp := secE2ECheckpoint(t, state, "drop-deal-clicks")
-		p := sh.run(t, 0, nil, run(applyURL, state, "undo", cp.Journal)...)
-		if !strings.Contains(p.stdout.String(), "recreated 80") {
-			t.Errorf("undo does not say it recreated 80 keys\n%s", p)
+		secE2EExpectDeleted(t, before, snapshot(t, c), 80)
+		cp := readCheckpoint(t, state, "drop-deal-clicks")
+		r := sh.run(t, 0, nil, run(applyURL, state, "undo", cp.Journal)...)
+		if !strings.Contains(r.stdout, "recreated 80") {
+			t.Errorf("undo does not say it recreated 80 keys\n%s", r)
 		}
-		secE2EAssertSame(t, "after undo as keyjob-apply", before, secE2ESnapshot(t, c))
+		wantSame(t, "after undo as keyjob-apply", before, snapshot(t, c))
 		if denied := denials(); len(denied) > 0 {
 			t.Errorf("apply or undo as keyjob-apply was denied: %q", denied)
 		}
@@ -667,7 +455,7 @@ func TestSecE2E_Secrets(t *testing.T) {
 	// After the start: the harness's readiness PING sends no password.
 	secE2EDo(t, plain, "CONFIG", "SET", "requirepass", secE2EPassword)
 	c := secE2EClient(t, srv.Addr, "", secE2EPassword)
-	before := secE2ESnapshot(t, c)
+	before := snapshot(t, c)
 
 	sh := secE2ENewShell(t)
 	root := filepath.Dir(sh.dir) // the work folder, the state dir and the reports
@@ -676,8 +464,8 @@ func TestSecE2E_Secrets(t *testing.T) {
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	ttlJob := secE2EWriteFile(t, sh.dir, "ticket-ttl.yaml", strings.Replace(secE2ETTLJob, "rate: unlimited", "rate: 400", 1))
-	dumpJob := secE2EWriteFile(t, sh.dir, "drop-deal-clicks.yaml", secE2EDumpJob)
+	ttlJob := writeJob(t, sh.dir, "ticket-ttl.yaml", strings.Replace(secE2ETTLJob, "rate: unlimited", "rate: 400", 1))
+	dumpJob := writeJob(t, sh.dir, "drop-deal-clicks.yaml", secE2EDumpJob)
 
 	pwURL := "redis://:" + secE2EPassword + "@" + srv.Addr + "/0"
 	aclURL := (&url.URL{Scheme: "redis", User: url.UserPassword("keyjob-ops", secE2EACLPassword), Host: srv.Addr}).String()
@@ -700,7 +488,7 @@ func TestSecE2E_Secrets(t *testing.T) {
 		}
 		sh.run(t, 0, nil, "plan", "--redis", aclURL, "--format", "json", "--out", filepath.Join(out, "plan-acl.json"), ttlJob)
 		sh.run(t, 2, nil, "plan", "--redis", pwURL, "--detailed-exitcode", ttlJob)
-		secE2EAssertSame(t, "after plan", before, secE2ESnapshot(t, c))
+		wantSame(t, "after plan", before, snapshot(t, c))
 	})
 	t.Run("ApplyInterruptedResumedUndone", func(t *testing.T) {
 		// Bound to the reviewed plan, with a log line every 10 s (text);
@@ -708,46 +496,37 @@ func TestSecE2E_Secrets(t *testing.T) {
 		p := sh.start(t, nil, append([]string{"apply", "--redis", pwURL, "--progress", "log", "--log-format", "text",
 			"--plan", filepath.Join(out, "plan-json"), ttlJob}, runFlags...)...)
 		cpPath := checkpoint.Path(state, "ticket-ttl")
-		deadline := time.Now().Add(90 * time.Second)
-		for {
-			if cp, err := checkpoint.Load(cpPath); err == nil && cp.Changes >= 200 {
-				break
-			}
-			if p.exited() {
-				t.Fatalf("the run ended before it could be interrupted\n%s", p)
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("no checkpoint with 200 changes at %s\n%s", cpPath, p)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+		p.waitFor(t, "a checkpoint with 200 changes at "+cpPath, func() bool {
+			cp, err := checkpoint.Load(cpPath)
+			return err == nil && cp.Changes >= 200
+		})
 		p.cmd.Process.Signal(syscall.SIGINT)
-		if code := p.wait(t); code != 130 {
-			t.Fatalf("exit %d after SIGINT, want 130\n%s", code, p)
+		if r := p.wait(t); r.code != 130 {
+			t.Fatalf("exit %d after SIGINT, want 130\n%s", r.code, r)
 		}
 		// The checkpoint exists: apply without --resume refuses, naming it.
 		q := sh.run(t, 4, envURL, append([]string{"apply", ttlJob}, runFlags...)...)
 		secE2EOneLineError(t, q, "--resume")
 		// Resumed through $REDIS_URL, logging JSON.
 		sh.run(t, 0, envURL, append([]string{"apply", "--resume", "--progress", "log", "--log-format", "json", ttlJob}, runFlags...)...)
-		secE2EExpectTTLJob(t, before, secE2ESnapshot(t, c), changes)
-		cp := secE2ECheckpoint(t, state, "ticket-ttl")
+		secE2EExpectTTLJob(t, before, snapshot(t, c), changes)
+		cp := readCheckpoint(t, state, "ticket-ttl")
 		// Undone as the ACL user, and refused to a wrong password first.
 		q = sh.run(t, 1, nil, "undo", "--redis", "redis://:"+secE2EWrongPW+"@"+srv.Addr, "--yes", cp.Journal)
 		secE2EOneLineError(t, q, "credentials")
 		sh.run(t, 0, nil, "undo", "--redis", aclURL, "--yes", "--progress", "log", "--log-format", "json", cp.Journal)
-		secE2EAssertSame(t, "after undo", before, secE2ESnapshot(t, c))
+		wantSame(t, "after undo", before, snapshot(t, c))
 	})
 	t.Run("DumpDeleteAndUndo", func(t *testing.T) {
 		sh.run(t, 0, envACL, append([]string{"apply", "--progress", "log", dumpJob}, runFlags...)...)
-		secE2EExpectDeleted(t, before, secE2ESnapshot(t, c), 120)
-		cp := secE2ECheckpoint(t, state, "drop-deal-clicks")
+		secE2EExpectDeleted(t, before, snapshot(t, c), 120)
+		cp := readCheckpoint(t, state, "drop-deal-clicks")
 		sh.run(t, 0, nil, "undo", "--redis", pwURL, "--yes", "--progress", "bar", "--log-format", "text", cp.Journal)
-		secE2EAssertSame(t, "after undo", before, secE2ESnapshot(t, c))
+		wantSame(t, "after undo", before, snapshot(t, c))
 	})
 	t.Run("Errors", func(t *testing.T) {
 		// undo reads its journal before it dials: give it a real one.
-		journal := secE2ECheckpoint(t, state, "drop-deal-clicks").Journal
+		journal := readCheckpoint(t, state, "drop-deal-clicks").Journal
 		for _, tt := range []struct {
 			name string
 			url  string
@@ -787,13 +566,13 @@ func TestSecE2E_Secrets(t *testing.T) {
 						} else {
 							env = []string{"REDIS_URL=" + tt.url}
 						}
-						p := sh.run(t, tt.code, env, args...)
-						secE2EOneLineError(t, p)
+						r := sh.run(t, tt.code, env, args...)
+						secE2EOneLineError(t, r)
 					}
 				}
 			})
 		}
-		secE2EAssertSame(t, "after the failures", before, secE2ESnapshot(t, c))
+		wantSame(t, "after the failures", before, snapshot(t, c))
 	})
 
 	// Nothing vacuous: the runs wrote checkpoints, journals and reports.

@@ -20,33 +20,28 @@ func applyE2EUndoArgs(url string, more ...string) []string {
 // exactly (every PEXPIRETIME -1 again); without --yes and a terminal it
 // refuses and changes nothing.
 func TestApplyE2E_UndoTTLJob(t *testing.T) {
-	srv := redistest.Start(t, redistest.Options{})
-	c := srv.Client(t)
-	applyE2ESeed(t, 800, c)
-	before := applyE2ESnapshot(t, c)
-	dir := t.TempDir()
-	job := applyE2EWriteJob(t, dir, applyE2ETicketJob)
-	state := filepath.Join(dir, "state")
+	srv, c, job, state := applyE2ETicketServer(t, 800)
+	before := snapshot(t, c)
 
-	p := applyE2ERun(t, applyE2EArgs(srv.URL, state, "--yes", job)...)
-	applyE2EWantExit(t, p, 0)
-	cp := applyE2ECheckpoint(t, state, "ticket-ttl-backfill")
-	rep := applyE2EReport(t, state, "ticket-ttl-backfill", cp.RunID)
-	if rep.Journal == "" || rep.Journal != cp.Journal || !strings.Contains(p.stdout.String(), "keyjob undo "+cp.Journal) {
-		t.Fatalf("the run does not say how to undo it (journal %q)\n%s", rep.Journal, p)
+	r := keyjob(t, nil, applyE2EArgs(srv.URL, state, "--yes", job)...)
+	wantExit(t, r, 0)
+	cp := readCheckpoint(t, state, "ticket-ttl-backfill")
+	rep := readReport(t, state, "ticket-ttl-backfill", cp.RunID)
+	if rep.Journal == "" || rep.Journal != cp.Journal || !strings.Contains(r.stdout, "keyjob undo "+cp.Journal) {
+		t.Fatalf("the run does not say how to undo it (journal %q)\n%s", rep.Journal, r)
 	}
-	applied := applyE2ESnapshot(t, c)
+	applied := snapshot(t, c)
 
-	p = applyE2ERun(t, applyE2EUndoArgs(srv.URL, cp.Journal)...)
-	applyE2EWantExit(t, p, 4)
-	applyE2EAssertSame(t, "after undo refused", applied, applyE2ESnapshot(t, c))
+	r = keyjob(t, nil, applyE2EUndoArgs(srv.URL, cp.Journal)...)
+	wantExit(t, r, 4)
+	wantSame(t, "after undo refused", applied, snapshot(t, c))
 
-	p = applyE2ERun(t, applyE2EUndoArgs(srv.URL, "--yes", cp.Journal)...)
-	applyE2EWantExit(t, p, 0)
-	if want := "restored expiry " + strconv.FormatInt(rep.Outcomes.Change, 10); !strings.Contains(p.stdout.String(), want) {
-		t.Errorf("undo's summary does not say %q\n%s", want, p)
+	r = keyjob(t, nil, applyE2EUndoArgs(srv.URL, "--yes", cp.Journal)...)
+	wantExit(t, r, 0)
+	if want := "restored expiry " + strconv.FormatInt(rep.Outcomes.Change, 10); !strings.Contains(r.stdout, want) {
+		t.Errorf("undo's summary does not say %q\n%s", want, r)
 	}
-	applyE2EAssertSame(t, "after undo", before, applyE2ESnapshot(t, c))
+	wantSame(t, "after undo", before, snapshot(t, c))
 }
 
 // keyjob undo after examples/drop-deal-clicks.yaml (backup: dump) brings
@@ -69,18 +64,14 @@ func TestApplyE2E_UndoDumpDelete(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	before := applyE2ESnapshot(t, c)
-	root, err := applyE2EModuleRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
+	before := snapshot(t, c)
 	state := filepath.Join(t.TempDir(), "state")
 	// The example's aof.max_growth (256MiB) is looser than the default on
 	// a small server (64MiB): only the operator may accept that.
-	p := applyE2ERun(t, applyE2EArgs(srv.URL, state, "--yes", "--allow-looser-guards", filepath.Join(root, "examples", "drop-deal-clicks.yaml"))...)
-	applyE2EWantExit(t, p, 0)
-	cp := applyE2ECheckpoint(t, state, "drop-deal-clicks")
-	after := applyE2ESnapshot(t, c)
+	r := keyjob(t, nil, applyE2EArgs(srv.URL, state, "--yes", "--allow-looser-guards", example("drop-deal-clicks.yaml"))...)
+	wantExit(t, r, 0)
+	cp := readCheckpoint(t, state, "drop-deal-clicks")
+	after := snapshot(t, c)
 	gone := 0
 	for k := range before {
 		if _, ok := after[k]; !ok {
@@ -98,12 +89,12 @@ func TestApplyE2E_UndoDumpDelete(t *testing.T) {
 	if err := c.Do(ctx, c.B().Set().Key(again).Value("new").Build()).Error(); err != nil {
 		t.Fatal(err)
 	}
-	p = applyE2ERun(t, applyE2EUndoArgs(srv.URL, "--yes", cp.Journal)...)
-	applyE2EWantExit(t, p, 0)
-	if !strings.Contains(p.stdout.String(), "recreated 604") || !strings.Contains(p.stdout.String(), "existing not overwritten 1") {
-		t.Errorf("undo's summary does not count 604 recreated and 1 existing\n%s", p)
+	r = keyjob(t, nil, applyE2EUndoArgs(srv.URL, "--yes", cp.Journal)...)
+	wantExit(t, r, 0)
+	if !strings.Contains(r.stdout, "recreated 604") || !strings.Contains(r.stdout, "existing not overwritten 1") {
+		t.Errorf("undo's summary does not count 604 recreated and 1 existing\n%s", r)
 	}
-	got := applyE2ESnapshot(t, c)
+	got := snapshot(t, c)
 	want := map[string]redistest.KeyState{}
 	for k, v := range before {
 		want[k] = v
@@ -112,9 +103,9 @@ func TestApplyE2E_UndoDumpDelete(t *testing.T) {
 	if got[again].Type != "string" {
 		t.Errorf("%s is a %s: undo overwrote it without --replace", again, got[again].Type)
 	}
-	applyE2EAssertSame(t, "after undo", want, got)
+	wantSame(t, "after undo", want, got)
 
-	p = applyE2ERun(t, applyE2EUndoArgs(srv.URL, "--yes", "--replace", cp.Journal)...)
-	applyE2EWantExit(t, p, 0)
-	applyE2EAssertSame(t, "after undo --replace", before, applyE2ESnapshot(t, c))
+	r = keyjob(t, nil, applyE2EUndoArgs(srv.URL, "--yes", "--replace", cp.Journal)...)
+	wantExit(t, r, 0)
+	wantSame(t, "after undo --replace", before, snapshot(t, c))
 }
