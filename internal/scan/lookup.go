@@ -66,6 +66,15 @@ func Lookup(ctx context.Context, client rueidis.Client, names []string, want Loo
 	i := 1
 	for _, k := range names {
 		ki := KeyInfo{Name: k, Exists: true, ExpireAt: -1}
+		if movedAway(res[i : i+per]) {
+			// The key's slot moved to another node while the walk ran (a
+			// resharding): not this node's key any more. The run's second
+			// pass over the shards involved finds it where it is now.
+			ki.Exists = false
+			infos = append(infos, ki)
+			i += per
+			continue
+		}
 		if want.Expiry {
 			if err := ki.expiry(res[i], want.ExpireTime, now); err != nil {
 				return now, infos, fmt.Errorf("%s: %w", k, err)
@@ -141,4 +150,19 @@ func (ki *KeyInfo) idle(r rueidis.RedisResult) error {
 	}
 	ki.Idle = time.Duration(n) * time.Second
 	return nil
+}
+
+// movedAway says whether a key's lookups were answered MOVED or ASK.
+func movedAway(res []rueidis.RedisResult) bool {
+	for _, r := range res {
+		if re, ok := rueidis.IsRedisErr(r.Error()); ok {
+			if _, moved := re.IsMoved(); moved {
+				return true
+			}
+			if _, ask := re.IsAsk(); ask {
+				return true
+			}
+		}
+	}
+	return false
 }
