@@ -272,6 +272,10 @@ func (r *Run) backup(ctx context.Context, node redisx.Node, todo []pending, coun
 		return todo, nil
 	}
 	c := node.Client
+	// Bounded, like every read of the walk: a node that died is the
+	// walk's to wait for, not a read retried for ever.
+	ctx, cancel := context.WithTimeout(ctx, scan.CallTimeout)
+	defer cancel()
 	cmds := make(rueidis.Commands, 0, len(idx))
 	for _, i := range idx {
 		cmds = append(cmds, c.B().MemoryUsage().Key(todo[i].key).Samples(0).Build())

@@ -266,6 +266,9 @@ func (c *Conn) DialNode(addr string) (rueidis.Client, error) {
 	opt := c.opt
 	opt.InitAddress = []string{addr}
 	opt.ForceSingleClient = true
+	// Fail fast on a lost connection: the callers (a node's SCAN, the
+	// guards' polls) decide what a node that does not answer means.
+	opt.DisableRetry = true
 	opt.ClientName = "keyjob-guard"
 	client, err := rueidis.NewClient(opt)
 	if err != nil {

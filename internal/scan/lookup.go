@@ -57,7 +57,9 @@ func Lookup(ctx context.Context, client rueidis.Client, names []string, want Loo
 			cmds = append(cmds, client.B().Type().Key(k).Build())
 		}
 	}
-	res := client.DoMulti(ctx, cmds...)
+	cctx, cancel := context.WithTimeout(ctx, CallTimeout)
+	defer cancel()
+	res := client.DoMulti(cctx, cmds...)
 	now, err := redisx.TimeOf(res[0])
 	if err != nil {
 		return now, infos, err

@@ -33,6 +33,9 @@ type Options struct {
 	SlowCall time.Duration
 }
 
+// CallTimeout bounds one SCAN call and one pipeline of lookups.
+const CallTimeout = 15 * time.Second
+
 // Batch is the keys of one SCAN call.
 type Batch struct {
 	Keys []string
@@ -72,7 +75,12 @@ func Walk(ctx context.Context, client rueidis.Client, cursor uint64, o Options, 
 		var recent window
 		for {
 			start := time.Now()
-			e, err := client.Do(ctx, scanCmd(client, cur, o.Match, o.Type, count)).AsScanEntry()
+			// Bounded: the client retries a read on a lost connection
+			// until its context ends, and a node that died would hold the
+			// walk for ever; the caller decides what an error means.
+			cctx, cancel := context.WithTimeout(ctx, CallTimeout)
+			e, err := client.Do(cctx, scanCmd(client, cur, o.Match, o.Type, count)).AsScanEntry()
+			cancel()
 			elapsed := time.Since(start)
 			recent.add(elapsed)
 			if err != nil {
