@@ -4,8 +4,8 @@ package main_test
 // three-primary cluster (plan, apply, SIGKILL and --resume, undo, deletes
 // across slots, a primary failing over mid-run) and against a standalone
 // primary with a replica (a run pointed at the replica is refused; plan
-// and survey read it). The binary is built once by clusterE2EBinary; this
-// file relies on no other file's helpers or TestMain.
+// and survey read it). It runs the binary TestMain builds and shares the
+// keyspace and job-file helpers of e2e_helpers_test.go.
 
 import (
 	"bytes"
@@ -71,61 +71,6 @@ const (
 
 var clusterE2ETicketName = regexp.MustCompile(`^ticket:(\d{10}):\d+:[A-Za-z0-9]+$`)
 
-var clusterE2EBuild struct {
-	once sync.Once
-	path string
-	err  error
-}
-
-// clusterE2EBinary builds the keyjob binary once per test process, into a
-// fixed place under the temp dir (replaced atomically, so nothing piles up
-// across runs).
-func clusterE2EBinary(t *testing.T) string {
-	t.Helper()
-	b := &clusterE2EBuild
-	b.once.Do(func() {
-		dir := filepath.Join(os.TempDir(), "keyjob-cluster-e2e")
-		if b.err = os.MkdirAll(dir, 0o755); b.err != nil {
-			return
-		}
-		root, err := clusterE2EModuleRoot()
-		if err != nil {
-			b.err = err
-			return
-		}
-		tmp := filepath.Join(dir, "keyjob."+strconv.Itoa(os.Getpid()))
-		build := exec.Command("go", "build", "-o", tmp, "./cmd/keyjob")
-		build.Dir = root
-		if out, err := build.CombinedOutput(); err != nil {
-			b.err = fmt.Errorf("go build ./cmd/keyjob: %v\n%s", err, out)
-			return
-		}
-		b.path = filepath.Join(dir, "keyjob")
-		b.err = os.Rename(tmp, b.path)
-	})
-	if b.err != nil {
-		t.Fatal(b.err)
-	}
-	return b.path
-}
-
-func clusterE2EModuleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod above the test's folder")
-		}
-		dir = parent
-	}
-}
-
 // clusterE2EProc is one run of the binary.
 type clusterE2EProc struct {
 	cmd            *exec.Cmd
@@ -161,7 +106,7 @@ func (b *clusterE2EBuffer) String() string {
 func clusterE2EStart(t *testing.T, args ...string) *clusterE2EProc {
 	t.Helper()
 	p := &clusterE2EProc{args: args, stdout: &clusterE2EBuffer{}, stderr: &clusterE2EBuffer{}, done: make(chan struct{})}
-	p.cmd = exec.Command(clusterE2EBinary(t), args...)
+	p.cmd = exec.Command(bin, args...)
 	p.cmd.Dir = t.TempDir()
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "REDIS_URL=") {
@@ -242,15 +187,6 @@ func clusterE2EApply(url, state string, more ...string) []string {
 	return append([]string{"apply", "--redis", url, "--state-dir", state, "--progress", "none", "--yes"}, more...)
 }
 
-func clusterE2EWriteJob(t *testing.T, dir, name, text string) string {
-	t.Helper()
-	path := filepath.Join(dir, name)
-	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
-
 // clusterE2ESeed loads the same keyspace into c whenever now is the same:
 // clusterE2ETickets tickets issued over the 300 days before now (5% with
 // their TTL already), 30 issued 400 days ago (the grace TTL), tickets the
@@ -285,26 +221,6 @@ func clusterE2ESeed(t *testing.T, c rueidis.Client, now time.Time) {
 		if err := r.Error(); err != nil {
 			t.Fatalf("%v: %v", cmds[i].Commands(), err)
 		}
-	}
-}
-
-func clusterE2ESnapshot(t *testing.T, c rueidis.Client) map[string]redistest.KeyState {
-	t.Helper()
-	s, err := redistest.Snapshot(context.Background(), c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
-func clusterE2EAssertSame(t *testing.T, what string, want, got map[string]redistest.KeyState) {
-	t.Helper()
-	if d := redistest.Diff(want, got); !d.Empty() {
-		s := d.String()
-		if lines := strings.SplitAfter(s, "\n"); len(lines) > 30 {
-			s = strings.Join(lines[:30], "") + "…\n"
-		}
-		t.Fatalf("%s: %d added, %d removed, %d changed:\n%s", what, len(d.Added), len(d.Removed), len(d.Changed), s)
 	}
 }
 
@@ -358,7 +274,7 @@ func clusterE2EExpectTickets(t *testing.T, c rueidis.Client, before, after map[s
 	if len(changed) < clusterE2ETickets/2 {
 		t.Fatalf("only %d tickets to change: the seed is not what the test expects", len(changed))
 	}
-	clusterE2EAssertSame(t, "the keyspace after the ticket job", want, after)
+	wantSame(t, "the keyspace after the ticket job", want, after)
 	now := clusterE2EValues(t, c, after)
 	for _, k := range changed {
 		if now[k] != values[k] {
@@ -546,11 +462,11 @@ func TestClusterE2E_Cluster(t *testing.T) {
 	now := time.Now()
 	clusterE2ESeed(t, c, now)
 	clusterE2ESeed(t, sc, now)
-	before := clusterE2ESnapshot(t, c)
+	before := snapshot(t, c)
 	values := clusterE2EValues(t, c, before)
 	dir := t.TempDir()
-	ticketJob := clusterE2EWriteJob(t, dir, "tickets.yaml", clusterE2ETicketJob)
-	dealJob := clusterE2EWriteJob(t, dir, "deals.yaml", clusterE2EDealJob)
+	ticketJob := writeJob(t, dir, "tickets.yaml", clusterE2ETicketJob)
+	dealJob := writeJob(t, dir, "deals.yaml", clusterE2EDealJob)
 
 	t.Run("PlanMatchesStandalone", func(t *testing.T) {
 		for _, job := range []string{ticketJob, dealJob} {
@@ -584,7 +500,7 @@ func TestClusterE2E_Cluster(t *testing.T) {
 		if p.Outcomes.ChangeGrace != 30 || p.Outcomes.Skip["regex"] != 2 || p.Outcomes.Skip["bad_timestamp"] != 2 || p.Outcomes.Skip["ttl"] == 0 {
 			t.Errorf("ticket plan on the cluster: change_grace %d, skips %v; want 30 grace, 2 regex, 2 bad_timestamp, some ttl", p.Outcomes.ChangeGrace, p.Outcomes.Skip)
 		}
-		clusterE2EAssertSame(t, "after the plans", before, clusterE2ESnapshot(t, c))
+		wantSame(t, "after the plans", before, snapshot(t, c))
 	})
 
 	t.Run("ApplyAndUndo", func(t *testing.T) {
@@ -592,7 +508,7 @@ func TestClusterE2E_Cluster(t *testing.T) {
 		p := clusterE2ERun(t, clusterE2EApply(cl.URL, state, "--rate", "unlimited", ticketJob)...)
 		clusterE2EWantExit(t, p, 0)
 		cp := clusterE2ECheckpoint(t, state, "ticket-ttl-backfill")
-		clusterE2EExpectTickets(t, c, before, clusterE2ESnapshot(t, c), values, cp.RunStartMs)
+		clusterE2EExpectTickets(t, c, before, snapshot(t, c), values, cp.RunStartMs)
 		rep := clusterE2EReport(t, state, "ticket-ttl-backfill", cp.RunID)
 		clusterE2ECheckReport(t, rep, 3)
 		if rep.Outcomes.ChangeGrace != 30 {
@@ -601,7 +517,7 @@ func TestClusterE2E_Cluster(t *testing.T) {
 
 		u := clusterE2ERun(t, "undo", "--redis", cl.URL, "--yes", "--progress", "none", rep.Journal)
 		clusterE2EWantExit(t, u, 0)
-		clusterE2EAssertSame(t, "after undo", before, clusterE2ESnapshot(t, c))
+		wantSame(t, "after undo", before, snapshot(t, c))
 	})
 
 	// Killed with SIGKILL twice and resumed to the end, the run ends with
@@ -635,7 +551,7 @@ func TestClusterE2E_Cluster(t *testing.T) {
 		if end.RunStartMs != cp.RunStartMs || end.RunID != cp.RunID {
 			t.Errorf("the resumes changed the run: start %d, id %s; was %d, %s", end.RunStartMs, end.RunID, cp.RunStartMs, cp.RunID)
 		}
-		clusterE2EExpectTickets(t, c, before, clusterE2ESnapshot(t, c), values, end.RunStartMs)
+		clusterE2EExpectTickets(t, c, before, snapshot(t, c), values, end.RunStartMs)
 		rep := clusterE2EReport(t, state, "ticket-ttl-backfill", end.RunID)
 		clusterE2ECheckReport(t, rep, 3)
 		if !rep.Resumed {
@@ -643,7 +559,7 @@ func TestClusterE2E_Cluster(t *testing.T) {
 		}
 		u := clusterE2ERun(t, "undo", "--redis", cl.URL, "--yes", "--progress", "none", rep.Journal)
 		clusterE2EWantExit(t, u, 0)
-		clusterE2EAssertSame(t, "after undo of the resumed run", before, clusterE2ESnapshot(t, c))
+		wantSame(t, "after undo of the resumed run", before, snapshot(t, c))
 	})
 
 	// A delete on the cluster deletes keys in every slot, one UNLINK per
@@ -676,7 +592,7 @@ func TestClusterE2E_Cluster(t *testing.T) {
 				want[k] = v
 			}
 		}
-		clusterE2EAssertSame(t, "after the delete", want, clusterE2ESnapshot(t, c))
+		wantSame(t, "after the delete", want, snapshot(t, c))
 		if got := clusterE2EInfo(t, c, "commandstats", "cmdstat_unlink", "calls"); got != int64(len(deals)) {
 			t.Errorf("%d UNLINK calls for %d keys, want one per key", got, len(deals))
 		}
@@ -689,7 +605,7 @@ func TestClusterE2E_Cluster(t *testing.T) {
 		if !strings.Contains(u.stdout.String(), "recreated "+strconv.Itoa(len(deals))) {
 			t.Errorf("undo does not say it recreated %d keys\n%s", len(deals), u)
 		}
-		clusterE2EAssertSame(t, "after undo of the delete", before, clusterE2ESnapshot(t, c))
+		wantSame(t, "after undo of the delete", before, snapshot(t, c))
 	})
 }
 
@@ -768,10 +684,10 @@ func clusterE2EFailoverSetup(t *testing.T, cl *redistest.Cluster) *clusterE2EFai
 		}
 	}
 	clusterE2ESeed(t, f.c, time.Now())
-	f.before = clusterE2ESnapshot(t, f.c)
+	f.before = snapshot(t, f.c)
 	f.values = clusterE2EValues(t, f.c, f.before)
 	dir := t.TempDir()
-	f.job = clusterE2EWriteJob(t, dir, "tickets.yaml", clusterE2ETicketJob)
+	f.job = writeJob(t, dir, "tickets.yaml", clusterE2ETicketJob)
 	f.state = filepath.Join(dir, "state")
 	primaries, err := cl.Primaries(ctx)
 	if err != nil {
@@ -801,7 +717,7 @@ func (f *clusterE2EFailover) check(t *testing.T, logs string) {
 	t.Helper()
 	fresh := f.cl.Client(t)
 	cp := clusterE2ECheckpoint(t, f.state, "ticket-ttl-backfill")
-	clusterE2EExpectTickets(t, fresh, f.before, clusterE2ESnapshot(t, fresh), f.values, cp.RunStartMs)
+	clusterE2EExpectTickets(t, fresh, f.before, snapshot(t, fresh), f.values, cp.RunStartMs)
 	rep := clusterE2EReport(t, f.state, "ticket-ttl-backfill", cp.RunID)
 	clusterE2ECheckReport(t, rep, 3)
 	var slots string
@@ -845,10 +761,10 @@ func TestClusterE2E_Replica(t *testing.T) {
 	pc, rc := primary.Client(t), replica.Client(t)
 	clusterE2ESeed(t, pc, time.Now())
 	clusterE2EWaitReplicated(t, pc, rc)
-	before := clusterE2ESnapshot(t, pc)
+	before := snapshot(t, pc)
 	values := clusterE2EValues(t, pc, before)
 	dir := t.TempDir()
-	job := clusterE2EWriteJob(t, dir, "tickets.yaml", clusterE2ETicketJob)
+	job := writeJob(t, dir, "tickets.yaml", clusterE2ETicketJob)
 
 	t.Run("ApplyToReplicaRefused", func(t *testing.T) {
 		state := filepath.Join(t.TempDir(), "state")
@@ -857,8 +773,8 @@ func TestClusterE2E_Replica(t *testing.T) {
 		if !strings.Contains(p.stderr.String(), "is a replica") || !strings.Contains(p.stderr.String(), "primary") {
 			t.Errorf("the refusal does not say the target is a replica and to use the primary\n%s", p)
 		}
-		clusterE2EAssertSame(t, "the primary after the refusal", before, clusterE2ESnapshot(t, pc))
-		clusterE2EAssertSame(t, "the replica after the refusal", before, clusterE2ESnapshot(t, rc))
+		wantSame(t, "the primary after the refusal", before, snapshot(t, pc))
+		wantSame(t, "the replica after the refusal", before, snapshot(t, rc))
 		if _, err := os.Stat(checkpoint.Path(state, "ticket-ttl-backfill")); !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("a checkpoint exists after the refusal (%v)", err)
 		}
@@ -906,7 +822,7 @@ func TestClusterE2E_Replica(t *testing.T) {
 		if survey.Scanned != int64(len(before)) || !noted {
 			t.Errorf("survey on the replica: scanned %d of %d keys, notes %+v; want every key and target_is_replica", survey.Scanned, len(before), survey.Notes)
 		}
-		clusterE2EAssertSame(t, "the replica after plan and survey", before, clusterE2ESnapshot(t, rc))
+		wantSame(t, "the replica after plan and survey", before, snapshot(t, rc))
 	})
 
 	t.Run("PlanOnPrimary", func(t *testing.T) {
@@ -925,10 +841,10 @@ func TestClusterE2E_Replica(t *testing.T) {
 		p = clusterE2ERun(t, clusterE2EApply(primary.URL, state, "--plan", planOnReplica, "--allow-other-target", job)...)
 		clusterE2EWantExit(t, p, 0)
 		cp := clusterE2ECheckpoint(t, state, "ticket-ttl-backfill")
-		after := clusterE2ESnapshot(t, pc)
+		after := snapshot(t, pc)
 		clusterE2EExpectTickets(t, pc, before, after, values, cp.RunStartMs)
 		clusterE2EWaitReplicated(t, pc, rc)
-		clusterE2EAssertSame(t, "the replica after the run", after, clusterE2ESnapshot(t, rc))
+		wantSame(t, "the replica after the run", after, snapshot(t, rc))
 	})
 }
 
