@@ -47,7 +47,7 @@ type writer struct {
 
 func newWriter(j *jobs.Job) *writer {
 	w := &writer{job: j, script: newScript(guardedChange)}
-	w.flag = nativeFlag(j)
+	w.flag = j.ExpireFlag()
 	sel := j.Select
 	// select.ttl none is implied by NX; anything else needs the script.
 	ttlNative := sel.TTL.Kind == jobs.TTLAny || (sel.TTL.Kind == jobs.TTLNone && w.flag == "NX")
@@ -70,23 +70,6 @@ func newWriter(j *jobs.Job) *writer {
 		w.idleS = strconv.FormatInt(int64(sel.Idle.D.Seconds()), 10)
 	}
 	return w
-}
-
-// nativeFlag is the EXPIRE flag that expresses `when`, or "" for
-// PEXPIREAT without one (when: always).
-func nativeFlag(j *jobs.Job) string {
-	if j.Action.Expire == nil {
-		return ""
-	}
-	switch j.Action.Expire.When {
-	case jobs.WhenNoTTL:
-		return "NX"
-	case jobs.WhenLonger:
-		return "GT"
-	case jobs.WhenShorter:
-		return "LT"
-	}
-	return ""
 }
 
 // change is one key to change.

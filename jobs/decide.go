@@ -314,3 +314,22 @@ func subexpIndex(re *regexp.Regexp, name string) int {
 	}
 	return re.SubexpIndex(name)
 }
+
+// ExpireFlag is the EXPIRE flag that expresses action.expire.when (NX for
+// no_ttl, GT for longer, LT for shorter), or "" for when: always and for
+// other actions. The executor sends it with PEXPIREAT, and the server logs
+// it to the AOF with the command, which the planner's projection counts.
+func (j *Job) ExpireFlag() string {
+	if j.Action.Expire == nil {
+		return ""
+	}
+	switch j.Action.Expire.When {
+	case WhenNoTTL:
+		return "NX"
+	case WhenLonger:
+		return "GT"
+	case WhenShorter:
+		return "LT"
+	}
+	return ""
+}

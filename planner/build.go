@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"strings"
 	"time"
 
@@ -176,7 +175,7 @@ func (w *walker) node(ctx context.Context, n redisx.Node, scanClient rueidis.Cli
 		return nil
 	})
 	if errors.Is(err, errSampled) {
-		return cursorFraction(last, w.tally.dbsizeHint), nil
+		return scan.CursorFraction(last, w.tally.dbsizeHint), nil
 	}
 	return 1, err
 }
@@ -277,23 +276,4 @@ func toKey(ki scan.KeyInfo, needs jobs.Needs) jobs.Key {
 		k.ExpireAt = time.UnixMilli(ki.ExpireAt)
 	}
 	return k
-}
-
-// cursorFraction estimates the share of a table a SCAN cursor has covered.
-// SCAN walks buckets in reverse-binary order, so the cursor's bits read
-// backwards, over the table's size, are the share of buckets visited.
-func cursorFraction(cursor uint64, dbsize int64) float64 {
-	if cursor == 0 {
-		return 1
-	}
-	bits := 1
-	for int64(1)<<bits < dbsize {
-		bits++
-	}
-	var rev uint64
-	for i := 0; i < bits; i++ {
-		rev = rev<<1 | (cursor>>i)&1
-	}
-	f := float64(rev) / math.Exp2(float64(bits))
-	return math.Max(f, 1e-6)
 }

@@ -40,27 +40,10 @@ func aofCommandBytes(j *jobs.Job, key string) int64 {
 		return respBytes("PERSIST", key)
 	}
 	ms := strings.Repeat("0", msDigits)
-	if flag := nativeFlag(j); flag != "" {
+	if flag := j.ExpireFlag(); flag != "" {
 		return respBytes("PEXPIREAT", key, ms, flag)
 	}
 	return respBytes("PEXPIREAT", key, ms)
-}
-
-// nativeFlag is the EXPIRE flag that expresses the job's condition, or ""
-// when a plain PEXPIREAT (when: always) or a script does.
-func nativeFlag(j *jobs.Job) string {
-	if j.Action.Expire == nil {
-		return ""
-	}
-	switch j.Action.Expire.When {
-	case jobs.WhenNoTTL:
-		return "NX"
-	case jobs.WhenLonger:
-		return "GT"
-	case jobs.WhenShorter:
-		return "LT"
-	}
-	return ""
 }
 
 // journalRecordBytes approximates one journal line: the key, its previous

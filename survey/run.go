@@ -346,7 +346,7 @@ func sampleScale(s *Survey, ws []*walker, o Options) float64 {
 		if o.Match == "*" && w.dbsize > 0 {
 			f = min(1, float64(w.scanned)/float64(w.dbsize))
 		} else {
-			f = cursorFraction(w.last, w.dbsize)
+			f = scan.CursorFraction(w.last, w.dbsize)
 		}
 		estimate += float64(w.scanned) / f
 	}
@@ -382,25 +382,6 @@ func margin(p, n float64, cursorTotal bool) float64 {
 		v += 1 / n
 	}
 	return 1.96 * math.Sqrt(v)
-}
-
-// cursorFraction estimates the share of a table a SCAN cursor has covered.
-// SCAN walks buckets in reverse-binary order, so the cursor's bits read
-// backwards, over the table's size, are the share of buckets visited.
-// (The planner's, copied: the two packages do not depend on each other.)
-func cursorFraction(cursor uint64, dbsize int64) float64 {
-	if cursor == 0 {
-		return 1
-	}
-	bits := 1
-	for int64(1)<<bits < dbsize {
-		bits++
-	}
-	var rev uint64
-	for i := 0; i < bits; i++ {
-		rev = rev<<1 | (cursor>>i)&1
-	}
-	return math.Max(float64(rev)/math.Exp2(float64(bits)), 1e-6)
 }
 
 // report is the entry as the survey shows it, counts scaled by up.

@@ -12,6 +12,7 @@ package scan
 import (
 	"context"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/redis/rueidis"
@@ -187,4 +188,24 @@ func (w *window) min() time.Duration {
 		m = min(m, w.d[i])
 	}
 	return m
+}
+
+// CursorFraction estimates the share of a table a SCAN cursor has covered,
+// for a walk stopped early (a sample). SCAN walks buckets in
+// reverse-binary order, so the cursor's bits read backwards, over the
+// table's size (the power of two at or above dbsize), are the share of
+// buckets visited.
+func CursorFraction(cursor uint64, dbsize int64) float64 {
+	if cursor == 0 {
+		return 1
+	}
+	bits := 1
+	for int64(1)<<bits < dbsize {
+		bits++
+	}
+	var rev uint64
+	for i := 0; i < bits; i++ {
+		rev = rev<<1 | (cursor>>i)&1
+	}
+	return math.Max(float64(rev)/math.Exp2(float64(bits)), 1e-6)
 }
