@@ -11,8 +11,11 @@ package scan
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/rueidis"
@@ -29,8 +32,12 @@ type Options struct {
 	// Limiter paces keys scanned per second; nil scans as fast as the
 	// server answers.
 	Limiter *rate.Limiter
-	// SlowCall is the round trip above which COUNT is halved: it bounds the
-	// server's time per call, which blocks every other client. Default 2ms.
+	// SlowCall bounds the server's time per SCAN call, which blocks every
+	// other client. Default 2ms. COUNT is steered so that the server's mean
+	// time per call stays at a third of it (the calls of one walk vary
+	// around their mean), read from INFO commandstats; where INFO is not
+	// allowed, COUNT is halved when the quickest recent round trip passes
+	// SlowCall.
 	SlowCall time.Duration
 }
 
@@ -74,6 +81,7 @@ func Walk(ctx context.Context, client rueidis.Client, cursor uint64, o Options, 
 		count := o.Count
 		cur := cursor
 		var recent window
+		cost := serverCost{client: client}
 		for {
 			start := time.Now()
 			// Bounded: the client retries a read on a lost connection
@@ -91,9 +99,13 @@ func Walk(ctx context.Context, client rueidis.Client, cursor uint64, o Options, 
 				}
 				return
 			}
-			// The quickest of the last calls: a round trip that waited
-			// behind other clients' commands says nothing of SCAN's cost.
-			count = adapt(count, o.Count, recent.min(), o.SlowCall)
+			if mean, ok := cost.poll(ctx); ok {
+				count = steer(count, o.Count, mean, o.SlowCall/3)
+			} else if !cost.known() {
+				// The quickest of the last calls: a round trip that waited
+				// behind other clients' commands says nothing of SCAN's cost.
+				count = adapt(count, o.Count, recent.min(), o.SlowCall)
+			}
 			if err := Wait(ctx, o.Limiter, len(e.Elements)); err != nil {
 				return
 			}
@@ -130,6 +142,95 @@ func scanCmd(client rueidis.Client, cursor uint64, match, typ string, count int)
 		return c.Type(typ).Build()
 	}
 	return c.Build()
+}
+
+// steer sets COUNT so the server's mean time per SCAN call comes near
+// target: proportional to how far the last mean was from it, at most
+// doubling at once, never above the ceiling nor below 10.
+func steer(count, ceiling int, mean, target time.Duration) int {
+	if mean <= 0 {
+		return min(count*2, ceiling)
+	}
+	next := int(float64(count) * float64(target) / float64(mean))
+	return max(10, min(next, count*2, ceiling))
+}
+
+// serverCost reads the server's own time for SCAN calls (INFO
+// commandstats) about twice a second, on the walk's connection. It is the
+// signal COUNT adapts on: a round trip also holds the time the call queued
+// behind other commands, which with this run's own writes always in flight
+// would shrink COUNT for nothing. It counts every client's SCANs, which is
+// the cost that matters to the server.
+type serverCost struct {
+	client      rueidis.Client
+	last        time.Time
+	calls, usec int64
+	read        bool // INFO answered at least once
+	refused     bool // INFO is not allowed (ACL, renamed): use round trips
+}
+
+// costEvery is how often the server's SCAN figures are read; tests read them
+// at every call.
+var costEvery = 500 * time.Millisecond
+
+func (c *serverCost) known() bool { return c.read }
+
+// poll returns the mean server time per SCAN call since the last reading,
+// when a new reading was due and there were calls in between.
+func (c *serverCost) poll(ctx context.Context) (time.Duration, bool) {
+	if c.refused || time.Since(c.last) < costEvery {
+		return 0, false
+	}
+	c.last = time.Now()
+	cctx, cancel := context.WithTimeout(ctx, CallTimeout)
+	text, err := c.client.Do(cctx, c.client.B().Info().Section("commandstats").Build()).ToString()
+	cancel()
+	if err != nil {
+		// A reply error (NOPERM, unknown command) will not change; a lost
+		// connection is the walk's SCAN to notice.
+		var re *rueidis.RedisError
+		c.refused = errors.As(err, &re)
+		return 0, false
+	}
+	calls, usec, ok := scanStat(text)
+	if !ok {
+		return 0, false
+	}
+	dc, du := calls-c.calls, usec-c.usec
+	first := !c.read
+	c.calls, c.usec, c.read = calls, usec, true
+	if first || dc <= 0 || du < 0 { // the first reading, or the stats were reset
+		return 0, false
+	}
+	return time.Duration(du) * time.Microsecond / time.Duration(dc), true
+}
+
+// scanStat reads calls and usec from the cmdstat_scan line of INFO
+// commandstats.
+func scanStat(info string) (calls, usec int64, ok bool) {
+	i := strings.Index(info, "cmdstat_scan:")
+	if i < 0 {
+		return 0, 0, false
+	}
+	line := info[i+len("cmdstat_scan:"):]
+	if j := strings.IndexAny(line, "\r\n"); j >= 0 {
+		line = line[:j]
+	}
+	var got int
+	for _, f := range strings.Split(line, ",") {
+		k, v, _ := strings.Cut(f, "=")
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			continue
+		}
+		switch k {
+		case "calls":
+			calls, got = n, got+1
+		case "usec":
+			usec, got = n, got+1
+		}
+	}
+	return calls, usec, got == 2
 }
 
 // adapt halves COUNT after a slow call and doubles it back, up to the
