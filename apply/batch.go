@@ -30,68 +30,151 @@ type pending struct {
 	dump  []byte
 }
 
-// batch processes the keys of one SCAN call: wait at the gates, decide,
-// journal, send, count, commit, then pay the rate limiter.
+// A node's walk is a two-stage pipeline, so the server never waits for
+// keyjob between batches: prepare (the walk's goroutine) waits at the
+// gates, decides a batch, journals it and sends its changes; finish (one
+// goroutine per walk) takes the batches in SCAN order, reads their replies,
+// counts them and commits their cursors. While batch N's changes are on
+// the wire, batch N+1 is being decided and journaled.
 //
 // Nothing waits between deciding and sending: a decision holds only for
 // the moment it was made (a computed expiry still ahead, the TTL a key
 // had), and a pause can last hours. So the pause and the guards are waited
 // for before the keys are read, and the rate limiter is paid after the
 // send, which paces the run just the same.
-func (r *Run) batch(ctx context.Context, node redisx.Node, st *checkpoint.Node, b scan.Batch) error {
+
+// inFlight is how many batches may be sent and not yet finished, beyond
+// the one being finished: enough to keep the server busy while the next
+// is decided, few enough that a failure leaves little to redo.
+const inFlight = 2
+
+// flight is a batch whose changes were sent and whose replies are still
+// to be counted.
+type flight struct {
+	b       scan.Batch
+	todo    []pending
+	counts  map[string]int64
+	allowed int // changes reserved against --limit and max_changes
+	partial bool
+	replies <-chan []rueidis.RedisResult // nil when nothing was sent
+}
+
+// walkBatches runs one node's walk through the pipeline: it returns when
+// every batch sent was finished, with the first error of either stage.
+func (r *Run) walkBatches(ctx context.Context, sc rueidis.Client, cursor uint64, opts scan.Options, node redisx.Node, st *checkpoint.Node) error {
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	flights := make(chan *flight, inFlight-1)
+	finished := make(chan error, 1)
+	go func() { finished <- r.finishAll(flights, node, st, cancel) }()
+	_, err := scan.Walk(wctx, sc, cursor, opts, func(ctx context.Context, b scan.Batch) error {
+		f, err := r.prepare(ctx, node, b)
+		if f != nil {
+			flights <- f // finishAll drains every flight, so this never blocks for long
+			if werr := scan.Wait(ctx, r.limiter, len(f.todo)); werr != nil && err == nil {
+				err = errInterrupted
+			}
+		}
+		return err
+	})
+	close(flights)
+	// The finishing stage's error is the cause when both failed: it
+	// cancelled the walk.
+	if ferr := <-finished; ferr != nil {
+		return ferr
+	}
+	return err
+}
+
+// finishAll finishes the flights in SCAN order. Every batch sent is
+// finished even after an interrupt (its cursor can then be committed);
+// after a batch fails, the later ones are not committed (they are scanned
+// again), and their reservations are given back.
+func (r *Run) finishAll(flights <-chan *flight, node redisx.Node, st *checkpoint.Node, cancel func()) error {
+	var first error
+	broken := false
+	for f := range flights {
+		if broken {
+			if f.replies != nil {
+				<-f.replies
+			}
+			r.release(f.allowed)
+			continue
+		}
+		committed, err := r.finishBatch(node, st, f)
+		if err == nil {
+			continue
+		}
+		if !committed {
+			broken = true
+		}
+		if first == nil {
+			first = err
+			cancel()
+		}
+	}
+	return first
+}
+
+// prepare waits at the gates, decides the batch, journals it and sends its
+// changes. A flight comes back with the error when the run must stop
+// after it (--limit, max_changes).
+func (r *Run) prepare(ctx context.Context, node redisx.Node, b scan.Batch) (*flight, error) {
 	if ctx.Err() != nil {
-		return errInterrupted
+		return nil, errInterrupted
 	}
 	if err := r.gates(ctx); err != nil {
-		return err
+		return nil, err
 	}
 	counts := map[string]int64{}
 	todo, err := r.decide(ctx, node, b.Keys, counts)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	allowed, stop := r.allowance(len(todo))
-	committed := false
-	defer func() {
-		if !committed { // a failed batch gives its reservation back
-			r.mu.Lock()
-			r.reserved -= int64(allowed)
-			r.mu.Unlock()
-		}
-	}()
-	partial := allowed < len(todo)
+	f := &flight{b: b, counts: counts, allowed: allowed, partial: allowed < len(todo)}
 	todo = todo[:allowed]
-	if todo, err = r.backup(ctx, node, todo, counts); err != nil {
-		return err
+	if todo, err = r.backup(ctx, node, todo, counts); err == nil {
+		err = r.journalBatch(todo)
 	}
-	if err := r.journalBatch(todo); err != nil {
-		return err
+	if err != nil {
+		r.release(allowed)
+		return nil, err
 	}
 	if testHookBeforeSend != nil {
 		testHookBeforeSend(keysOf(todo))
 	}
-	// The batch in flight is finished even when interrupted now.
-	sendCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), sendTimeout)
+	f.todo = todo
+	f.replies = r.dispatch(todo)
+	return f, stop
+}
+
+// finishBatch counts a flight's replies and commits it. committed says whether
+// its cursor and counts were recorded (an error after that is a reason to
+// stop, not a failed batch).
+func (r *Run) finishBatch(node redisx.Node, st *checkpoint.Node, f *flight) (committed bool, err error) {
+	// The batch was sent: it is finished even when the run is interrupted.
+	ctx, cancel := context.WithTimeout(context.Background(), sendTimeout)
 	defer cancel()
-	if err := r.send(sendCtx, node, todo, counts); err != nil {
-		return err
+	if f.replies != nil {
+		if err := r.tally(ctx, f.todo, <-f.replies, f.counts); err != nil {
+			r.release(f.allowed)
+			return false, err
+		}
 	}
-	r.commit(st, b, counts, partial, allowed)
-	committed = true
+	r.commit(st, f.b, f.counts, f.partial, f.allowed)
 	r.observe(node, false)
 	if err := r.save(false); err != nil {
-		return err
+		return true, err
 	}
-	if stop != nil {
-		return stop
-	}
-	if err := r.unitMistake(); err != nil {
-		return err
-	}
-	if err := scan.Wait(ctx, r.limiter, len(todo)); err != nil {
-		return errInterrupted
-	}
-	return nil
+	return true, r.unitMistake()
+}
+
+// release gives back a batch's reservation when it is not committed.
+func (r *Run) release(reserved int) {
+	r.mu.Lock()
+	r.reserved -= int64(reserved)
+	r.mu.Unlock()
 }
 
 // testHookBeforeSend, when set by a test, is called with the keys of a
@@ -351,10 +434,10 @@ func (r *Run) journalBatch(todo []pending) error {
 	return nil
 }
 
-// send writes the batch's changes in one pipeline and counts the replies.
-// A native command's 0 means "gone" or "condition no longer holds"; those
-// few keys are told apart with EXISTS afterwards.
-func (r *Run) send(ctx context.Context, node redisx.Node, todo []pending, counts map[string]int64) error {
+// dispatch sends the batch's changes in one pipeline, in the background;
+// the replies arrive on the channel. The pipeline is not cancelled by an
+// interrupt: a batch sent is finished.
+func (r *Run) dispatch(todo []pending) <-chan []rueidis.RedisResult {
 	if len(todo) == 0 {
 		return nil
 	}
@@ -365,10 +448,23 @@ func (r *Run) send(ctx context.Context, node redisx.Node, todo []pending, counts
 		cmds[i] = r.writer.command(c, p.change)
 		bytes += int64(len(p.key)) + 48
 	}
-	res := c.DoMulti(ctx, cmds...)
+	replies := make(chan []rueidis.RedisResult, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), sendTimeout)
+		defer cancel()
+		replies <- c.DoMulti(ctx, cmds...)
+	}()
 	if r.o.Gate != nil {
 		r.o.Gate.Sent(bytes)
 	}
+	return replies
+}
+
+// tally counts the replies of a batch's changes. A native command's 0
+// means "gone" or "condition no longer holds"; those few keys are told
+// apart with EXISTS afterwards.
+func (r *Run) tally(ctx context.Context, todo []pending, res []rueidis.RedisResult, counts map[string]int64) error {
+	c := r.conn.Client
 	var ambiguous []string
 	for i, rr := range res {
 		n, err := rr.AsInt64()

@@ -114,10 +114,7 @@ func (r *Run) scanNode(ctx context.Context, node redisx.Node, n *checkpoint.Node
 		return err
 	}
 	defer sc.Close()
-	_, err = scan.Walk(ctx, sc, cursor, opts, func(ctx context.Context, b scan.Batch) error {
-		return r.batch(ctx, node, n, b)
-	})
-	return err
+	return r.walkBatches(ctx, sc, cursor, opts, node, n)
 }
 
 // transient says whether an error is the node being away (a connection

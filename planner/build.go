@@ -90,7 +90,6 @@ func Build(ctx context.Context, conn *redisx.Conn, job *jobs.Job, o Options) (*P
 	fractions := make([]float64, len(nodes))
 	g, gctx := errgroup.WithContext(ctx)
 	for i, n := range nodes {
-		w := w // buffers of its own per node; the tally and the scan-rate limiter are shared
 		g.Go(func() error {
 			// SCAN on a connection of its own, so it does not queue
 			// behind the lookups of the batch before.
@@ -145,46 +144,83 @@ type walker struct {
 	o       Options
 	clock   func() time.Time
 	limiter *rate.Limiter
-	infos   []scan.KeyInfo
-	names   []string
-	matches []jobs.NameMatch
 }
 
 // errSampled stops a walk once the sample is complete.
 var errSampled = errors.New("sample complete")
 
+// looking is a batch whose names passed the regex and whose lookups are on
+// the wire.
+type looking struct {
+	matches []jobs.NameMatch
+	replies <-chan lookedUp
+}
+
+type lookedUp struct {
+	now   time.Time
+	infos []scan.KeyInfo
+	err   error
+}
+
 // node walks one primary and returns the share of its keyspace covered
 // (1 unless the walk stopped early for a sample).
+//
+// The walk is a pipeline, so the server does not wait for keyjob between
+// batches: the walk's goroutine applies the regex and sends a batch's
+// lookups; a second goroutine takes their replies in turn, decides and
+// tallies. While one batch's lookups are answered, the next is matched.
 func (w *walker) node(ctx context.Context, n redisx.Node, scanClient rueidis.Client, sample int64) (float64, error) {
 	j := w.job
 	var here int64 // keys this node's walk scanned
 	opts := scan.Options{Match: j.Select.Match, Type: j.Select.Type, Count: j.Limits.ScanCount, Limiter: w.limiter}
 	var last uint64
-	_, err := scan.Walk(ctx, scanClient, 0, opts, func(ctx context.Context, b scan.Batch) error {
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	batches := make(chan looking, 1)
+	finished := make(chan error, 1)
+	go func() {
+		var first error
+		for b := range batches {
+			r := <-b.replies
+			if first != nil {
+				continue
+			}
+			if first = r.err; first == nil {
+				first = w.finish(wctx, n, r, b.matches)
+			}
+			if first != nil {
+				cancel()
+			}
+		}
+		finished <- first
+	}()
+	_, err := scan.Walk(wctx, scanClient, 0, opts, func(_ context.Context, b scan.Batch) error {
 		last = b.Cursor
-		if err := w.batch(ctx, n, b.Keys); err != nil {
-			return err
-		}
+		// wctx: the walk's own context ends when Walk returns, before the
+		// last batch's lookups are answered.
+		batches <- w.lookup(wctx, n, b.Keys)
 		here += int64(len(b.Keys))
-		if w.o.Progress != nil {
-			w.o.Progress(w.tally.total())
-		}
 		if sample > 0 && here >= sample && b.Cursor != 0 {
 			return errSampled
 		}
 		return nil
 	})
+	close(batches)
+	if ferr := <-finished; ferr != nil {
+		return 0, ferr
+	}
 	if errors.Is(err, errSampled) {
 		return scan.CursorFraction(last, w.tally.dbsizeHint), nil
 	}
 	return 1, err
 }
 
-// batch decides the keys of one SCAN call: the regex on the name alone,
-// then the lookups the job's conditions need, pipelined, then the rest.
-func (w *walker) batch(ctx context.Context, n redisx.Node, keys []string) error {
+// lookup applies the regex to the names of a batch and sends the lookups
+// the job's conditions need, in the background.
+func (w *walker) lookup(ctx context.Context, n redisx.Node, keys []string) looking {
 	j := w.job
-	names, matches := w.names[:0], w.matches[:0]
+	names := make([]string, 0, len(keys))
+	matches := make([]jobs.NameMatch, 0, len(keys))
 	w.tally.mu.Lock()
 	for _, k := range keys {
 		if m := j.Match(k); m.OK() {
@@ -194,30 +230,38 @@ func (w *walker) batch(ctx context.Context, n redisx.Node, keys []string) error 
 		}
 	}
 	w.tally.mu.Unlock()
-	w.names, w.matches = names, matches
+	replies := make(chan lookedUp, 1)
 	needs := j.Needs()
-	now := w.clock()
-	var infos []scan.KeyInfo
-	if needs.TTL || needs.Idle {
-		var err error
-		now, w.infos, err = scan.Lookup(ctx, n.Client, names, scan.Lookups{Expiry: needs.TTL, ExpireTime: true, Idle: needs.Idle}, w.infos)
-		if err != nil {
+	if !needs.TTL && !needs.Idle {
+		infos := make([]scan.KeyInfo, len(names))
+		for i, k := range names {
+			infos[i] = scan.KeyInfo{Name: k, Exists: true, ExpireAt: -1}
+		}
+		replies <- lookedUp{now: w.clock(), infos: infos}
+		return looking{matches: matches, replies: replies}
+	}
+	go func() {
+		now, infos, err := scan.Lookup(ctx, n.Client, names, scan.Lookups{Expiry: needs.TTL, ExpireTime: true, Idle: needs.Idle}, nil)
+		replies <- lookedUp{now: now, infos: infos, err: err}
+	}()
+	return looking{matches: matches, replies: replies}
+}
+
+// finish decides and tallies a batch whose lookups came back, then the
+// MEMORY USAGE its changed keys need, and reports progress.
+func (w *walker) finish(ctx context.Context, n redisx.Node, r lookedUp, matches []jobs.NameMatch) error {
+	needs := w.job.Needs()
+	clock := jobs.Clock{Now: r.now, RunStart: w.tally.runStart}
+	measure, decided := w.decide(r.infos, matches, needs, clock)
+	if len(measure) > 0 {
+		if err := w.measured(ctx, n, r.infos, measure, decided); err != nil {
 			return err
 		}
-		infos = w.infos
-	} else {
-		infos = w.infos[:0]
-		for _, k := range names {
-			infos = append(infos, scan.KeyInfo{Name: k, Exists: true, ExpireAt: -1})
-		}
-		w.infos = infos
 	}
-	clock := jobs.Clock{Now: now, RunStart: w.tally.runStart}
-	measure, decided := w.decide(infos, matches, needs, clock)
-	if len(measure) == 0 {
-		return nil
+	if w.o.Progress != nil {
+		w.o.Progress(w.tally.total())
 	}
-	return w.measured(ctx, n, infos, measure, decided)
+	return nil
 }
 
 // decide tallies the keys of a batch, except the changed keys that need a
