@@ -192,49 +192,48 @@ func keysOf(todo []pending) []string {
 }
 
 // decide runs the job's rule over the batch's keys, with only the lookups
-// the rule and the journal need.
+// the rule and the journal need. The regex runs once per key.
 func (r *Run) decide(ctx context.Context, node redisx.Node, keys []string, counts map[string]int64) ([]pending, error) {
 	j := r.job
 	names := make([]string, 0, len(keys))
+	matches := make([]jobs.NameMatch, 0, len(keys))
 	for _, k := range keys {
-		if j.MatchName(k) {
-			names = append(names, k)
+		if m := j.Match(k); m.OK() {
+			names, matches = append(names, k), append(matches, m)
 		} else {
 			counts[string(jobs.SkipRegex)]++
 		}
 	}
 	want := r.lookups()
-	now := time.Now() // replaced by the server's clock when lookups run
-	infos := make([]scan.KeyInfo, 0, len(names))
+	var infos []scan.KeyInfo // nil: nothing was read, every key exists without a TTL as far as we know
+	now := r.serverNow()
 	if want.Expiry || want.Idle {
 		var err error
-		now, infos, err = scan.Lookup(ctx, node.Client, names, want, infos)
-		if err != nil {
+		if now, infos, err = scan.Lookup(ctx, node.Client, names, want, nil); err != nil {
 			return nil, err
-		}
-	} else {
-		now = r.serverNow()
-		for _, k := range names {
-			infos = append(infos, scan.KeyInfo{Name: k, Exists: true, ExpireAt: -1})
 		}
 	}
 	clock := jobs.Clock{Now: now, RunStart: r.runStart}
-	todo := make([]pending, 0, len(infos))
-	for _, ki := range infos {
+	todo := make([]pending, 0, len(names))
+	for i, name := range names {
+		ki := scan.KeyInfo{Name: name, Exists: true, ExpireAt: -1}
+		if infos != nil {
+			ki = infos[i]
+		}
 		if !ki.Exists {
 			counts[string(jobs.Gone)]++
 			continue
 		}
-		key := jobs.Key{Name: ki.Name, Idle: ki.Idle, HasTTL: ki.ExpireAt >= 0}
+		key := jobs.Key{Name: name, Idle: ki.Idle, HasTTL: ki.ExpireAt >= 0}
 		if key.HasTTL {
 			key.ExpireAt = time.UnixMilli(ki.ExpireAt)
 		}
-		d := j.Decide(key, clock)
+		d := j.DecideMatch(key, clock, matches[i])
 		if d.Outcome != jobs.Change {
 			counts[string(d.Outcome)]++
 			continue
 		}
-		p := pending{change: change{key: ki.Name}, prev: ki.ExpireAt, grace: d.Grace}
+		p := pending{change: change{key: name}, prev: ki.ExpireAt, grace: d.Grace}
 		if !d.ExpireAt.IsZero() {
 			p.expireAt = d.ExpireAt.UnixMilli()
 		}
