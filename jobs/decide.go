@@ -2,7 +2,6 @@ package jobs
 
 import (
 	"fmt"
-	"regexp"
 	"time"
 )
 
@@ -88,7 +87,7 @@ func (j *Job) Needs() Needs {
 // no regex. The glob and the type are the server's to check (SCAN MATCH and
 // TYPE).
 func (j *Job) MatchName(name string) bool {
-	return j.Select.Regex == nil || j.Select.Regex.MatchString(name)
+	return j.Match(name).ok
 }
 
 // Captures lists the names of select.regex's named groups, in order; nil
@@ -119,11 +118,11 @@ func (j *Job) Decide(k Key, c Clock) Decision {
 	return j.DecideMatch(k, c, j.Match(k.Name))
 }
 
-// NameMatch is select.regex applied to one key name, with the captures
-// when the action reads one.
+// NameMatch is select.regex applied to one key name, with the capture
+// the action reads, if any.
 type NameMatch struct {
-	ok       bool
-	captures []string
+	ok      bool
+	capture string
 }
 
 // OK reports whether the name passes select.regex.
@@ -132,14 +131,16 @@ func (m NameMatch) OK() bool { return m.ok }
 // Match applies select.regex once, so a caller that filters names before
 // reading keys (planner, executor) need not run it again in DecideMatch.
 func (j *Job) Match(name string) NameMatch {
-	m, ok := j.submatch(name)
-	return NameMatch{ok: ok, captures: m}
+	m := j.Select.matcher
+	if m.re != j.Select.Regex { // a Job built without Parse
+		m = newNameMatcher(j)
+	}
+	return m.match(name)
 }
 
 // DecideMatch is Decide for a name already matched with Match.
 func (j *Job) DecideMatch(k Key, c Clock, nm NameMatch) Decision {
-	m, ok := nm.captures, nm.ok
-	if !ok {
+	if !nm.ok {
 		return Decision{Outcome: SkipRegex}
 	}
 	if !j.ttlSelected(k, c.Now) {
@@ -157,21 +158,7 @@ func (j *Job) DecideMatch(k Key, c Clock, nm NameMatch) Decision {
 		}
 		return Decision{Outcome: Change}
 	}
-	return j.decideExpire(k, c, m)
-}
-
-// submatch applies select.regex, and returns the captures when the action
-// reads one (finding them costs more than matching).
-func (j *Job) submatch(name string) ([]string, bool) {
-	re := j.Select.Regex
-	switch {
-	case re == nil:
-		return nil, true
-	case j.Action.Expire == nil || j.Action.Expire.From == nil:
-		return nil, re.MatchString(name)
-	}
-	m := re.FindStringSubmatch(name)
-	return m, m != nil
+	return j.decideExpire(k, c, nm.capture)
 }
 
 // ttlSelected applies select.ttl. A comparison is on the remaining TTL and
@@ -194,12 +181,12 @@ func (j *Job) ttlSelected(k Key, now time.Time) bool {
 // when its name holds a broken timestamp. Then the timestamp is read (bad
 // ones are `bad_timestamp`), and last the comparisons that need the new
 // expiry (shorter, longer).
-func (j *Job) decideExpire(k Key, c Clock, m []string) Decision {
+func (j *Job) decideExpire(k Key, c Clock, capture string) Decision {
 	e := j.Action.Expire
 	if e.When == WhenNoTTL && k.HasTTL || e.When == WhenLonger && !k.HasTTL {
 		return Decision{Outcome: SkipTTL}
 	}
-	d := j.newExpiry(k.Name, c, m)
+	d := j.newExpiry(k.Name, c, capture)
 	if d.Outcome != Change {
 		return d
 	}
@@ -219,15 +206,11 @@ func (j *Job) decideExpire(k Key, c Clock, m []string) Decision {
 // in the past when the run starts, and a resumed run must give the same
 // expiry. With from, an expiry that is not after now becomes the grace TTL,
 // also from the run's start.
-func (j *Job) newExpiry(name string, c Clock, m []string) Decision {
+func (j *Job) newExpiry(name string, c Clock, capture string) Decision {
 	e := j.Action.Expire
 	if e.From == nil {
 		at := c.RunStart.Add(e.TTL + share(e.TTL, jitter(e, name)))
 		return Decision{Outcome: Change, ExpireAt: toMillis(at)}
-	}
-	capture := ""
-	if i := subexpIndex(j.Select.Regex, e.From.Capture); i >= 0 && i < len(m) {
-		capture = m[i]
 	}
 	start, err := e.From.Parse(capture)
 	if err != nil {
@@ -306,13 +289,6 @@ func keyFraction(salt, name string) float64 {
 	h *= 0xc4ceb9fe1a85ec53
 	h ^= h >> 33
 	return float64(h>>11) / (1 << 53)
-}
-
-func subexpIndex(re *regexp.Regexp, name string) int {
-	if re == nil {
-		return -1
-	}
-	return re.SubexpIndex(name)
 }
 
 // ExpireFlag is the EXPIRE flag that expresses action.expire.when (NX for

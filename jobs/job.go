@@ -46,6 +46,9 @@ type Select struct {
 	TTL   TTLCond
 	// Idle is nil when the job has no idle condition.
 	Idle *Comparison
+
+	// matcher is Regex compiled for the per-key check (Parse sets it).
+	matcher nameMatcher
 }
 
 // TTLKind is what select.ttl asks of a key's remaining TTL.

@@ -107,7 +107,7 @@ func checkInvariants(t *testing.T, j *Job) {
 		switch {
 		case (e.TTL > 0) == (e.From != nil):
 			fail("expire ttl %v from %v", e.TTL, e.From)
-		case e.From != nil && (e.After <= 0 || subexpIndex(j.Select.Regex, e.From.Capture) < 0):
+		case e.From != nil && (e.After <= 0 || (j.Select.Regex == nil || j.Select.Regex.SubexpIndex(e.From.Capture) < 0)):
 			fail("from %+v after %v", e.From, e.After)
 		case e.Jitter < 0 || e.Jitter > 1 || e.Grace < 0 || e.GraceSpread < 0:
 			fail("expire %+v", e)

@@ -74,6 +74,7 @@ func (v *validator) job(r *rawJob) *Job {
 	j.Backup = v.backup(r.Backup, j.Action.Kind)
 	j.Limits = v.limits(r.Limits)
 	j.Guards = v.guards(r.Guards)
+	j.Select.matcher = newNameMatcher(j)
 	return j
 }
 
