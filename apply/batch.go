@@ -460,8 +460,12 @@ func (r *Run) dispatch(todo []pending) <-chan []rueidis.RedisResult {
 }
 
 // tally counts the replies of a batch's changes. A native command's 0
-// means "gone" or "condition no longer holds"; those few keys are told
-// apart with EXISTS afterwards.
+// means "gone" or "condition no longer holds". Under EXPIRE NX without a
+// read, that is the job's own TTL check: the key counts as ttl, with no
+// command to tell a key deleted in the moment between SCAN and the write
+// from one with a TTL (that read would cost a command per key left alone,
+// and a job over a keyspace where half the keys have a TTL would pay it
+// for half of them). Otherwise the few keys are told apart with EXISTS.
 func (r *Run) tally(ctx context.Context, todo []pending, res []rueidis.RedisResult, counts map[string]int64) error {
 	c := r.conn.Client
 	var ambiguous []string
@@ -488,6 +492,10 @@ func (r *Run) tally(ctx context.Context, todo []pending, res []rueidis.RedisResu
 			ambiguous = append(ambiguous, todo[i].key)
 		}
 	}
+	if r.nxUnread() {
+		counts[string(jobs.SkipTTL)] += int64(len(ambiguous))
+		return r.journalUnchanged(ambiguous)
+	}
 	return r.tellApart(ctx, c, ambiguous, counts)
 }
 
@@ -504,16 +512,13 @@ func (r *Run) tellApart(ctx context.Context, c rueidis.Client, keys []string, co
 		if err != nil {
 			return fmt.Errorf("EXISTS %q: %w", keys[i], err)
 		}
-		switch {
-		case n == 0:
+		if n == 0 {
 			counts[string(jobs.Gone)]++
-		case r.nxUnread():
-			counts[string(jobs.SkipTTL)]++ // NX found a TTL: the check the plan makes by reading
-		default:
+		} else {
 			counts[string(jobs.ChangedSinceScan)]++
 		}
 	}
-	return r.journalUnchanged(keys)
+	return nil
 }
 
 // journalUnchanged records the keys whose change the server did not make,

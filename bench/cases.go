@@ -297,6 +297,17 @@ func (r result) PerKey(keys int64) float64 {
 	return float64(n) / float64(max(keys, 1))
 }
 
+// Beyond is the calls of every command but those named.
+func (r result) Beyond(names ...string) int64 {
+	var n int64
+	for name, st := range r.Stats {
+		if !slices.Contains(names, name) {
+			n += st.Calls
+		}
+	}
+	return n
+}
+
 func ratio(a, b time.Duration) float64 {
 	if b <= 0 {
 		return 0
