@@ -193,11 +193,14 @@ func (s *redisServer) CommandStats(ctx context.Context) (map[string]cmdStat, err
 }
 
 // SlowScans counts the SCAN calls in SLOWLOG, those above 2 ms of server
-// time, and returns the slowest one's time.
-func (s *redisServer) SlowScans(ctx context.Context) (n int64, slowest time.Duration, err error) {
+// time, and returns the slowest one's time; others counts the other
+// commands there. Those are single-key commands of a microsecond or so: one
+// past 2 ms says the server thread was held by something other than its
+// command (descheduled on a busy machine, a page fault), and so may a SCAN.
+func (s *redisServer) SlowScans(ctx context.Context) (n, others int64, slowest time.Duration, err error) {
 	entries, err := s.Client.Do(ctx, s.Client.B().SlowlogGet().Count(-1).Build()).ToArray()
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	for _, e := range entries {
 		fields, err := e.ToArray()
@@ -205,7 +208,11 @@ func (s *redisServer) SlowScans(ctx context.Context) (n int64, slowest time.Dura
 			continue
 		}
 		args, err := fields[3].AsStrSlice()
-		if err != nil || len(args) == 0 || !strings.EqualFold(args[0], "scan") {
+		if err != nil || len(args) == 0 {
+			continue
+		}
+		if !strings.EqualFold(args[0], "scan") {
+			others++
 			continue
 		}
 		n++
@@ -213,7 +220,7 @@ func (s *redisServer) SlowScans(ctx context.Context) (n int64, slowest time.Dura
 			slowest = max(slowest, time.Duration(us)*time.Microsecond)
 		}
 	}
-	return n, slowest, nil
+	return n, others, slowest, nil
 }
 
 // Keyspace returns db0's keys and keys with an expiry (INFO keyspace).

@@ -78,7 +78,10 @@ func Walk(ctx context.Context, client rueidis.Client, cursor uint64, o Options, 
 	results := make(chan result, 1)
 	go func() {
 		defer close(results)
-		count := o.Count
+		// Start at a quarter of the ceiling and let the server's figures
+		// raise it: COUNT 1000 with TYPE already passes 2 ms on a busy
+		// server, and the first figures come only after a few calls.
+		count := max(o.Count/4, min(o.Count, 10))
 		cur := cursor
 		var recent window
 		cost := serverCost{client: client}
@@ -164,24 +167,31 @@ func steer(count, ceiling int, mean, target time.Duration) int {
 type serverCost struct {
 	client      rueidis.Client
 	last        time.Time
+	every       time.Duration // doubles from costFirst up to costEvery
 	calls, usec int64
 	read        bool // INFO answered at least once
 	refused     bool // INFO is not allowed (ACL, renamed): use round trips
 }
 
-// costEvery is how often the server's SCAN figures are read; tests read them
-// at every call.
-var costEvery = 500 * time.Millisecond
+// The server's SCAN figures are read costFirst after the walk's first
+// call, then ever less often, up to every costEvery: COUNT finds its level
+// within a few tens of milliseconds, then holds it at a cost of two INFO
+// calls a second. Tests read them at every call.
+var (
+	costFirst = 20 * time.Millisecond
+	costEvery = 500 * time.Millisecond
+)
 
 func (c *serverCost) known() bool { return c.read }
 
 // poll returns the mean server time per SCAN call since the last reading,
 // when a new reading was due and there were calls in between.
 func (c *serverCost) poll(ctx context.Context) (time.Duration, bool) {
-	if c.refused || time.Since(c.last) < costEvery {
+	if c.refused || time.Since(c.last) < min(c.every, costEvery) {
 		return 0, false
 	}
 	c.last = time.Now()
+	c.every = max(2*c.every, costFirst)
 	cctx, cancel := context.WithTimeout(ctx, CallTimeout)
 	text, err := c.client.Do(cctx, c.client.B().Info().Section("commandstats").Build()).ToString()
 	cancel()

@@ -28,9 +28,9 @@ func TestWalk_SteersCountByServerTime(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	every := costEvery
-	costEvery = 0 // read the server's figures at every call
-	t.Cleanup(func() { costEvery = every })
+	first, every := costFirst, costEvery
+	costFirst, costEvery = 0, 0 // read the server's figures at every call
+	t.Cleanup(func() { costFirst, costEvery = first, every })
 
 	walk := func(slow time.Duration) (calls int64) {
 		t.Helper()
