@@ -125,6 +125,9 @@ func (rep report) targets(w io.Writer) {
 	row("apply wall / floor-server wall", "(floor ≈ 1.0–1.3× its server time)", within("apply", "floor-server", walls), "%.2f×", info)
 	row("floor-server wall / its server time", "(1.0–1.3×)", own("floor-server"), "%.2f×", info)
 	row("reference wall / apply wall", "≥ 3×", within("reference", "apply", walls), "%.2f×", atLeast(3))
+	if len(ok(rep.results["whatif-no-type"])) > 0 {
+		row("reference wall / apply wall without select.type", "(the reference's own work: no type check)", within("reference", "whatif-no-type", walls), "%.2f×", info)
+	}
 	row("plan wall / server time of its commands", "≤ 1.2×", own("plan"), "%.2f×", atMost(1.2))
 	row("plan wall / floor-scan wall", "(information)", within("plan", "floor-scan", walls), "%.2f×", info)
 	row("delete backup: dump / backup: none", "≤ 3×", within("delete-dump", "delete", walls), "%.2f×", atMost(3))
