@@ -467,7 +467,11 @@ func projectionRows(p *Plan, st reportStyle) []reportRow {
 
 	rows = append(rows, forkRows(p, st)...)
 
-	rows = append(rows, reportRow{"duration of the run", spokenDuration(secondsDuration(e.DurationSeconds)), rateWords(p.Job)})
+	runFor := spokenDuration(secondsDuration(e.DurationSeconds))
+	if e.DurationSeconds == 0 && p.Outcomes.Change > 0 {
+		runFor = "as fast as the server answers" // both rates unlimited: no rate to divide by
+	}
+	rows = append(rows, reportRow{"duration of the run", runFor, rateWords(p.Job)})
 	if p.Job.MaxChanges > 0 {
 		rows = append(rows, reportRow{"limit " + st.code("limits.max_changes"), words.Commas(p.Job.MaxChanges),
 			"this plan: " + words.Commas(o.Change) + " (" + words.Share(o.Change, p.Job.MaxChanges, "n/a") + ")"})
