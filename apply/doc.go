@@ -16,6 +16,11 @@
 // Order per batch — mark, apply, commit: the previous state of each key
 // goes to the journal and is fsynced before its change is sent; the
 // checkpoint records a batch's cursor only after the batch was applied.
+// A node's walk is a two-stage pipeline (batch.go): the walk's goroutine
+// decides, journals and sends batch N+1 while a finishing goroutine counts
+// batch N's replies and commits its cursor, in SCAN order. So the server
+// is never idle waiting for keyjob between batches, and the order above
+// still holds batch by batch.
 //
 // It must not depend on cmd/ (no flags, no terminal): the command line
 // hands it options, a gate and an observer.
