@@ -67,6 +67,9 @@ func (e *optionError) Error() string        { return e.err.Error() }
 func (e *optionError) Unwrap() error        { return e.err }
 func (e *optionError) Is(target error) bool { return target == ErrBadOptions }
 
+// connBuffer is the read and the write buffer of each connection.
+const connBuffer = 128 << 10
+
 // Redact returns the URL with any password replaced, for messages.
 func Redact(raw string) string {
 	u, err := url.Parse(raw)
@@ -167,6 +170,13 @@ func clientOption(o Options) (opt rueidis.ClientOption, addr string, db int, err
 		opt.Dialer.Timeout = 5 * time.Second
 	}
 	opt.ConnWriteTimeout = 10 * time.Second
+	// rueidis gives every connection 512 KiB buffers each way; a batch of
+	// keyjob's is about 80 KiB (a larger write bypasses the buffer, a
+	// larger reply is read in pieces). Smaller buffers keep the footprint
+	// per node of a cluster down: with the defaults, each primary walked
+	// cost about 6 MiB.
+	opt.ReadBufferEachConn = connBuffer
+	opt.WriteBufferEachConn = connBuffer
 	// A cluster client learns the nodes from CLUSTER SLOTS at the dial and
 	// again only after a MOVED or a lost connection of its own. A replica
 	// that joined after the dial, promoted while the run reads its shard
@@ -270,6 +280,9 @@ func (c *Conn) DialNode(addr string) (rueidis.Client, error) {
 	// guards' polls) decide what a node that does not answer means.
 	opt.DisableRetry = true
 	opt.ClientName = "keyjob-guard"
+	// One connection, not rueidis's four: its commands (SCAN, INFO, a
+	// PING) go one at a time.
+	opt.PipelineMultiplex = -1
 	client, err := rueidis.NewClient(opt)
 	if err != nil {
 		return nil, explain(addr, err)
