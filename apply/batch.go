@@ -27,6 +27,7 @@ type pending struct {
 	change
 	prev  int64 // previous absolute expiry, ms; -1 none
 	grace bool
+	size  int64 // MEMORY USAGE when read with the lookups; -1 not read
 	dump  []byte
 }
 
@@ -233,7 +234,10 @@ func (r *Run) decide(ctx context.Context, node redisx.Node, keys []string, count
 			counts[string(d.Outcome)]++
 			continue
 		}
-		p := pending{change: change{key: name}, prev: ki.ExpireAt, grace: d.Grace}
+		p := pending{change: change{key: name}, prev: ki.ExpireAt, grace: d.Grace, size: -1}
+		if want.Memory {
+			p.size = ki.Memory
+		}
 		if !d.ExpireAt.IsZero() {
 			p.expireAt = d.ExpireAt.UnixMilli()
 		}
@@ -255,7 +259,15 @@ func (r *Run) lookups() scan.Lookups {
 		return scan.Lookups{Idle: needs.Idle}
 	}
 	prevKnown := r.writer.flag == "NX" || r.job.Backup.Mode == jobs.BackupNone
-	return scan.Lookups{Expiry: needs.TTL || !prevKnown, ExpireTime: true, Idle: needs.Idle}
+	// A dump-backed delete measures every key it will DUMP: in the same
+	// round trip as the other reads, not one of its own.
+	return scan.Lookups{Expiry: needs.TTL || !prevKnown, ExpireTime: true, Idle: needs.Idle, Memory: r.dumpsAll()}
+}
+
+// dumpsAll says whether every key the run changes is dumped first: a
+// delete with backup: dump (an expire dumps only its grace keys).
+func (r *Run) dumpsAll() bool {
+	return r.job.Backup.Mode == jobs.BackupDump && r.job.Action.Kind == jobs.ActionDelete
 }
 
 // nxUnread says whether the run sends EXPIRE NX without reading the TTL
@@ -359,26 +371,35 @@ func (r *Run) backup(ctx context.Context, node redisx.Node, todo []pending, coun
 	ctx, cancel := context.WithTimeout(ctx, scan.CallTimeout)
 	defer cancel()
 	cmds := make(rueidis.Commands, 0, len(idx))
+	var measure []int // keys whose size the lookups did not read
 	for _, i := range idx {
-		cmds = append(cmds, c.B().MemoryUsage().Key(todo[i].key).Samples(0).Build())
+		if todo[i].size < 0 {
+			measure = append(measure, i)
+			cmds = append(cmds, c.B().MemoryUsage().Key(todo[i].key).Samples(0).Build())
+		}
 	}
-	sizes := c.DoMulti(ctx, cmds...)
+	if len(cmds) > 0 {
+		for n, res := range c.DoMulti(ctx, cmds...) {
+			size, err := res.AsInt64()
+			switch {
+			case rueidis.IsRedisNil(err):
+				size = 0 // gone: DUMP finds it so
+			case err != nil:
+				return nil, fmt.Errorf("MEMORY USAGE: %w", err)
+			}
+			todo[measure[n]].size = size
+		}
+	}
 	cmds = cmds[:0]
 	drop := map[int]string{}
 	var dumped []int
-	for n, i := range idx {
-		size, err := sizes[n].AsInt64()
-		switch {
-		case rueidis.IsRedisNil(err):
-			drop[i] = string(jobs.Gone)
-		case err != nil:
-			return nil, fmt.Errorf("MEMORY USAGE: %w", err)
-		case size > r.job.Backup.MaxDumpSize:
+	for _, i := range idx {
+		if todo[i].size > r.job.Backup.MaxDumpSize {
 			drop[i] = string(jobs.SkipTooBig)
-		default:
-			dumped = append(dumped, i)
-			cmds = append(cmds, c.B().Dump().Key(todo[i].key).Build())
+			continue
 		}
+		dumped = append(dumped, i)
+		cmds = append(cmds, c.B().Dump().Key(todo[i].key).Build())
 	}
 	for n, res := range c.DoMulti(ctx, cmds...) {
 		i := dumped[n]

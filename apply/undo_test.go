@@ -3,11 +3,13 @@ package apply
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/keyjob/keyjob/internal/journal"
 	"github.com/keyjob/keyjob/internal/redistest"
@@ -301,4 +303,65 @@ func TestUndo_SecondRunLeavesTheFirstAlone(t *testing.T) {
 		t.Errorf("undo of the second run: %+v, want nothing restored and every record unapplied", u)
 	}
 	assertSame(t, "after undoing the second run", afterFirst, snapshot(t, c))
+}
+
+// A key larger than backup.max_dump_size is neither dumped nor changed:
+// too_big_to_backup. A delete reads the sizes with its other lookups; an
+// expire dumps (and so measures) only the keys that get the grace TTL.
+func TestApply_TooBigToBackUp(t *testing.T) {
+	big := strings.Repeat("x", 4096)
+	t.Run("Delete", func(t *testing.T) {
+		srv, c := startRedis(t, redistest.Options{})
+		for i := range 50 {
+			do(t, c, c.B().Set().Key("blob:"+strconv.Itoa(i)).Value("small").Build())
+		}
+		do(t, c, c.B().Set().Key("blob:big").Value(big).Build())
+		job := loadJob(t, `version: 1
+name: drop-blobs
+select: {match: "blob:*"}
+action: {delete: {}}
+backup: {mode: dump, max_dump_size: 1KiB}
+limits: {rate: unlimited, scan_count: 20}
+`)
+		rep := mustRun(t, dial(t, srv.URL), job, Options{StateDir: t.TempDir()})
+		if rep.Outcomes.Change != 50 || rep.Outcomes.Skip["too_big_to_backup"] != 1 {
+			t.Errorf("changed %d, too_big_to_backup %d; want 50 and 1", rep.Outcomes.Change, rep.Outcomes.Skip["too_big_to_backup"])
+		}
+		if v, err := c.Do(context.Background(), c.B().Get().Key("blob:big").Build()).ToString(); err != nil || v != big {
+			t.Errorf("blob:big: %d bytes (%v), want it untouched", len(v), err)
+		}
+	})
+	t.Run("GraceExpire", func(t *testing.T) {
+		srv, c := startRedis(t, redistest.Options{})
+		old := time.Now().Add(-48 * time.Hour).Unix() // past its day: grace
+		fresh := time.Now().Unix()
+		for i := range 20 {
+			do(t, c, c.B().Set().Key(fmt.Sprintf("ev:%d:%d", old, i)).Value("small").Build())
+			do(t, c, c.B().Set().Key(fmt.Sprintf("ev:%d:%d", fresh, i)).Value(big).Build()) // big, but no grace: not dumped
+		}
+		do(t, c, c.B().Set().Key(fmt.Sprintf("ev:%d:big", old)).Value(big).Build())
+		job := loadJob(t, `version: 1
+name: expire-events
+select: {match: "ev:*", regex: '^ev:(?P<at>\d{10}):\w+$'}
+action: {expire: {from: {capture: at, format: unix}, after: 1d, grace: 1h}}
+backup: {mode: dump, max_dump_size: 1KiB}
+limits: {rate: unlimited, scan_count: 20}
+`)
+		rep := mustRun(t, dial(t, srv.URL), job, Options{StateDir: t.TempDir()})
+		if rep.Outcomes.Change != 40 || rep.Outcomes.Skip["too_big_to_backup"] != 1 {
+			t.Errorf("changed %d, too_big_to_backup %d; want 40 and 1", rep.Outcomes.Change, rep.Outcomes.Skip["too_big_to_backup"])
+		}
+		if ttl, _ := c.Do(context.Background(), c.B().Ttl().Key(fmt.Sprintf("ev:%d:big", old)).Build()).AsInt64(); ttl != -1 {
+			t.Errorf("the big grace key got TTL %d, want none", ttl)
+		}
+		st, err := journal.Open(rep.Journal)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stats, err := st.Stats()
+		st.Close()
+		if err != nil || stats.Dumps != 20 {
+			t.Errorf("journal: %d dumps (%v), want the 20 grace keys'", stats.Dumps, err)
+		}
+	})
 }
