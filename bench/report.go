@@ -122,9 +122,22 @@ func (rep report) targets(w io.Writer) {
 	var info func(float64) bool // no target: for reading the others
 
 	row("apply wall / server time of its commands", "≤ 1.2×", own("apply"), "%.2f×", atMost(1.2))
+	// The bounds behind the two targets above: a single-threaded server
+	// cannot finish sooner than its own CPU time for the work, network I/O
+	// and event loop included, which commandstats leaves out.
+	cpuOf := func(name string, f func(r result) float64) []float64 {
+		var out []float64
+		for _, r := range ok(rep.results[name]) {
+			out = append(out, f(r))
+		}
+		return out
+	}
+	row("apply wall / server CPU", "(1 = the server never waits for keyjob)", cpuOf("apply", func(r result) float64 { return ratio(r.Wall, r.ServerCPU) }), "%.2f×", info)
+	row("apply's server CPU / its server cmd time", "(the least wall / server cmd time can be)", cpuOf("apply", func(r result) float64 { return ratio(r.ServerCPU, r.ServerCmd) }), "%.2f×", info)
 	row("apply wall / floor-server wall", "(floor ≈ 1.0–1.3× its server time)", within("apply", "floor-server", walls), "%.2f×", info)
 	row("floor-server wall / its server time", "(1.0–1.3×)", own("floor-server"), "%.2f×", info)
 	row("reference wall / apply wall", "≥ 3×", within("reference", "apply", walls), "%.2f×", atLeast(3))
+	row("reference wall / apply's server CPU", "(the most any client doing apply's work could reach)", within("reference", "apply", func(x, y result) float64 { return ratio(x.Wall, y.ServerCPU) }), "%.2f×", info)
 	if len(ok(rep.results["whatif-no-type"])) > 0 {
 		row("reference wall / apply wall without select.type", "(the reference's own work: no type check)", within("reference", "whatif-no-type", walls), "%.2f×", info)
 	}
