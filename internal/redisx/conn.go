@@ -67,8 +67,14 @@ func (e *optionError) Error() string        { return e.err.Error() }
 func (e *optionError) Unwrap() error        { return e.err }
 func (e *optionError) Is(target error) bool { return target == ErrBadOptions }
 
-// connBuffer is the read and the write buffer of each connection.
-const connBuffer = 128 << 10
+// connBuffer is the read and the write buffer of each connection of the
+// main client, which carries the batches; nodeBuffer those of a node
+// client, which carries one SCAN reply (about 40 KiB at COUNT 1000, read in
+// pieces) or one INFO at a time.
+const (
+	connBuffer = 128 << 10
+	nodeBuffer = 32 << 10
+)
 
 // Redact returns the URL with any password replaced, for messages.
 func Redact(raw string) string {
@@ -177,6 +183,10 @@ func clientOption(o Options) (opt rueidis.ClientOption, addr string, db int, err
 	// cost about 6 MiB.
 	opt.ReadBufferEachConn = connBuffer
 	opt.WriteBufferEachConn = connBuffer
+	// The ring of requests in flight per connection: 1024 slots of about
+	// 350 bytes by default. keyjob has a few pipelines in flight per
+	// connection (a DoMulti takes one slot), so 256 are plenty.
+	opt.RingScaleEachConn = 8
 	// A cluster client learns the nodes from CLUSTER SLOTS at the dial and
 	// again only after a MOVED or a lost connection of its own. A replica
 	// that joined after the dial, promoted while the run reads its shard
@@ -280,9 +290,12 @@ func (c *Conn) DialNode(addr string) (rueidis.Client, error) {
 	// guards' polls) decide what a node that does not answer means.
 	opt.DisableRetry = true
 	opt.ClientName = "keyjob-guard"
-	// One connection, not rueidis's four: its commands (SCAN, INFO, a
-	// PING) go one at a time.
+	// One connection, not rueidis's four, with small buffers: its commands
+	// (SCAN, INFO, a PING) go one at a time, and there is one such client
+	// per primary for the guards, whether or not its shard is walked.
 	opt.PipelineMultiplex = -1
+	opt.ReadBufferEachConn = nodeBuffer
+	opt.WriteBufferEachConn = nodeBuffer
 	client, err := rueidis.NewClient(opt)
 	if err != nil {
 		return nil, explain(addr, err)
