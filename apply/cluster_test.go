@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -263,6 +264,42 @@ func TestApply_Cluster(t *testing.T) {
 		if u.Records != rep.Outcomes.Change || u.Restored != u.Records {
 			t.Errorf("undo report %+v: want %d records, all restored", u, rep.Outcomes.Change)
 		}
+		assertSame(t, "after undo", before, snapshot(t, c))
+	})
+
+	// --shards-at-once 1: the primaries are walked one after another, and
+	// the keyspace ends the same.
+	t.Run("OneShardAtOnce", func(t *testing.T) {
+		state := t.TempDir()
+		job := loadJob(t, ticketJob)
+		var mu sync.Mutex
+		most, started := 0, map[string]bool{}
+		observe := func(p Progress) {
+			mu.Lock()
+			defer mu.Unlock()
+			walking := 0
+			for _, n := range p.Nodes {
+				if n.Scanned > 0 {
+					started[n.Addr] = true
+					if !n.Done {
+						walking++
+					}
+				}
+			}
+			most = max(most, walking)
+		}
+		log := &logBuffer{}
+		rep, err := execute(context.Background(), t, dial(t, cl.URL), job, Options{StateDir: state, ShardsAtOnce: 1, Observe: observe}, log)
+		if err != nil {
+			t.Fatalf("run: %v\n%s", err, log)
+		}
+		if most != 1 || len(started) != 3 {
+			t.Errorf("at most %d primaries walked at once, %d walked in all; want 1 and 3", most, len(started))
+		}
+		cp := loadCheckpoint(t, state, job.Name)
+		changes := clusterTicketChanges(t, before, cp.RunStartMs)
+		assertChanges(t, "after the ticket job", c, before, snapshot(t, c), vals, changes)
+		undo(t, cl.URL, rep.Journal, UndoOptions{})
 		assertSame(t, "after undo", before, snapshot(t, c))
 	})
 

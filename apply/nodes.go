@@ -20,15 +20,24 @@ import (
 // aborts (with its checkpoint); until then its walk waits and retries.
 const DefaultMaxDown = 60 * time.Second
 
-// walk scans every primary that is not done, all at once (each shard of a
-// cluster is single-threaded; walking them one after another would leave
-// all but one idle). The first error stops the others after their batch
+// DefaultShardsAtOnce is how many primaries a run walks at once. A walk
+// costs keyjob a connection and a few batches, about 1.1 MiB, and one core
+// keeps two or three shards busy at full speed: eight keep a large
+// cluster's run within the memory target and more cores than most hosts
+// have busy, and with a rate limit (the total over all shards) they
+// change nothing but the order the shards are done in.
+const DefaultShardsAtOnce = 8
+
+// walk scans every primary that is not done, up to ShardsAtOnce of them
+// at once (each shard of a cluster is single-threaded; walking them one
+// after another would leave all but one idle). The first error stops the others after their batch
 // in flight. When the cluster's topology changed during the walk, the
 // shards involved get a second pass: SCAN can miss keys of slots that
 // moved while it ran.
 func (r *Run) walk(ctx context.Context) error {
 	for {
 		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(r.shardsAtOnce())
 		for i := range r.cp.Nodes {
 			n := &r.cp.Nodes[i]
 			if r.nodeDone(n) {
@@ -93,6 +102,13 @@ func (r *Run) walkNode(ctx context.Context, n *checkpoint.Node) error {
 		case <-time.After(time.Second):
 		}
 	}
+}
+
+func (r *Run) shardsAtOnce() int {
+	if r.o.ShardsAtOnce > 0 {
+		return r.o.ShardsAtOnce
+	}
+	return DefaultShardsAtOnce
 }
 
 func (r *Run) maxDown() time.Duration {

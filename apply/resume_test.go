@@ -40,7 +40,7 @@ func execute(ctx context.Context, t *testing.T, conn *redisx.Conn, job *jobs.Job
 	if err != nil {
 		return nil, err
 	}
-	r.SetObserver(nil, log.logger(), 0)
+	r.SetObserver(o.Observe, log.logger(), 0)
 	return r.Execute(ctx)
 }
 

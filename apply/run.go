@@ -37,8 +37,11 @@ type Options struct {
 	// MaxDown is how long a primary may not answer before the run aborts;
 	// DefaultMaxDown when 0.
 	MaxDown time.Duration
-	Observe func(Progress)
-	Logger  *slog.Logger
+	// ShardsAtOnce bounds the primaries walked at once (each walk holds a
+	// connection and a few batches); DefaultShardsAtOnce when 0.
+	ShardsAtOnce int
+	Observe      func(Progress)
+	Logger       *slog.Logger
 }
 
 // Gate is the guards, as the executor sees them: it waits at the gate

@@ -40,6 +40,7 @@ func applyCommand() *cli.Command {
 			&cli.BoolFlag{Name: "restart", Usage: "discard the checkpoint and start again"},
 			&cli.StringFlag{Name: "pause-file", Usage: "while `PATH` exists the run waits"},
 			&cli.DurationFlag{Name: "node-down-timeout", Value: apply.DefaultMaxDown, Usage: "how long a primary may not answer (a restart, a failover) before the run aborts with its checkpoint"},
+			&cli.IntFlag{Name: "shards-at-once", Value: apply.DefaultShardsAtOnce, Usage: "on a cluster, how many primaries are walked at once"},
 		}),
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
@@ -114,7 +115,8 @@ func applyOptionsFrom(c *cli.Context, job *jobs.Job) (applyOptions, error) {
 		Run: apply.Options{
 			StateDir: c.String("state-dir"), Rate: r, ScanRate: sr, Limit: c.Int64("limit"),
 			Resume: c.Bool("resume"), Restart: c.Bool("restart"), MaxDown: c.Duration("node-down-timeout"),
-			Control: apply.NewControl(c.String("pause-file")),
+			ShardsAtOnce: c.Int("shards-at-once"),
+			Control:      apply.NewControl(c.String("pause-file")),
 		},
 		PlanFile: c.String("plan"), AllowOtherTarget: c.Bool("allow-other-target"),
 		Yes: c.Bool("yes"), Progress: prog, LogFormat: c.String("log-format"), Stdin: os.Stdin,
