@@ -93,6 +93,14 @@ func TestFromInfo_Replica(t *testing.T) {
 	}
 }
 
+func ones(n int) []int {
+	out := make([]int, n)
+	for i := range out {
+		out[i] = 1
+	}
+	return out
+}
+
 func TestP99(t *testing.T) {
 	ms := func(ds ...int) []ping {
 		var out []ping
@@ -112,10 +120,12 @@ func TestP99(t *testing.T) {
 	}{
 		{"none: unknown", nil, -1},
 		{"one", ms(3), 3 * time.Millisecond},
-		{"ten, one slow: the slowest", ms(1, 1, 1, 1, 2000, 1, 1, 1, 1, 1), 2 * time.Second},
+		{"ten, one stalled 2 s: it stands for 20", ms(1, 1, 1, 1, 2000, 1, 1, 1, 1, 1), 2 * time.Second},
 		{"ten", ms(5, 1, 2, 3, 4, 6, 7, 8, 9, 10), 10 * time.Millisecond},
-		{"a hundred: the slowest but one", ms(hundred...), 99 * time.Millisecond},
-		{"a hundred and one", ms(append(hundred, 500)...), 100 * time.Millisecond},
+		{"a hundred of 1..100 ms: the slowest but one", ms(hundred...), 99 * time.Millisecond},
+		{"a hundred of 1 ms and one of 11 ms: a spike is not the p99", ms(append(ones(100), 11)...), time.Millisecond},
+		{"a hundred of 1 ms and two of 11 ms: two are", ms(append(ones(100), 11, 11)...), 11 * time.Millisecond},
+		{"a hundred of 1 ms and one of 300 ms: a stall of 3 pings", ms(append(ones(100), 300)...), 300 * time.Millisecond},
 	}
 	for _, c := range cases {
 		if got := p99(c.pings); got != c.want {
