@@ -83,13 +83,6 @@ func (j *Job) Needs() Needs {
 	return n
 }
 
-// MatchName reports whether name passes select.regex; true when the job has
-// no regex. The glob and the type are the server's to check (SCAN MATCH and
-// TYPE).
-func (j *Job) MatchName(name string) bool {
-	return j.Match(name).ok
-}
-
 // Captures lists the names of select.regex's named groups, in order; nil
 // without a regex.
 func (j *Job) Captures() []string {

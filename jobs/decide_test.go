@@ -366,18 +366,18 @@ func TestJob_Needs(t *testing.T) {
 	}
 }
 
-func TestJob_MatchNameCaptures(t *testing.T) {
+func TestJob_MatchCaptures(t *testing.T) {
 	j := job(t, ticketSelect, "{delete: {}}")
 	for name, want := range map[string]bool{"ticket:1:2": true, "ticket:1:x": false, "ticket:1": false} {
-		if got := j.MatchName(name); got != want {
-			t.Errorf("MatchName(%q) = %v", name, got)
+		if got := j.Match(name).OK(); got != want {
+			t.Errorf("Match(%q).OK() = %v", name, got)
 		}
 	}
 	if got := j.Captures(); !slices.Equal(got, []string{"issued", "customer"}) {
 		t.Errorf("Captures() = %v", got)
 	}
 	all := job(t, `{match: "k:*"}`, "{delete: {}}")
-	if !all.MatchName("anything") || all.Captures() != nil {
+	if !all.Match("anything").OK() || all.Captures() != nil {
 		t.Error("a job without a regex must match every name and have no captures")
 	}
 }

@@ -236,7 +236,7 @@ func TestSuggest_Quoting(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%v\n%s", err, ss[0].Data)
 			}
-			if !job.MatchName(key) {
+			if !job.Match(key).OK() {
 				t.Errorf("the job's regex %s does not select %q", job.Select.Regex, key)
 			}
 			if !globMatch(job.Select.Match, key) {
