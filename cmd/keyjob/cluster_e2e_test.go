@@ -8,18 +8,14 @@ package main_test
 // keyspace and job-file helpers of e2e_helpers_test.go.
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -71,114 +67,15 @@ const (
 
 var clusterE2ETicketName = regexp.MustCompile(`^ticket:(\d{10}):\d+:[A-Za-z0-9]+$`)
 
-// clusterE2EProc is one run of the binary.
-type clusterE2EProc struct {
-	cmd            *exec.Cmd
-	stdout, stderr *clusterE2EBuffer
-	args           []string
-	done           chan struct{}
-	code           int
-}
+// clusterRunTimeout bounds a cluster run: a failover waits out
+// cluster-node-timeout.
+const clusterRunTimeout = 3 * time.Minute
 
-func (p *clusterE2EProc) String() string {
-	return fmt.Sprintf("keyjob %s: exit %d\n--- stdout:\n%s--- stderr:\n%s", strings.Join(p.args, " "), p.code, p.stdout, p.stderr)
-}
-
-type clusterE2EBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *clusterE2EBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *clusterE2EBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
-// clusterE2EStart starts the binary without a terminal (stdin /dev/null)
-// and without $REDIS_URL.
-func clusterE2EStart(t *testing.T, args ...string) *clusterE2EProc {
+// clusterE2ERun runs the binary to its end, without a terminal and
+// without $REDIS_URL.
+func clusterE2ERun(t *testing.T, args ...string) result {
 	t.Helper()
-	p := &clusterE2EProc{args: args, stdout: &clusterE2EBuffer{}, stderr: &clusterE2EBuffer{}, done: make(chan struct{})}
-	p.cmd = exec.Command(bin, args...)
-	p.cmd.Dir = t.TempDir()
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "REDIS_URL=") {
-			p.cmd.Env = append(p.cmd.Env, kv)
-		}
-	}
-	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		err := p.cmd.Wait()
-		var exit *exec.ExitError
-		switch {
-		case errors.As(err, &exit):
-			if ws, ok := exit.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-				p.code = 128 + int(ws.Signal())
-			} else {
-				p.code = exit.ExitCode()
-			}
-		case err != nil:
-			p.code = -1
-		}
-		close(p.done)
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-p.done:
-		default:
-			p.cmd.Process.Kill()
-			<-p.done
-		}
-	})
-	return p
-}
-
-// wait waits for the run to end (three minutes at most: a failover waits
-// out cluster-node-timeout) and returns its code.
-func (p *clusterE2EProc) wait(t *testing.T) int {
-	t.Helper()
-	select {
-	case <-p.done:
-	case <-time.After(3 * time.Minute):
-		p.cmd.Process.Kill()
-		<-p.done
-		t.Fatalf("did not end within 3 minutes\n%s", p)
-	}
-	return p.code
-}
-
-func (p *clusterE2EProc) exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
-}
-
-// clusterE2ERun runs the binary to its end.
-func clusterE2ERun(t *testing.T, args ...string) *clusterE2EProc {
-	t.Helper()
-	p := clusterE2EStart(t, args...)
-	p.wait(t)
-	return p
-}
-
-func clusterE2EWantExit(t *testing.T, p *clusterE2EProc, code int) {
-	t.Helper()
-	if p.code != code {
-		t.Fatalf("exit %d, want %d\n%s", p.code, code, p)
-	}
+	return start(t, nil, args...).waitUpTo(t, clusterRunTimeout)
 }
 
 // clusterE2EApply are the arguments of an apply run without a terminal,
@@ -328,7 +225,7 @@ func clusterE2EInfo(t *testing.T, c rueidis.Client, section, line, field string)
 
 // clusterE2EWaitExpires waits until the cluster holds n keys with a TTL,
 // while p runs: a kill point by the work done, not by time.
-func clusterE2EWaitExpires(t *testing.T, p *clusterE2EProc, c rueidis.Client, n int64) {
+func clusterE2EWaitExpires(t *testing.T, p *proc, c rueidis.Client, n int64) {
 	t.Helper()
 	deadline := time.Now().Add(2 * time.Minute)
 	for clusterE2EInfo(t, c, "keyspace", "db0", "expires") < n {
@@ -441,9 +338,9 @@ func (p clusterE2EPlanJSON) warns(code string) bool {
 func clusterE2EPlan(t *testing.T, url, job string, more ...string) clusterE2EPlanJSON {
 	t.Helper()
 	p := clusterE2ERun(t, append([]string{"plan", "--redis", url, "--format", "json"}, append(more, job)...)...)
-	clusterE2EWantExit(t, p, 0)
+	wantExit(t, p, 0)
 	var plan clusterE2EPlanJSON
-	if err := json.Unmarshal([]byte(p.stdout.String()), &plan); err != nil {
+	if err := json.Unmarshal([]byte(p.stdout), &plan); err != nil {
 		t.Fatalf("plan JSON: %v\n%s", err, p)
 	}
 	return plan
@@ -506,7 +403,7 @@ func TestClusterE2E_Cluster(t *testing.T) {
 	t.Run("ApplyAndUndo", func(t *testing.T) {
 		state := filepath.Join(t.TempDir(), "state")
 		p := clusterE2ERun(t, clusterE2EApply(cl.URL, state, "--rate", "unlimited", ticketJob)...)
-		clusterE2EWantExit(t, p, 0)
+		wantExit(t, p, 0)
 		cp := clusterE2ECheckpoint(t, state, "ticket-ttl-backfill")
 		clusterE2EExpectTickets(t, c, before, snapshot(t, c), values, cp.RunStartMs)
 		rep := clusterE2EReport(t, state, "ticket-ttl-backfill", cp.RunID)
@@ -516,7 +413,7 @@ func TestClusterE2E_Cluster(t *testing.T) {
 		}
 
 		u := clusterE2ERun(t, "undo", "--redis", cl.URL, "--yes", "--progress", "none", rep.Journal)
-		clusterE2EWantExit(t, u, 0)
+		wantExit(t, u, 0)
 		wantSame(t, "after undo", before, snapshot(t, c))
 	})
 
@@ -531,10 +428,10 @@ func TestClusterE2E_Cluster(t *testing.T) {
 			if i > 0 {
 				args = clusterE2EApply(cl.URL, state, "--rate", "600", "--resume", ticketJob)
 			}
-			p := clusterE2EStart(t, args...)
+			p := start(t, nil, args...)
 			clusterE2EWaitExpires(t, p, c, base+at)
 			p.cmd.Process.Signal(syscall.SIGKILL)
-			if code := p.wait(t); code != 128+int(syscall.SIGKILL) {
+			if code := p.waitUpTo(t, clusterRunTimeout).code; code != 128+int(syscall.SIGKILL) {
 				t.Fatalf("run %d was not killed (exit %d): the job ran too fast to be interrupted\n%s", i+1, code, p)
 			}
 			cp = clusterE2ECheckpoint(t, state, "ticket-ttl-backfill")
@@ -543,8 +440,8 @@ func TestClusterE2E_Cluster(t *testing.T) {
 			}
 		}
 		p := clusterE2ERun(t, clusterE2EApply(cl.URL, state, "--rate", "unlimited", "--resume", ticketJob)...)
-		clusterE2EWantExit(t, p, 0)
-		if !strings.Contains(p.stdout.String(), "Resuming ticket-ttl-backfill") {
+		wantExit(t, p, 0)
+		if !strings.Contains(p.stdout, "Resuming ticket-ttl-backfill") {
 			t.Errorf("the resume does not say it resumes\n%s", p)
 		}
 		end := clusterE2ECheckpoint(t, state, "ticket-ttl-backfill")
@@ -558,7 +455,7 @@ func TestClusterE2E_Cluster(t *testing.T) {
 			t.Errorf("report: resumed false after two resumes")
 		}
 		u := clusterE2ERun(t, "undo", "--redis", cl.URL, "--yes", "--progress", "none", rep.Journal)
-		clusterE2EWantExit(t, u, 0)
+		wantExit(t, u, 0)
 		wantSame(t, "after undo of the resumed run", before, snapshot(t, c))
 	})
 
@@ -579,7 +476,7 @@ func TestClusterE2E_Cluster(t *testing.T) {
 		}
 		state := filepath.Join(t.TempDir(), "state")
 		p := clusterE2ERun(t, clusterE2EApply(cl.URL, state, dealJob)...)
-		clusterE2EWantExit(t, p, 0)
+		wantExit(t, p, 0)
 		cp := clusterE2ECheckpoint(t, state, "drop-deal-clicks")
 		rep := clusterE2EReport(t, state, "drop-deal-clicks", cp.RunID)
 		clusterE2ECheckReport(t, rep, 3)
@@ -601,8 +498,8 @@ func TestClusterE2E_Cluster(t *testing.T) {
 		}
 
 		u := clusterE2ERun(t, "undo", "--redis", cl.URL, "--yes", "--progress", "none", rep.Journal)
-		clusterE2EWantExit(t, u, 0)
-		if !strings.Contains(u.stdout.String(), "recreated "+strconv.Itoa(len(deals))) {
+		wantExit(t, u, 0)
+		if !strings.Contains(u.stdout, "recreated "+strconv.Itoa(len(deals))) {
 			t.Errorf("undo does not say it recreated %d keys\n%s", len(deals), u)
 		}
 		wantSame(t, "after undo of the delete", before, snapshot(t, c))
@@ -625,7 +522,7 @@ func TestClusterE2E_Failover(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 		defer cancel()
 		f := clusterE2EFailoverSetup(t, cl)
-		p := clusterE2EStart(t, clusterE2EApply(cl.URL, f.state, "--rate", "300", "--log-format", "json", f.job)...)
+		p := start(t, nil, clusterE2EApply(cl.URL, f.state, "--rate", "300", "--log-format", "json", f.job)...)
 		clusterE2EWaitExpires(t, p, f.c, f.base+600)
 		if err := cl.KillNode(ctx, f.victim); err != nil {
 			t.Fatal(err)
@@ -633,9 +530,9 @@ func TestClusterE2E_Failover(t *testing.T) {
 		if err := cl.WaitPromoted(ctx, f.replica); err != nil {
 			t.Fatal(err)
 		}
-		p.wait(t)
-		clusterE2EWantExit(t, p, 0)
-		f.check(t, p.stderr.String())
+		r := p.waitUpTo(t, clusterRunTimeout)
+		wantExit(t, r, 0)
+		f.check(t, r.stderr)
 	})
 
 	// A planned failover (CLUSTER FAILOVER), guards on. The guards follow
@@ -646,18 +543,19 @@ func TestClusterE2E_Failover(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 		defer cancel()
 		f := clusterE2EFailoverSetup(t, cl)
-		p := clusterE2EStart(t, clusterE2EApply(cl.URL, f.state, "--rate", "300", "--log-format", "json", f.job)...)
+		p := start(t, nil, clusterE2EApply(cl.URL, f.state, "--rate", "300", "--log-format", "json", f.job)...)
 		clusterE2EWaitExpires(t, p, f.c, f.base+600)
 		if _, err := cl.Failover(ctx, f.victim); err != nil {
 			t.Fatal(err)
 		}
-		if code := p.wait(t); code != 0 {
-			t.Fatalf("exit %d, want 0: the guards should follow the failover\n%s", code, p)
+		r := p.waitUpTo(t, clusterRunTimeout)
+		if r.code != 0 {
+			t.Fatalf("exit %d, want 0: the guards should follow the failover\n%s", r.code, r)
 		}
-		if !strings.Contains(p.stderr.String(), "a new primary (a failover): watching it") {
-			t.Errorf("the guards do not say they follow the new primary\n%s", p)
+		if !strings.Contains(r.stderr, "a new primary (a failover): watching it") {
+			t.Errorf("the guards do not say they follow the new primary\n%s", r)
 		}
-		f.check(t, p.stderr.String())
+		f.check(t, r.stderr)
 	})
 }
 
@@ -769,8 +667,8 @@ func TestClusterE2E_Replica(t *testing.T) {
 	t.Run("ApplyToReplicaRefused", func(t *testing.T) {
 		state := filepath.Join(t.TempDir(), "state")
 		p := clusterE2ERun(t, clusterE2EApply(replica.URL, state, job)...)
-		clusterE2EWantExit(t, p, 1)
-		if !strings.Contains(p.stderr.String(), "is a replica") || !strings.Contains(p.stderr.String(), "primary") {
+		wantExit(t, p, 1)
+		if !strings.Contains(p.stderr, "is a replica") || !strings.Contains(p.stderr, "primary") {
 			t.Errorf("the refusal does not say the target is a replica and to use the primary\n%s", p)
 		}
 		wantSame(t, "the primary after the refusal", before, snapshot(t, pc))
@@ -783,7 +681,7 @@ func TestClusterE2E_Replica(t *testing.T) {
 	planOnReplica := filepath.Join(dir, "plan-replica.json")
 	t.Run("PlanAndSurveyOnReplica", func(t *testing.T) {
 		p := clusterE2ERun(t, "plan", "--redis", replica.URL, "--format", "json", "--out", planOnReplica, job)
-		clusterE2EWantExit(t, p, 0)
+		wantExit(t, p, 0)
 		b, err := os.ReadFile(planOnReplica)
 		if err != nil {
 			t.Fatal(err)
@@ -799,20 +697,20 @@ func TestClusterE2E_Replica(t *testing.T) {
 			t.Errorf("plan on the replica: change %d, scanned %d; on the primary %d, %d", plan.Outcomes.Change, plan.Scanned, onPrimary.Outcomes.Change, onPrimary.Scanned)
 		}
 		text := clusterE2ERun(t, "plan", "--redis", replica.URL, "--format", "text", job)
-		clusterE2EWantExit(t, text, 0)
-		if !strings.Contains(text.stdout.String(), "come from a replica") {
+		wantExit(t, text, 0)
+		if !strings.Contains(text.stdout, "come from a replica") {
 			t.Errorf("the text plan does not say its figures come from a replica\n%s", text)
 		}
 
 		s := clusterE2ERun(t, "survey", "--redis", replica.URL, "--format", "json")
-		clusterE2EWantExit(t, s, 0)
+		wantExit(t, s, 0)
 		var survey struct {
 			Scanned int64 `json:"scanned"`
 			Notes   []struct {
 				Code string `json:"code"`
 			} `json:"notes"`
 		}
-		if err := json.Unmarshal([]byte(s.stdout.String()), &survey); err != nil {
+		if err := json.Unmarshal([]byte(s.stdout), &survey); err != nil {
 			t.Fatalf("survey JSON: %v\n%s", err, s)
 		}
 		var noted bool
@@ -837,9 +735,9 @@ func TestClusterE2E_Replica(t *testing.T) {
 	t.Run("ApplyOnPrimaryReachesReplica", func(t *testing.T) {
 		state := filepath.Join(t.TempDir(), "state")
 		p := clusterE2ERun(t, clusterE2EApply(primary.URL, state, "--plan", planOnReplica, job)...)
-		clusterE2EWantExit(t, p, 4)
+		wantExit(t, p, 4)
 		p = clusterE2ERun(t, clusterE2EApply(primary.URL, state, "--plan", planOnReplica, "--allow-other-target", job)...)
-		clusterE2EWantExit(t, p, 0)
+		wantExit(t, p, 0)
 		cp := clusterE2ECheckpoint(t, state, "ticket-ttl-backfill")
 		after := snapshot(t, pc)
 		clusterE2EExpectTickets(t, pc, before, after, values, cp.RunStartMs)

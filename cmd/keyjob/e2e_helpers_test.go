@@ -220,12 +220,19 @@ func (p *proc) String() string { return p.result().String() }
 // run and fails the test), and returns what it gave.
 func (p *proc) wait(t *testing.T) result {
 	t.Helper()
+	return p.waitUpTo(t, runTimeout)
+}
+
+// waitUpTo is wait with a limit of its own (a cluster run waits out a
+// failover's cluster-node-timeout).
+func (p *proc) waitUpTo(t *testing.T, limit time.Duration) result {
+	t.Helper()
 	select {
 	case <-p.done:
-	case <-time.After(runTimeout):
+	case <-time.After(limit):
 		p.cmd.Process.Kill()
 		<-p.done
-		t.Fatalf("keyjob %s did not end within %v\n%s", strings.Join(p.args, " "), runTimeout, p)
+		t.Fatalf("keyjob %s did not end within %v\n%s", strings.Join(p.args, " "), limit, p)
 	}
 	return p.result()
 }
