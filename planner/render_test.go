@@ -4,17 +4,15 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
-	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
-)
 
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/ from the renderers' output")
+	"github.com/keyjob/keyjob/internal/golden"
+)
 
 // TestRender_Golden pins every format of every fixture byte for byte. After
 // an intended change: go test ./planner -run Render -update, then read the
@@ -27,44 +25,10 @@ func TestRender_Golden(t *testing.T) {
 				if err := Render(&got, f.plan, format); err != nil {
 					t.Fatalf("Render(%s): %v", format, err)
 				}
-				checkGolden(t, filepath.Join("testdata", f.name+"."+format+".golden"), got.Bytes())
+				golden.Check(t, filepath.Join("testdata", f.name+"."+format+".golden"), got.Bytes())
 			})
 		}
 	}
-}
-
-func checkGolden(t *testing.T, path string, got []byte) {
-	t.Helper()
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if bytes.Equal(got, want) {
-		return
-	}
-	gl, wl := strings.Split(string(got), "\n"), strings.Split(string(want), "\n")
-	for i := 0; i < max(len(gl), len(wl)); i++ {
-		var g, w string
-		if i < len(gl) {
-			g = gl[i]
-		}
-		if i < len(wl) {
-			w = wl[i]
-		}
-		if g != w {
-			t.Fatalf("%s differs at line %d (run with -update if intended)\n got: %q\nwant: %q", path, i+1, g, w)
-		}
-	}
-	t.Fatalf("%s differs (run with -update if intended)", path)
 }
 
 func TestRender_UnknownFormat(t *testing.T) {

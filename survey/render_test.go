@@ -4,18 +4,15 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"flag"
-	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/keyjob/keyjob/internal/golden"
 	"github.com/keyjob/keyjob/jobs"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/ from the renderers' output")
 
 var fixtureClock = time.Date(2026, 11, 22, 3, 10, 4, 0, time.UTC)
 
@@ -145,7 +142,7 @@ func TestRender_Golden(t *testing.T) {
 				if err := Render(&got, f.s, format); err != nil {
 					t.Fatalf("Render(%s): %v", format, err)
 				}
-				checkGolden(t, filepath.Join("testdata", f.name+"."+format+".golden"), got.Bytes())
+				golden.Check(t, filepath.Join("testdata", f.name+"."+format+".golden"), got.Bytes())
 			})
 		}
 	}
@@ -163,7 +160,7 @@ func TestSuggest_Golden(t *testing.T) {
 	for _, sg := range ss {
 		names = append(names, sg.Name)
 		t.Run(sg.Name, func(t *testing.T) {
-			checkGolden(t, filepath.Join("testdata", "suggest", sg.Name+".yaml.golden"), sg.Data)
+			golden.Check(t, filepath.Join("testdata", "suggest", sg.Name+".yaml.golden"), sg.Data)
 			job, err := jobs.Parse(sg.Name+".yaml", sg.Data)
 			if err != nil {
 				t.Fatal(err)
@@ -244,40 +241,6 @@ func TestSuggest_Quoting(t *testing.T) {
 			}
 		})
 	}
-}
-
-func checkGolden(t *testing.T, path string, got []byte) {
-	t.Helper()
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if bytes.Equal(got, want) {
-		return
-	}
-	gl, wl := strings.Split(string(got), "\n"), strings.Split(string(want), "\n")
-	for i := 0; i < max(len(gl), len(wl)); i++ {
-		var g, w string
-		if i < len(gl) {
-			g = gl[i]
-		}
-		if i < len(wl) {
-			w = wl[i]
-		}
-		if g != w {
-			t.Fatalf("%s differs at line %d (run with -update if intended)\n got: %q\nwant: %q", path, i+1, g, w)
-		}
-	}
-	t.Fatalf("%s differs (run with -update if intended)", path)
 }
 
 func TestRenderJSON_RoundTrip(t *testing.T) {
