@@ -239,54 +239,9 @@ func clusterE2EWaitExpires(t *testing.T, p *proc, c rueidis.Client, n int64) {
 	}
 }
 
-func clusterE2ECheckpoint(t *testing.T, state, job string) *checkpoint.Checkpoint {
-	t.Helper()
-	cp, err := checkpoint.Load(checkpoint.Path(state, job))
-	if err != nil {
-		t.Fatalf("checkpoint: %v", err)
-	}
-	return cp
-}
-
-// clusterE2EReportJSON is the part of the run report these tests read.
-type clusterE2EReportJSON struct {
-	Completed bool   `json:"completed"`
-	Stopped   string `json:"stopped"`
-	Resumed   bool   `json:"resumed"`
-	Journal   string `json:"journal"`
-	Scanned   int64  `json:"scanned"`
-	Target    struct {
-		Mode string `json:"mode"`
-	} `json:"target"`
-	Outcomes struct {
-		Change      int64            `json:"change"`
-		ChangeGrace int64            `json:"change_grace"`
-		Skip        map[string]int64 `json:"skip"`
-	} `json:"outcomes"`
-	Nodes []struct {
-		ID       string `json:"id"`
-		Addr     string `json:"addr"`
-		Done     bool   `json:"done"`
-		Restarts int    `json:"restarts"`
-	} `json:"nodes"`
-}
-
-func clusterE2EReport(t *testing.T, state, job, runID string) clusterE2EReportJSON {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(state, job, runID+".report.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var r clusterE2EReportJSON
-	if err := json.Unmarshal(b, &r); err != nil {
-		t.Fatal(err)
-	}
-	return r
-}
-
 // clusterE2ECheckReport checks a completed run's report on a cluster:
 // one done node per primary.
-func clusterE2ECheckReport(t *testing.T, rep clusterE2EReportJSON, primaries int) {
+func clusterE2ECheckReport(t *testing.T, rep runReport, primaries int) {
 	t.Helper()
 	if !rep.Completed || rep.Target.Mode != "cluster" {
 		t.Errorf("report: completed %v (%s), target mode %q; want a completed run on a cluster", rep.Completed, rep.Stopped, rep.Target.Mode)
@@ -404,9 +359,9 @@ func TestClusterE2E_Cluster(t *testing.T) {
 		state := filepath.Join(t.TempDir(), "state")
 		p := clusterE2ERun(t, clusterE2EApply(cl.URL, state, "--rate", "unlimited", ticketJob)...)
 		wantExit(t, p, 0)
-		cp := clusterE2ECheckpoint(t, state, "ticket-ttl-backfill")
+		cp := readCheckpoint(t, state, "ticket-ttl-backfill")
 		clusterE2EExpectTickets(t, c, before, snapshot(t, c), values, cp.RunStartMs)
-		rep := clusterE2EReport(t, state, "ticket-ttl-backfill", cp.RunID)
+		rep := readReport(t, state, "ticket-ttl-backfill", cp.RunID)
 		clusterE2ECheckReport(t, rep, 3)
 		if rep.Outcomes.ChangeGrace != 30 {
 			t.Errorf("report: change_grace %d, want the 30 old tickets", rep.Outcomes.ChangeGrace)
@@ -434,7 +389,7 @@ func TestClusterE2E_Cluster(t *testing.T) {
 			if code := p.waitUpTo(t, clusterRunTimeout).code; code != 128+int(syscall.SIGKILL) {
 				t.Fatalf("run %d was not killed (exit %d): the job ran too fast to be interrupted\n%s", i+1, code, p)
 			}
-			cp = clusterE2ECheckpoint(t, state, "ticket-ttl-backfill")
+			cp = readCheckpoint(t, state, "ticket-ttl-backfill")
 			if cp.Completed || len(cp.Nodes) != 3 {
 				t.Fatalf("checkpoint after kill %d: completed %v, %d nodes", i+1, cp.Completed, len(cp.Nodes))
 			}
@@ -444,12 +399,12 @@ func TestClusterE2E_Cluster(t *testing.T) {
 		if !strings.Contains(p.stdout, "Resuming ticket-ttl-backfill") {
 			t.Errorf("the resume does not say it resumes\n%s", p)
 		}
-		end := clusterE2ECheckpoint(t, state, "ticket-ttl-backfill")
+		end := readCheckpoint(t, state, "ticket-ttl-backfill")
 		if end.RunStartMs != cp.RunStartMs || end.RunID != cp.RunID {
 			t.Errorf("the resumes changed the run: start %d, id %s; was %d, %s", end.RunStartMs, end.RunID, cp.RunStartMs, cp.RunID)
 		}
 		clusterE2EExpectTickets(t, c, before, snapshot(t, c), values, end.RunStartMs)
-		rep := clusterE2EReport(t, state, "ticket-ttl-backfill", end.RunID)
+		rep := readReport(t, state, "ticket-ttl-backfill", end.RunID)
 		clusterE2ECheckReport(t, rep, 3)
 		if !rep.Resumed {
 			t.Errorf("report: resumed false after two resumes")
@@ -477,8 +432,8 @@ func TestClusterE2E_Cluster(t *testing.T) {
 		state := filepath.Join(t.TempDir(), "state")
 		p := clusterE2ERun(t, clusterE2EApply(cl.URL, state, dealJob)...)
 		wantExit(t, p, 0)
-		cp := clusterE2ECheckpoint(t, state, "drop-deal-clicks")
-		rep := clusterE2EReport(t, state, "drop-deal-clicks", cp.RunID)
+		cp := readCheckpoint(t, state, "drop-deal-clicks")
+		rep := readReport(t, state, "drop-deal-clicks", cp.RunID)
 		clusterE2ECheckReport(t, rep, 3)
 		if rep.Outcomes.Change != int64(len(deals)) {
 			t.Errorf("report: %d deleted, want %d", rep.Outcomes.Change, len(deals))
@@ -614,9 +569,9 @@ func clusterE2EFailoverSetup(t *testing.T, cl *redistest.Cluster) *clusterE2EFai
 func (f *clusterE2EFailover) check(t *testing.T, logs string) {
 	t.Helper()
 	fresh := f.cl.Client(t)
-	cp := clusterE2ECheckpoint(t, f.state, "ticket-ttl-backfill")
+	cp := readCheckpoint(t, f.state, "ticket-ttl-backfill")
 	clusterE2EExpectTickets(t, fresh, f.before, snapshot(t, fresh), f.values, cp.RunStartMs)
-	rep := clusterE2EReport(t, f.state, "ticket-ttl-backfill", cp.RunID)
+	rep := readReport(t, f.state, "ticket-ttl-backfill", cp.RunID)
 	clusterE2ECheckReport(t, rep, 3)
 	var slots string
 	for _, n := range cp.Nodes {
@@ -738,7 +693,7 @@ func TestClusterE2E_Replica(t *testing.T) {
 		wantExit(t, p, 4)
 		p = clusterE2ERun(t, clusterE2EApply(primary.URL, state, "--plan", planOnReplica, "--allow-other-target", job)...)
 		wantExit(t, p, 0)
-		cp := clusterE2ECheckpoint(t, state, "ticket-ttl-backfill")
+		cp := readCheckpoint(t, state, "ticket-ttl-backfill")
 		after := snapshot(t, pc)
 		clusterE2EExpectTickets(t, pc, before, after, values, cp.RunStartMs)
 		clusterE2EWaitReplicated(t, pc, rc)

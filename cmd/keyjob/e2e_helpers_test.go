@@ -360,9 +360,21 @@ type runReport struct {
 	Resumed   bool   `json:"resumed"`
 	Changes   int64  `json:"changes_this_invocation"`
 	Journal   string `json:"journal"`
-	Outcomes  struct {
-		Change int64 `json:"change"`
+	Scanned   int64  `json:"scanned"`
+	Target    struct {
+		Mode string `json:"mode"`
+	} `json:"target"`
+	Outcomes struct {
+		Change      int64            `json:"change"`
+		ChangeGrace int64            `json:"change_grace"`
+		Skip        map[string]int64 `json:"skip"`
 	} `json:"outcomes"`
+	Nodes []struct {
+		ID       string `json:"id"`
+		Addr     string `json:"addr"`
+		Done     bool   `json:"done"`
+		Restarts int    `json:"restarts"`
+	} `json:"nodes"`
 	GuardEvents []struct {
 		Action string `json:"action"`
 		Guard  string `json:"guard"`
