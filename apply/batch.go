@@ -425,7 +425,7 @@ func (r *Run) dispatch(todo []pending) <-chan []rueidis.RedisResult {
 // for half of them). Otherwise the few keys are told apart with EXISTS.
 func (r *Run) tally(ctx context.Context, todo []pending, res []rueidis.RedisResult, counts map[string]int64) error {
 	c := r.conn.Client
-	var ambiguous []string
+	var ambiguous, unchanged []string
 	for i, rr := range res {
 		n, err := rr.AsInt64()
 		if err != nil && isNoScript(err) {
@@ -435,6 +435,9 @@ func (r *Run) tally(ctx context.Context, todo []pending, res []rueidis.RedisResu
 		} else if err != nil {
 			return fmt.Errorf("change %q: %w", todo[i].key, err)
 		}
+		if n != replyChanged {
+			unchanged = append(unchanged, todo[i].key)
+		}
 		switch {
 		case n == replyChanged:
 			counts[string(jobs.Change)]++
@@ -443,6 +446,8 @@ func (r *Run) tally(ctx context.Context, todo []pending, res []rueidis.RedisResu
 			}
 		case n == replyGone:
 			counts[string(jobs.Gone)]++
+		case n == replyHasTTL && r.nxUnread():
+			ambiguous = append(ambiguous, todo[i].key) // the job's own ttl skip
 		case r.writer.form == formScript:
 			counts[string(jobs.ChangedSinceScan)]++
 		default:
@@ -451,7 +456,7 @@ func (r *Run) tally(ctx context.Context, todo []pending, res []rueidis.RedisResu
 	}
 	if r.nxUnread() {
 		counts[string(jobs.SkipTTL)] += int64(len(ambiguous))
-		return r.journalUnchanged(ambiguous)
+		return r.journalUnchanged(unchanged)
 	}
 	return r.tellApart(ctx, c, ambiguous, counts)
 }

@@ -30,6 +30,7 @@ const (
 const (
 	replyChanged = 1
 	replyGone    = -2 // the script found the key gone
+	replyHasTTL  = 2  // the script found a TTL where select.ttl is none, under NX
 )
 
 // writer builds the change commands of one job.
@@ -41,8 +42,8 @@ type writer struct {
 	// key's TTL is read before it (one write per key, nothing else).
 	ttlByServer bool
 	script      *luaScript
-	// static script arguments: ttl kind and bound, idle op and bound
-	ttlKind, ttlMs, idleOp, idleS string
+	// static script arguments: ttl kind and bound, idle op and bound, type
+	ttlKind, ttlMs, idleOp, idleS, typ string
 }
 
 func newWriter(j *jobs.Job) *writer {
@@ -52,10 +53,15 @@ func newWriter(j *jobs.Job) *writer {
 	// select.ttl none is implied by NX; anything else needs the script.
 	ttlNative := sel.TTL.Kind == jobs.TTLAny || (sel.TTL.Kind == jobs.TTLNone && w.flag == "NX")
 	dumpDelete := j.Action.Kind == jobs.ActionDelete && j.Backup.Mode == jobs.BackupDump
-	if !ttlNative || sel.Idle != nil || dumpDelete {
+	// select.type: no native write checks a key's type, and another
+	// client may have rewritten a string as a hash since SCAN saw it.
+	if !ttlNative || sel.Idle != nil || dumpDelete || sel.Type != "" {
 		w.form = formScript
 	}
-	w.ttlByServer = w.form == formNative && w.flag == "NX"
+	// The script checks select.ttl none itself and tells a key with a TTL
+	// apart (replyHasTTL), so NX needs no read in either form.
+	w.ttlByServer = w.flag == "NX" && (w.form == formNative || sel.TTL.Kind == jobs.TTLNone)
+	w.typ = sel.Type
 	switch sel.TTL.Kind {
 	case jobs.TTLNone:
 		w.ttlKind = "none"
@@ -112,20 +118,26 @@ func (w *writer) scriptArgs(ch change) []string {
 	if w.job.Action.Kind == jobs.ActionExpire {
 		at = strconv.FormatInt(ch.expireAt, 10)
 	}
-	return []string{w.ttlKind, w.ttlMs, w.idleOp, w.idleS, action, ch.digest, at, w.flag}
+	return []string{w.ttlKind, w.ttlMs, w.idleOp, w.idleS, action, ch.digest, at, w.flag, w.typ}
 }
 
-// guardedChange re-checks a key's conditions and changes it, atomically.
-// It returns 1 when it changed the key, 0 when a condition no longer
-// holds, -2 when the key is gone. allow-oom: it never adds data beyond an
+// guardedChange re-checks a key's conditions (type, TTL, idle time, the
+// DUMP payload a delete backed up) and changes it, atomically. It returns
+// 1 when it changed the key, 0 when a condition no longer holds, -2 when
+// the key is gone, 2 when a key select.ttl none wants without a TTL has
+// one under NX (the job's own TTL check when no TTL was read). allow-oom: it never adds data beyond an
 // expiry, so it must run when memory is full (the ticket story's server
 // sat at 100%).
 const guardedChange = `#!lua flags=allow-oom
 local k = KEYS[1]
 local pt = redis.call('PTTL', k)
 if pt == -2 then return -2 end
+if ARGV[9] ~= '' and redis.call('TYPE', k)['ok'] ~= ARGV[9] then return 0 end
 local tk = ARGV[1]
-if tk == 'none' and pt ~= -1 then return 0 end
+if tk == 'none' and pt ~= -1 then
+  if ARGV[8] == 'NX' then return 2 end
+  return 0
+end
 if tk == 'lt' and (pt == -1 or pt >= tonumber(ARGV[2])) then return 0 end
 if tk == 'gt' and (pt == -1 or pt <= tonumber(ARGV[2])) then return 0 end
 if ARGV[3] ~= '' then
