@@ -28,8 +28,8 @@ type UndoOptions struct {
 	// (damaged, or cut short), knowingly; without it such a journal is
 	// refused before anything changes.
 	Partial bool
-	Observe          func(UndoProgress)
-	Logger           *slog.Logger
+	Observe func(UndoProgress)
+	Logger  *slog.Logger
 }
 
 // UndoProgress is what the operator sees during an undo.

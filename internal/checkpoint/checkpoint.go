@@ -101,10 +101,10 @@ type Checkpoint struct {
 	// saved, every committed batch's among them: a journal that holds
 	// fewer was cut (undo says so).
 	JournalRecords int64     `json:"journal_records"`
-	Passes    int       `json:"passes"`
-	Completed bool      `json:"completed"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
+	Passes         int       `json:"passes"`
+	Completed      bool      `json:"completed"`
+	CreatedAt      time.Time `json:"created_at"`
+	UpdatedAt      time.Time `json:"updated_at"`
 
 	// path is where the checkpoint was last loaded from or saved to, for
 	// the messages of Check.
