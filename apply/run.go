@@ -241,7 +241,7 @@ func (r *Run) Execute(ctx context.Context) (*Report, error) {
 			stopErr = cerr
 		}
 		st := r.journal.SyncStats()
-		r.log.Debug("journal fsyncs", "syncs", st.Syncs, "total", st.Total, "max", st.Max,
+		r.log.Info("journal fsyncs", "syncs", st.Syncs, "total", st.Total, "max", st.Max,
 			"under_1ms", st.Buckets[0], "under_4ms", st.Buckets[1], "under_16ms", st.Buckets[2],
 			"under_64ms", st.Buckets[3], "under_256ms", st.Buckets[4], "longer", st.Buckets[5])
 	}
