@@ -1,6 +1,7 @@
 package apply
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -44,7 +45,7 @@ func TestUndo_DamagedJournal(t *testing.T) {
 	}
 	flipped := append([]byte(nil), data...)
 	trailer := trailerLen(data)
-	flipped[len(data)/2] ^= 0x40
+	flipped[middleOfLargestBatch(data)] ^= 0x40
 	for _, tt := range []struct {
 		name string
 		data []byte
@@ -159,6 +160,21 @@ func TestResume_EditedCheckpoint(t *testing.T) {
 			assertSame(t, "after a refused resume", stopped, snapshot(t, c))
 		})
 	}
+}
+
+// middleOfLargestBatch is a byte in the middle of the journal's largest
+// frame: a batch of changes, not a marker of the ones NX left alone.
+func middleOfLargestBatch(data []byte) int {
+	pos := bytes.IndexByte(data, '\n') + 1
+	best, bestLen := 0, 0
+	for pos+5 <= len(data) {
+		n := int(binary.LittleEndian.Uint32(data[pos+1:])) + 13
+		if n > bestLen {
+			best, bestLen = pos, n
+		}
+		pos += n
+	}
+	return best + bestLen/2
 }
 
 // trailerLen is the length of the journal's last frame, its trailer: the
