@@ -1,6 +1,7 @@
 package journal
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -262,17 +263,10 @@ func (d *decoder) uvarint() uint64 {
 	return v
 }
 
+// varint reads binary.AppendVarint's zig-zag encoding.
 func (d *decoder) varint() int64 {
-	if d.err != nil {
-		return 0
-	}
-	v, n := binary.Varint(d.b)
-	if n <= 0 {
-		d.err = errShort
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
+	u := d.uvarint()
+	return int64(u>>1) ^ -int64(u&1)
 }
 
 func (d *decoder) byte() byte {
@@ -296,7 +290,8 @@ func (d *decoder) action() string {
 	return actionNames[c]
 }
 
-func (d *decoder) bytes() []byte {
+// raw reads a length and that many bytes, without copying them.
+func (d *decoder) raw() []byte {
 	n := d.uvarint()
 	if d.err == nil && n > uint64(len(d.b)) {
 		d.err = errShort
@@ -304,24 +299,15 @@ func (d *decoder) bytes() []byte {
 	if d.err != nil {
 		return nil
 	}
-	p := make([]byte, n)
-	copy(p, d.b)
+	p := d.b[:n]
 	d.b = d.b[n:]
 	return p
 }
 
-func (d *decoder) string() string {
-	n := d.uvarint()
-	if d.err == nil && n > uint64(len(d.b)) {
-		d.err = errShort
-	}
-	if d.err != nil {
-		return ""
-	}
-	s := string(d.b[:n])
-	d.b = d.b[n:]
-	return s
-}
+// bytes is raw, copied: a Record's Dump must not pin the frame.
+func (d *decoder) bytes() []byte { return bytes.Clone(d.raw()) }
+
+func (d *decoder) string() string { return string(d.raw()) }
 
 func (d *decoder) done() error {
 	if d.err == nil && len(d.b) > 0 {

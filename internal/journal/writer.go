@@ -194,31 +194,22 @@ func (w *Writer) Dropped() int64 { return w.dropped }
 
 // Bytes is the journal's size: the header and every batch appended,
 // including those not yet synced.
-func (w *Writer) Bytes() int64 {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.size
-}
+func (w *Writer) Bytes() int64 { return locked(w, &w.size) }
 
 // Records is the records in the journal, those appended included.
-func (w *Writer) Records() int64 {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.records
-}
+func (w *Writer) Records() int64 { return locked(w, &w.records) }
 
 // DurableRecords is the records known to be durable: at most Records.
-func (w *Writer) DurableRecords() int64 {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.durable
-}
+func (w *Writer) DurableRecords() int64 { return locked(w, &w.durable) }
 
 // SyncStats is how long the fsyncs so far took.
-func (w *Writer) SyncStats() SyncStats {
+func (w *Writer) SyncStats() SyncStats { return locked(w, &w.syncs) }
+
+// locked reads a field of w under its lock.
+func locked[T any](w *Writer, v *T) T {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.syncs
+	return *v
 }
 
 // Append buffers recs as one batch and returns the journal's size after
