@@ -63,6 +63,7 @@ type flight struct {
 	allowed int // changes reserved against --limit and max_changes
 	partial bool
 	replies <-chan sent // nil when nothing was sent
+	durable int64       // the end of its journal frame; 0 without one
 }
 
 // sent is a batch's replies, or why it was not sent (its journal records
@@ -116,7 +117,7 @@ func (r *Run) prepare(ctx context.Context, node redisx.Node, b scan.Batch) (*fli
 		return nil, err
 	}
 	counts := map[string]int64{}
-	todo, err := r.decide(ctx, node, b.Keys, counts)
+	todo, err := r.decide(ctx, node, r.uncounted(b.Keys), counts)
 	if err != nil {
 		return nil, err
 	}
@@ -134,7 +135,7 @@ func (r *Run) prepare(ctx context.Context, node redisx.Node, b scan.Batch) (*fli
 	if testHookBeforeSend != nil {
 		testHookBeforeSend(keysOf(todo))
 	}
-	f.todo = todo
+	f.todo, f.durable = todo, durable
 	f.replies = r.dispatch(todo, durable)
 	return f, stop
 }
@@ -157,7 +158,7 @@ func (r *Run) finishBatch(node redisx.Node, st *checkpoint.Node, f *flight) (com
 			return false, err
 		}
 	}
-	r.commit(st, f.b, f.counts, f.partial, f.allowed)
+	r.commit(st, f.b, f.counts, f.partial, f.allowed, f.durable)
 	r.observe(node, false)
 	if err := r.save(false); err != nil {
 		return true, err
@@ -526,9 +527,10 @@ const changeGrace = "change_grace"
 // was applied (--limit, max_changes), its cursor. A partial batch is
 // scanned again on resume; its changed keys are then skipped or set to the
 // same absolute expiry.
-func (r *Run) commit(st *checkpoint.Node, b scan.Batch, counts map[string]int64, partial bool, reserved int) {
+func (r *Run) commit(st *checkpoint.Node, b scan.Batch, counts map[string]int64, partial bool, reserved int, durable int64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	st.JournalEnd = max(st.JournalEnd, durable)
 	r.reserved -= int64(reserved)
 	changed := counts[string(jobs.Change)]
 	r.changes += changed

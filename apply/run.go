@@ -137,6 +137,9 @@ type Run struct {
 	// stale is set when a node failed: the next nodeFor asks the
 	// cluster who serves what.
 	stale bool
+	// counted are the hashes of keys reconcile counted as changed by a
+	// killed invocation: the resumed walk does not count them again.
+	counted []uint64
 	// scanCount is the SCAN COUNT hint: limits.scan_count, or less when
 	// the rate is below one batch a second.
 	scanCount int

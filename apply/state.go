@@ -91,6 +91,9 @@ func (r *Run) open(ctx context.Context) error {
 			r.log.Warn("journal ended in a partial record (a crash mid-write); dropped it", "bytes", d)
 		}
 		r.journal = w
+		if err := r.reconcile(ctx, cp); err != nil {
+			return err
+		}
 		if err := r.countJournaled(cp); err != nil {
 			return err
 		}

@@ -147,6 +147,10 @@ type Node struct {
 	Cursor   string `json:"cursor"`
 	Done     bool   `json:"done"`
 	Restarts int    `json:"restarts"`
+	// JournalEnd is the end of the journal frame of the node's last
+	// committed batch: its batches after it were journaled and perhaps
+	// applied, but not counted (a kill before their commit).
+	JournalEnd int64 `json:"journal_end,omitempty"`
 }
 
 // New returns a checkpoint for a run that starts now: format version set,
