@@ -117,7 +117,7 @@ func (r *Run) prepare(ctx context.Context, node redisx.Node, b scan.Batch) (*fli
 		return nil, err
 	}
 	counts := map[string]int64{}
-	todo, err := r.decide(ctx, node, r.uncounted(b.Keys), counts)
+	todo, err := r.decide(ctx, node, r.uncounted(node.ID, b.Keys), counts)
 	if err != nil {
 		return nil, err
 	}
@@ -542,8 +542,12 @@ func (r *Run) commit(st *checkpoint.Node, b scan.Batch, counts map[string]int64,
 			}
 		}
 	}
+	if st.Counts == nil {
+		st.Counts = map[string]int64{}
+	}
 	for k, v := range counts {
 		r.cp.Counts[k] += v
+		st.Counts[k] += v
 	}
 	r.nodeScanned[st.ID] += int64(len(b.Keys))
 	if !partial {

@@ -184,3 +184,46 @@ func trailerLen(data []byte) int {
 }
 
 func node0(m map[string]any) map[string]any { return m["nodes"].([]any)[0].(map[string]any) }
+
+// TestApply_RestartMidRunCountsOnce: a server restarted in the middle of a
+// TTL backfill is rescanned from the start; its keys are counted once,
+// those changed before the restart as changed (from the journal), not as
+// already having a TTL.
+func TestApply_RestartMidRunCountsOnce(t *testing.T) {
+	ctx := context.Background()
+	srv, c := startRedis(t, redistest.Options{AOF: true})
+	set := seedTickets(t, c, 1000)
+	px := newProxy(t, srv.Addr)
+	state := t.TempDir()
+	job := loadJob(t, ticketJob)
+	calls := 0
+	setHook(t, func([]string) {
+		if calls++; calls != 6 {
+			return
+		}
+		if err := srv.Restart(ctx); err != nil {
+			t.Error(err)
+		}
+		px.switchTo(srv.Addr)
+	})
+	var log logBuffer
+	rep, err := execute(ctx, t, dial(t, px.URL()), job, Options{StateDir: state}, &log)
+	setHook(t, nil)
+	if err != nil {
+		t.Logf("the run failed when Redis restarted (%v); resuming", err)
+		if rep, err = execute(ctx, t, dial(t, px.URL()), job, Options{StateDir: state, Resume: true}, &log); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !rep.Completed || !strings.Contains(log.String(), "restart") {
+		t.Fatalf("completed %v; the log does not say the server restarted:\n%s", rep.Completed, log.String())
+	}
+	wantChange := int64(len(set.future) + len(set.expired))
+	wantScanned := wantChange + int64(len(set.withTTL)+len(set.skipped))
+	if rep.Outcomes.Change != wantChange || rep.Outcomes.ChangeGrace != int64(len(set.expired)) || rep.Outcomes.Skip["ttl"] != int64(len(set.withTTL)) {
+		t.Errorf("report: change %d (grace %d), ttl %d; want %d (%d), %d", rep.Outcomes.Change, rep.Outcomes.ChangeGrace, rep.Outcomes.Skip["ttl"], wantChange, len(set.expired), len(set.withTTL))
+	}
+	if rep.Scanned > wantScanned {
+		t.Errorf("scanned %d, more than the %d string keys the job's SCAN can return", rep.Scanned, wantScanned)
+	}
+}

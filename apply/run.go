@@ -139,7 +139,8 @@ type Run struct {
 	stale bool
 	// counted are the hashes of keys reconcile counted as changed by a
 	// killed invocation: the resumed walk does not count them again.
-	counted []uint64
+	// Per node, sorted; guarded by mu, replaced, never changed in place.
+	counted map[string][]uint64
 	// scanCount is the SCAN COUNT hint: limits.scan_count, or less when
 	// the rate is below one batch a second.
 	scanCount int

@@ -75,7 +75,7 @@ func (r *Run) open(ctx context.Context) error {
 	}
 	// Here rather than in Prepare: the run's logger is set by now, and
 	// the operator must see that a node is rescanned.
-	r.rescanMoved()
+	rescanned := r.rescanMoved()
 	if err := r.checkCursors(ctx); err != nil {
 		return err
 	}
@@ -91,7 +91,15 @@ func (r *Run) open(ctx context.Context) error {
 			r.log.Warn("journal ended in a partial record (a crash mid-write); dropped it", "bytes", d)
 		}
 		r.journal = w
-		if err := r.reconcile(ctx, cp); err != nil {
+		from := map[string]int64{}
+		for i := range cp.Nodes {
+			n := &cp.Nodes[i]
+			if rescanned[n.ID] {
+				r.forget(n)
+			}
+			from[n.ID] = n.JournalEnd
+		}
+		if err := r.recount(ctx, from); err != nil {
 			return err
 		}
 		if err := r.countJournaled(cp); err != nil {
@@ -131,7 +139,8 @@ func (r *Run) countJournaled(cp *checkpoint.Checkpoint) error {
 // failed over: its SCAN cursor means nothing any more. Safe, because every
 // action is an absolute expiry or a delete and every condition is
 // re-checked.
-func (r *Run) rescanMoved() {
+func (r *Run) rescanMoved() (rescanned map[string]bool) {
+	rescanned = map[string]bool{}
 	for i := range r.cp.Nodes {
 		n := &r.cp.Nodes[i]
 		cur, ok := r.findNode(n.ID)
@@ -158,7 +167,9 @@ func (r *Run) rescanMoved() {
 		}
 		n.Cursor, n.Done = "0", false
 		n.Restarts++
+		rescanned[n.ID] = true
 	}
+	return rescanned
 }
 
 // checkCursors refuses a checkpoint whose SCAN cursor no table of its node

@@ -151,6 +151,9 @@ type Node struct {
 	// committed batch: its batches after it were journaled and perhaps
 	// applied, but not counted (a kill before their commit).
 	JournalEnd int64 `json:"journal_end,omitempty"`
+	// Counts is the node's share of Checkpoint.Counts: a node rescanned
+	// from the start (a restart) has them replaced, not added to.
+	Counts map[string]int64 `json:"counts,omitempty"`
 }
 
 // New returns a checkpoint for a run that starts now: format version set,
