@@ -13,6 +13,7 @@ import (
 	"github.com/keyjob/keyjob/internal/checkpoint"
 	"github.com/keyjob/keyjob/internal/journal"
 	"github.com/keyjob/keyjob/internal/redistest"
+	"github.com/keyjob/keyjob/jobs"
 )
 
 // TestUndo_DamagedJournal: a journal cut short or with a byte flipped in
@@ -190,31 +191,12 @@ func node0(m map[string]any) map[string]any { return m["nodes"].([]any)[0].(map[
 // those changed before the restart as changed (from the journal), not as
 // already having a TTL.
 func TestApply_RestartMidRunCountsOnce(t *testing.T) {
-	ctx := context.Background()
 	srv, c := startRedis(t, redistest.Options{AOF: true})
 	set := seedTickets(t, c, 1000)
 	px := newProxy(t, srv.Addr)
 	state := t.TempDir()
 	job := loadJob(t, ticketJob)
-	calls := 0
-	setHook(t, func([]string) {
-		if calls++; calls != 6 {
-			return
-		}
-		if err := srv.Restart(ctx); err != nil {
-			t.Error(err)
-		}
-		px.switchTo(srv.Addr)
-	})
-	var log logBuffer
-	rep, err := execute(ctx, t, dial(t, px.URL()), job, Options{StateDir: state}, &log)
-	setHook(t, nil)
-	if err != nil {
-		t.Logf("the run failed when Redis restarted (%v); resuming", err)
-		if rep, err = execute(ctx, t, dial(t, px.URL()), job, Options{StateDir: state, Resume: true}, &log); err != nil {
-			t.Fatal(err)
-		}
-	}
+	rep, log := runAcrossRestart(t, srv, px, job, Options{StateDir: state}, 6)
 	if !rep.Completed || !strings.Contains(log.String(), "restart") {
 		t.Fatalf("completed %v; the log does not say the server restarted:\n%s", rep.Completed, log.String())
 	}
@@ -226,4 +208,32 @@ func TestApply_RestartMidRunCountsOnce(t *testing.T) {
 	if rep.Scanned > wantScanned {
 		t.Errorf("scanned %d, more than the %d string keys the job's SCAN can return", rep.Scanned, wantScanned)
 	}
+}
+
+// runAcrossRestart runs job through px, restarts the server before the
+// at-th batch is sent, and resumes the run when it failed.
+func runAcrossRestart(t *testing.T, srv *redistest.Server, px *proxy, job *jobs.Job, o Options, at int) (*Report, *logBuffer) {
+	t.Helper()
+	ctx := context.Background()
+	calls := 0
+	setHook(t, func([]string) {
+		if calls++; calls != at {
+			return
+		}
+		if err := srv.Restart(ctx); err != nil {
+			t.Error(err)
+		}
+		px.switchTo(srv.Addr)
+	})
+	var log logBuffer
+	rep, err := execute(ctx, t, dial(t, px.URL()), job, o, &log)
+	setHook(t, nil)
+	if err != nil {
+		t.Logf("the run failed when Redis restarted (%v); resuming", err)
+		o.Resume = true
+		if rep, err = execute(ctx, t, dial(t, px.URL()), job, o, &log); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return rep, &log
 }
