@@ -128,7 +128,44 @@ func (s *Step) Keys(ctx context.Context, c rueidis.Client, keys []string) ([]Dec
 	if err != nil {
 		return nil, err
 	}
-	return s.Decide(r), nil
+	ds := s.Decide(r)
+	return ds, s.settle(ctx, c, ds)
+}
+
+// settle reads the expiry of the bad timestamps when the step read no
+// TTL although the job's rule looks at it (expire NX without a read: the
+// write is the TTL check). The rule names a key with a TTL `ttl` before
+// it reads the name's timestamp, and a plan, which reads every TTL, says
+// so: a key with a TTL and a broken timestamp is `ttl` here too. Only the
+// few bad timestamps are read.
+func (s *Step) settle(ctx context.Context, c rueidis.Client, ds []Decision) error {
+	if s.Reads.Expiry || !s.Job.Needs().TTL {
+		return nil
+	}
+	var names []string
+	var at []int
+	for i, d := range ds {
+		if d.Outcome == jobs.SkipBadTimestamp {
+			names, at = append(names, d.Info.Name), append(at, i)
+		}
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	_, infos, err := scan.Lookup(ctx, c, names, scan.Lookups{Expiry: true, ExpireTime: true}, nil)
+	if err != nil {
+		return err
+	}
+	for n, i := range at {
+		switch ki := infos[n]; {
+		case !ki.Exists:
+			ds[i].Decision = jobs.Decision{Outcome: jobs.Gone}
+		case ki.ExpireAt >= 0:
+			ds[i].Info.ExpireAt = ki.ExpireAt
+			ds[i].Decision = jobs.Decision{Outcome: jobs.SkipTTL}
+		}
+	}
+	return nil
 }
 
 func toKey(ki scan.KeyInfo) jobs.Key {
