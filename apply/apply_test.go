@@ -285,21 +285,21 @@ func TestApply_PauseFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.SetObserver(func(p Progress) {
+	observe := func(p Progress) {
 		if p.Paused != "" {
 			select {
 			case pausedSeen <- struct{}{}:
 			default:
 			}
 		}
-	}, nil, 0)
+	}
 	type result struct {
 		rep *Report
 		err error
 	}
 	done := make(chan result, 1)
 	go func() {
-		rep, err := r.Execute(context.Background())
+		rep, err := r.Execute(context.Background(), Exec{Observe: observe})
 		done <- result{rep, err}
 	}()
 	select {

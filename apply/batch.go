@@ -301,8 +301,8 @@ func (r *Run) gates(ctx context.Context) error {
 	if err := r.o.Control.wait(ctx, onPause); err != nil {
 		return errInterrupted
 	}
-	if r.o.Gate != nil {
-		if err := r.o.Gate.Wait(ctx); err != nil {
+	if r.x.Gate != nil {
+		if err := r.x.Gate.Wait(ctx); err != nil {
 			if ctx.Err() != nil {
 				return errInterrupted
 			}
@@ -434,8 +434,8 @@ func (r *Run) dispatch(todo []pending, durable int64) <-chan sent {
 		defer cancel()
 		replies <- sent{res: c.DoMulti(ctx, cmds...)}
 	}()
-	if r.o.Gate != nil {
-		r.o.Gate.Sent(bytes)
+	if r.x.Gate != nil {
+		r.x.Gate.Sent(bytes)
 	}
 	return replies
 }
@@ -568,7 +568,7 @@ func (r *Run) unitMistake() error {
 }
 
 func (r *Run) observe(node redisx.Node, done bool) {
-	if r.o.Observe == nil {
+	if r.x.Observe == nil {
 		return
 	}
 	r.mu.Lock()
@@ -588,10 +588,10 @@ func (r *Run) observe(node redisx.Node, done bool) {
 		nodes = append(nodes, NodeProgress{Addr: n.Addr, Slots: n.Slots, Scanned: r.nodeScanned[n.ID], Done: n.Done})
 	}
 	p := Progress{
-		Node: node.Addr, Scanned: scanned, Expected: r.o.Expected, Changed: r.cp.Counts[string(jobs.Change)],
+		Node: node.Addr, Scanned: scanned, Expected: r.x.Expected, Changed: r.cp.Counts[string(jobs.Change)],
 		Skips: skips, Rate: float64(r.limiter.Limit()), Elapsed: time.Since(r.began), Paused: r.paused, Done: done,
 		Nodes: nodes,
 	}
 	r.mu.Unlock()
-	r.o.Observe(p)
+	r.x.Observe(p)
 }

@@ -236,7 +236,7 @@ func TestApply_Cluster(t *testing.T) {
 		state := t.TempDir()
 		job := loadJob(t, ticketJob)
 		log := &logBuffer{}
-		rep, err := execute(context.Background(), t, dial(t, cl.URL), job, Options{StateDir: state}, log)
+		rep, err := execute(context.Background(), t, dial(t, cl.URL), job, Options{StateDir: state}, Exec{}, log)
 		if err != nil {
 			t.Fatalf("run: %v\n%s", err, log)
 		}
@@ -289,7 +289,7 @@ func TestApply_Cluster(t *testing.T) {
 			most = max(most, walking)
 		}
 		log := &logBuffer{}
-		rep, err := execute(context.Background(), t, dial(t, cl.URL), job, Options{StateDir: state, ShardsAtOnce: 1, Observe: observe}, log)
+		rep, err := execute(context.Background(), t, dial(t, cl.URL), job, Options{StateDir: state, ShardsAtOnce: 1}, Exec{Observe: observe}, log)
 		if err != nil {
 			t.Fatalf("run: %v\n%s", err, log)
 		}
@@ -314,12 +314,11 @@ func TestApply_Cluster(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		r.SetObserver(func(p Progress) {
+		rep, err := r.Execute(ctx, Exec{Observe: func(p Progress) {
 			if p.Changed >= 1000 {
 				cancel()
 			}
-		}, nil, 0)
-		rep, err := r.Execute(ctx)
+		}})
 		if !errors.Is(err, errInterrupted) {
 			t.Fatalf("err = %v, want interrupted", err)
 		}
@@ -492,12 +491,11 @@ func TestApply_ClusterFailover(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		r.SetObserver(func(p Progress) {
+		if _, err := r.Execute(stop, Exec{Observe: func(p Progress) {
 			if p.Changed >= 1000 {
 				cancel()
 			}
-		}, nil, 0)
-		if _, err := r.Execute(stop); !errors.Is(err, errInterrupted) {
+		}}); !errors.Is(err, errInterrupted) {
 			t.Fatalf("err = %v, want interrupted", err)
 		}
 		cp := loadCheckpoint(t, state, job.Name)
@@ -512,7 +510,7 @@ func TestApply_ClusterFailover(t *testing.T) {
 			t.Fatal(err)
 		}
 		log := &logBuffer{}
-		rep, err := execute(ctx, t, dial(t, cl.URL), job, Options{StateDir: state, Resume: true}, log)
+		rep, err := execute(ctx, t, dial(t, cl.URL), job, Options{StateDir: state, Resume: true}, Exec{}, log)
 		if err != nil {
 			t.Fatalf("resume after the failover: %v\n%s", err, log)
 		}
@@ -671,12 +669,12 @@ func failoverRunWith(t *testing.T, cl *redistest.Cluster, sc failoverScenario, f
 	go func() {
 		// 300 changes a second over the three shards: seconds for the
 		// victim's shard, so the failover lands mid-walk.
-		r, err := Prepare(ctx, conn, job, Options{StateDir: state, Rate: 300, Logger: log.logger()})
+		r, err := Prepare(ctx, conn, job, Options{StateDir: state, Rate: 300})
 		if err != nil {
 			done <- result{nil, err}
 			return
 		}
-		rep, err := r.Execute(ctx)
+		rep, err := r.Execute(ctx, Exec{Logger: log.logger()})
 		done <- result{rep, err}
 	}()
 
@@ -819,9 +817,9 @@ func crashAfterDone(t *testing.T, cl *redistest.Cluster, fail func(ctx context.C
 	done := make(chan error, 1)
 	var rep *Report
 	go func() {
-		r, err := Prepare(ctx, conn, job, Options{StateDir: state, Rate: 200, Logger: log.logger()})
+		r, err := Prepare(ctx, conn, job, Options{StateDir: state, Rate: 200})
 		if err == nil {
-			rep, err = r.Execute(ctx)
+			rep, err = r.Execute(ctx, Exec{Logger: log.logger()})
 		}
 		done <- err
 	}()

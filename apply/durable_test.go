@@ -87,7 +87,7 @@ func TestUndo_DamagedJournal(t *testing.T) {
 	seedTickets(t, c2, 300)
 	before2 := snapshot(t, c2)
 	state2 := t.TempDir()
-	_, err = execute(interruptAfter(t, 2), t, dial(t, srv2.URL), job, Options{StateDir: state2}, &logBuffer{})
+	_, err = execute(interruptAfter(t, 2), t, dial(t, srv2.URL), job, Options{StateDir: state2}, Exec{}, &logBuffer{})
 	if !errors.Is(err, errInterrupted) {
 		t.Fatalf("err = %v, want interrupted", err)
 	}
@@ -125,7 +125,7 @@ func TestResume_EditedCheckpoint(t *testing.T) {
 	seedTickets(t, c, 1000)
 	state := t.TempDir()
 	job := loadJob(t, ticketJob)
-	if _, err := execute(interruptAfter(t, 2), t, dial(t, srv.URL), job, Options{StateDir: state}, &logBuffer{}); !errors.Is(err, errInterrupted) {
+	if _, err := execute(interruptAfter(t, 2), t, dial(t, srv.URL), job, Options{StateDir: state}, Exec{}, &logBuffer{}); !errors.Is(err, errInterrupted) {
 		t.Fatalf("err = %v, want interrupted", err)
 	}
 	setHook(t, nil)
@@ -226,12 +226,12 @@ func runAcrossRestart(t *testing.T, srv *redistest.Server, px *proxy, job *jobs.
 		px.switchTo(srv.Addr)
 	})
 	var log logBuffer
-	rep, err := execute(ctx, t, dial(t, px.URL()), job, o, &log)
+	rep, err := execute(ctx, t, dial(t, px.URL()), job, o, Exec{}, &log)
 	setHook(t, nil)
 	if err != nil {
 		t.Logf("the run failed when Redis restarted (%v); resuming", err)
 		o.Resume = true
-		if rep, err = execute(ctx, t, dial(t, px.URL()), job, o, &log); err != nil {
+		if rep, err = execute(ctx, t, dial(t, px.URL()), job, o, Exec{}, &log); err != nil {
 			t.Fatal(err)
 		}
 	}

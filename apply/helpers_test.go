@@ -99,7 +99,7 @@ func runJob(t *testing.T, conn *redisx.Conn, job *jobs.Job, o Options) (*Report,
 	if err != nil {
 		return nil, err
 	}
-	return r.Execute(ctx)
+	return r.Execute(ctx, Exec{})
 }
 
 // mustRun is runJob that fails the test on an error.

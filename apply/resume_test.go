@@ -32,16 +32,16 @@ func interruptAfter(t *testing.T, n int) context.Context {
 	return ctx
 }
 
-// execute prepares and runs a job the way the command line does: Prepare
-// without a logger, then SetObserver with the display's logger.
-func execute(ctx context.Context, t *testing.T, conn *redisx.Conn, job *jobs.Job, o Options, log *logBuffer) (*Report, error) {
+// execute prepares and runs a job the way the command line does: Prepare,
+// then Execute with the display's logger.
+func execute(ctx context.Context, t *testing.T, conn *redisx.Conn, job *jobs.Job, o Options, x Exec, log *logBuffer) (*Report, error) {
 	t.Helper()
 	r, err := Prepare(ctx, conn, job, o)
 	if err != nil {
 		return nil, err
 	}
-	r.SetObserver(o.Observe, log.logger(), 0)
-	return r.Execute(ctx)
+	x.Logger = log.logger()
+	return r.Execute(ctx, x)
 }
 
 // An interrupted run (the context cancelled, as by Ctrl-C) finishes its
@@ -55,7 +55,7 @@ func TestResume_AfterInterrupt(t *testing.T) {
 	state := t.TempDir()
 	job := loadJob(t, ticketJob)
 
-	rep, err := execute(interruptAfter(t, 3), t, dial(t, srv.URL), job, Options{StateDir: state}, &logBuffer{})
+	rep, err := execute(interruptAfter(t, 3), t, dial(t, srv.URL), job, Options{StateDir: state}, Exec{}, &logBuffer{})
 	if !errors.Is(err, errInterrupted) {
 		t.Fatalf("err = %v, want interrupted", err)
 	}
@@ -197,7 +197,7 @@ func TestResume_RedisRestarted(t *testing.T) {
 	state := t.TempDir()
 	job := loadJob(t, ticketJob)
 
-	if _, err := execute(interruptAfter(t, 4), t, dial(t, px.URL()), job, Options{StateDir: state}, &logBuffer{}); !errors.Is(err, errInterrupted) {
+	if _, err := execute(interruptAfter(t, 4), t, dial(t, px.URL()), job, Options{StateDir: state}, Exec{}, &logBuffer{}); !errors.Is(err, errInterrupted) {
 		t.Fatalf("err = %v, want interrupted", err)
 	}
 	cp := loadCheckpoint(t, state, job.Name)
@@ -215,7 +215,7 @@ func TestResume_RedisRestarted(t *testing.T) {
 	assertSame(t, "after the restart (AOF)", mid, snapshot(t, c))
 
 	var log logBuffer
-	rep, err := execute(ctx, t, dial(t, px.URL()), job, Options{StateDir: state, Resume: true}, &log)
+	rep, err := execute(ctx, t, dial(t, px.URL()), job, Options{StateDir: state, Resume: true}, Exec{}, &log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -304,7 +304,7 @@ func TestResume_MaxChangesAfterCrash(t *testing.T) {
 			cancel()
 		}
 	})
-	if _, err := execute(ctx, t, dial(t, srv.URL), job, Options{StateDir: state}, &logBuffer{}); !errors.Is(err, errInterrupted) {
+	if _, err := execute(ctx, t, dial(t, srv.URL), job, Options{StateDir: state}, Exec{}, &logBuffer{}); !errors.Is(err, errInterrupted) {
 		t.Fatalf("err = %v, want interrupted", err)
 	}
 	setHook(t, nil)

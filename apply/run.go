@@ -18,8 +18,10 @@ import (
 	"github.com/keyjob/keyjob/jobs"
 )
 
-// Options tunes a run. The zero value runs the job as its file says, with
-// no guards, into .keyjob/.
+// Options are what Prepare needs: where the run's state is, how fast it
+// goes, and whether it resumes. The zero value runs the job as its file
+// says into .keyjob/. What Execute needs, known only once the operator
+// has seen the summary (the guards, the display), is Exec.
 type Options struct {
 	StateDir string    // default ".keyjob"
 	Rate     jobs.Rate // overrides limits.rate when not 0
@@ -29,20 +31,32 @@ type Options struct {
 	Limit   int64
 	Resume  bool // continue from the checkpoint
 	Restart bool // discard the checkpoint and start again
-	// Expected is the number of keys the walk is expected to scan, for the
-	// progress bar's total and ETA (from the plan or the sample); 0 uses
-	// the database's size.
-	Expected int64
-	Gate     Gate
-	Control  *Control
+	// Control is the operator's pause and rate; NewControl("") when nil.
+	Control *Control
 	// MaxDown is how long a primary may not answer before the run aborts;
 	// DefaultMaxDown when 0.
 	MaxDown time.Duration
 	// ShardsAtOnce bounds the primaries walked at once (each walk holds a
 	// connection and a few batches); DefaultShardsAtOnce when 0.
 	ShardsAtOnce int
-	Observe      func(Progress)
-	Logger       *slog.Logger
+}
+
+// Exec is what Execute needs: the guards, the display and the reviewed
+// plan. The command line makes them after Prepare, once the run is known
+// to be possible: the guards then measure the seconds before the first
+// change while the operator reads the summary. The zero value runs
+// without guards, display or log.
+type Exec struct {
+	Gate    Gate
+	Observe func(Progress)
+	Logger  *slog.Logger
+	// Expected is the number of keys the walk is expected to scan, for the
+	// progress bar's total and ETA (from the plan or the sample); 0 uses
+	// the database's size.
+	Expected int64
+	// Planned is the reviewed plan's change count, 0 when none: a
+	// completed run that is more than 10% off says the keyspace drifted.
+	Planned int64
 }
 
 // Gate is the guards, as the executor sees them: it waits at the gate
@@ -104,6 +118,7 @@ type Run struct {
 	job     *jobs.Job
 	conn    *redisx.Conn
 	o       Options
+	x       Exec
 	log     *slog.Logger
 	cpPath  string
 	cp      *checkpoint.Checkpoint
@@ -120,7 +135,6 @@ type Run struct {
 	discard    bool
 	// retuned: the job file changed since the checkpoint, its effect not.
 	retuned  bool
-	planned  int64 // the reviewed plan's change count, 0 when none
 	runStart time.Time
 	lastSave time.Time
 	began    time.Time
@@ -155,10 +169,7 @@ func Prepare(ctx context.Context, conn *redisx.Conn, job *jobs.Job, o Options) (
 	if o.Control == nil {
 		o.Control = NewControl("")
 	}
-	if o.Logger == nil {
-		o.Logger = slog.New(slog.DiscardHandler)
-	}
-	r := &Run{job: job, conn: conn, o: o, log: o.Logger, writer: newWriter(job)}
+	r := &Run{job: job, conn: conn, o: o, log: slog.New(slog.DiscardHandler), writer: newWriter(job)}
 	r.cpPath = checkpoint.Path(o.StateDir, job.Name)
 	info, err := redisx.Info(ctx, conn.Client)
 	if err != nil {
@@ -219,7 +230,11 @@ func (r *Run) CheckpointPath() string { return r.cpPath }
 // interrupt (the context's cancellation), and writes the run report.
 // The batch in flight when the context is cancelled is finished and
 // committed first.
-func (r *Run) Execute(ctx context.Context) (*Report, error) {
+func (r *Run) Execute(ctx context.Context, x Exec) (*Report, error) {
+	r.x = x
+	if x.Logger != nil {
+		r.log = x.Logger
+	}
 	now, err := redisx.ServerTime(ctx, r.conn.Client)
 	if err != nil {
 		return nil, err
@@ -270,8 +285,8 @@ func (r *Run) finish(err error) error {
 		r.cp.Completed = true
 		rep.Completed = true
 		rep.Stopped = "done"
-		if c := rep.Outcomes.Change; r.planned > 0 && math.Abs(float64(c-r.planned)) > 0.1*float64(r.planned) {
-			rep.Warnings = append(rep.Warnings, fmt.Sprintf("the keyspace drifted since the reviewed plan: it planned %d changes, the run made %d (more than 10%% apart)", r.planned, c))
+		if c := rep.Outcomes.Change; r.x.Planned > 0 && math.Abs(float64(c-r.x.Planned)) > 0.1*float64(r.x.Planned) {
+			rep.Warnings = append(rep.Warnings, fmt.Sprintf("the keyspace drifted since the reviewed plan: it planned %d changes, the run made %d (more than 10%% apart)", r.x.Planned, c))
 		}
 	case errors.Is(err, errLimit):
 		rep.Stopped = fmt.Sprintf("--limit %d reached: resume with --resume", r.o.Limit)
@@ -314,22 +329,3 @@ func (r *Run) save(force bool) error {
 	r.lastSave = time.Now()
 	return nil
 }
-
-// SetObserver sets the progress callback, the logger and the expected
-// scan total after Prepare (the display is built once the operator has
-// confirmed).
-func (r *Run) SetObserver(observe func(Progress), log *slog.Logger, expected int64) {
-	r.o.Observe, r.o.Expected = observe, expected
-	if log != nil {
-		r.log, r.o.Logger = log, log
-	}
-}
-
-// SetGate sets the guards after Prepare: the command line starts them
-// once the run is prepared, so that they measure the seconds before the
-// first change while the operator reads the summary.
-func (r *Run) SetGate(g Gate) { r.o.Gate = g }
-
-// SetPlanned gives the reviewed plan's change count: a completed run that
-// is more than 10% off says the keyspace drifted since the review.
-func (r *Run) SetPlanned(changes int64) { r.planned = changes }

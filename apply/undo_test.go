@@ -246,7 +246,7 @@ limits: {rate: unlimited, scan_count: 30}
 	if r.writer.form != formScript {
 		t.Fatalf("select.ttl %q is sent natively; want the guarded script", "< 1h")
 	}
-	rep, err := r.Execute(context.Background())
+	rep, err := r.Execute(context.Background(), Exec{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -73,10 +73,11 @@ func runProfile(ctx context.Context, cfg config, w io.Writer) error {
 			defer os.RemoveAll(stateDir)
 		}
 		o := apply.Options{StateDir: stateDir, Rate: jobs.Unlimited, ScanRate: jobs.Unlimited}
+		var x apply.Exec
 		if !cfg.Unguarded {
 			gctx, stop := context.WithCancel(ctx)
 			defer stop()
-			if o.Gate, err = startGate(gctx, conn, job); err != nil {
+			if x.Gate, err = startGate(gctx, conn, job); err != nil {
 				return err
 			}
 		}
@@ -85,7 +86,7 @@ func runProfile(ctx context.Context, cfg config, w io.Writer) error {
 			return err
 		}
 		work1 = func(ctx context.Context) (int64, error) {
-			rep, err := run.Execute(ctx)
+			rep, err := run.Execute(ctx, x)
 			if err != nil {
 				return 0, err
 			}

@@ -165,6 +165,7 @@ func runApply(ctx context.Context, stdout, stderr io.Writer, job *jobs.Job, o ap
 	if err != nil {
 		return err
 	}
+	var x apply.Exec // what Execute needs, made once the summary was read
 	summary := reviewed
 	if summary == nil && !run.Resumed {
 		if summary, err = planner.Build(ctx, conn, job, planner.Options{Sample: summarySample, Rate: o.Run.Rate, ScanRate: o.Run.ScanRate}); err != nil {
@@ -179,7 +180,7 @@ func runApply(ctx context.Context, stdout, stderr io.Writer, job *jobs.Job, o ap
 		if err := showSummary(out, summary, reviewed != nil); err != nil {
 			return err
 		}
-		o.Run.Expected = summary.Scanned
+		x.Expected = summary.Scanned
 	} else {
 		fmt.Fprintf(stdout, "Resuming %s from %s.\n", job.Name, run.CheckpointPath())
 	}
@@ -195,25 +196,21 @@ func runApply(ctx context.Context, stdout, stderr io.Writer, job *jobs.Job, o ap
 		if err := gate.Begin(ctx, time.Second); err != nil {
 			return err
 		}
-		// Prepare copied o.Run before the gate existed: hand it over.
-		run.SetGate(gate)
+		x.Gate = gate
 		gate.OnEvent = run.Event
 		status = gate.Status
 	}
 	header := fmt.Sprintf("keyjob apply %s → %s   rate %s", job.Name, conn.Target(), rateWords(job, o.Run.Rate))
 	ui := newProgress(ctx, o.Progress, stderr, o.LogFormat, header, status)
-	o.Run.Observe = ui.Update
-	o.Run.Logger = ui.log
+	x.Observe, x.Logger = ui.Update, ui.log
 	restore := func() {}
 	if ui.mode == "bar" && term.IsTerminal(int(o.Stdin.Fd())) {
 		restore = operatorKeys(ctx, o.Run.Control)
 	}
-	// Prepare read the options before the display existed: hand them over.
-	run.SetObserver(o.Run.Observe, o.Run.Logger, o.Run.Expected)
 	if reviewed != nil {
-		run.SetPlanned(reviewed.Outcomes.Change)
+		x.Planned = reviewed.Outcomes.Change
 	}
-	rep, err := run.Execute(ctx)
+	rep, err := run.Execute(ctx, x)
 	restore()
 	ui.Finish()
 	if rep != nil {
