@@ -261,7 +261,7 @@ func TestApply_Cluster(t *testing.T) {
 
 		// undo puts every expiry back: the original keyspace exactly.
 		u := undo(t, cl.URL, rep.Journal, UndoOptions{})
-		if u.Records != rep.Outcomes.Change || u.Restored != u.Records {
+		if u.Undone() != rep.Outcomes.Change || u.Restored != u.Undone() {
 			t.Errorf("undo report %+v: want %d records, all restored", u, rep.Outcomes.Change)
 		}
 		assertSame(t, "after undo", before, snapshot(t, c))

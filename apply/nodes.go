@@ -231,7 +231,14 @@ func (r *Run) restartedDuringWalk(ctx context.Context, node redisx.Node, n *chec
 		"node", n.Addr, "was", n.ServerRunID, "now", id)
 	n.ServerRunID, n.Cursor = id, "0"
 	n.Restarts++
+	from := r.forget(n)
 	r.mu.Unlock()
+	// The rescan counts the node's keys afresh: its earlier counts are
+	// taken back, and what it changed before the restart is read back
+	// from the journal.
+	if err := r.recount(ctx, from); err != nil {
+		return false, err
+	}
 	return true, r.save(true)
 }
 

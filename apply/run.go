@@ -151,6 +151,10 @@ type Run struct {
 	// stale is set when a node failed: the next nodeFor asks the
 	// cluster who serves what.
 	stale bool
+	// counted are the hashes of keys reconcile counted as changed by a
+	// killed invocation: the resumed walk does not count them again.
+	// Per node, sorted; guarded by mu, replaced, never changed in place.
+	counted map[string][]uint64
 	// scanCount is the SCAN COUNT hint: limits.scan_count, or less when
 	// the rate is below one batch a second.
 	scanCount int
@@ -249,9 +253,19 @@ func (r *Run) Execute(ctx context.Context, x Exec) (*Report, error) {
 	err = r.walk(ctx)
 	stopErr := r.finish(err)
 	if r.journal != nil {
-		if cerr := r.journal.Close(); cerr != nil && stopErr == nil {
+		// A trailer says the journal is whole: the run completed, or
+		// stopped cleanly and may be resumed. A killed run leaves none.
+		status := byte(journal.StatusStopped)
+		if r.cp.Completed {
+			status = journal.StatusCompleted
+		}
+		if cerr := r.journal.Finish(status); cerr != nil && stopErr == nil {
 			stopErr = cerr
 		}
+		st := r.journal.SyncStats()
+		r.log.Info("journal fsyncs", "syncs", st.Syncs, "total", st.Total, "max", st.Max,
+			"under_1ms", st.Buckets[0], "under_4ms", st.Buckets[1], "under_16ms", st.Buckets[2],
+			"under_64ms", st.Buckets[3], "under_256ms", st.Buckets[4], "longer", st.Buckets[5])
 	}
 	if werr := r.report.write(r.o.StateDir); werr != nil && stopErr == nil {
 		stopErr = werr
@@ -306,6 +320,9 @@ func (r *Run) save(force bool) error {
 		return nil
 	}
 	r.cp.UpdatedAt = time.Now().UTC()
+	if r.journal != nil {
+		r.cp.JournalRecords = r.journal.DurableRecords()
+	}
 	if err := checkpoint.Save(r.cpPath, r.cp); err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}

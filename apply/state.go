@@ -75,7 +75,10 @@ func (r *Run) open(ctx context.Context) error {
 	}
 	// Here rather than in Prepare: the run's logger is set by now, and
 	// the operator must see that a node is rescanned.
-	r.rescanMoved()
+	rescanned := r.rescanMoved()
+	if err := r.checkCursors(ctx); err != nil {
+		return err
+	}
 	if r.retuned {
 		r.log.Warn("the job file changed since the checkpoint, but not what it does to keys (its guard levels, limits or description): resuming with the new levels")
 	}
@@ -88,6 +91,17 @@ func (r *Run) open(ctx context.Context) error {
 			r.log.Warn("journal ended in a partial record (a crash mid-write); dropped it", "bytes", d)
 		}
 		r.journal = w
+		from := map[string]int64{}
+		for i := range cp.Nodes {
+			n := &cp.Nodes[i]
+			if rescanned[n.ID] {
+				r.forget(n)
+			}
+			from[n.ID] = n.JournalEnd
+		}
+		if err := r.recount(ctx, from); err != nil {
+			return err
+		}
 		if err := r.countJournaled(cp); err != nil {
 			return err
 		}
@@ -125,7 +139,8 @@ func (r *Run) countJournaled(cp *checkpoint.Checkpoint) error {
 // failed over: its SCAN cursor means nothing any more. Safe, because every
 // action is an absolute expiry or a delete and every condition is
 // re-checked.
-func (r *Run) rescanMoved() {
+func (r *Run) rescanMoved() (rescanned map[string]bool) {
+	rescanned = map[string]bool{}
 	for i := range r.cp.Nodes {
 		n := &r.cp.Nodes[i]
 		cur, ok := r.findNode(n.ID)
@@ -152,7 +167,51 @@ func (r *Run) rescanMoved() {
 		}
 		n.Cursor, n.Done = "0", false
 		n.Restarts++
+		rescanned[n.ID] = true
 	}
+	return rescanned
+}
+
+// checkCursors refuses a checkpoint whose SCAN cursor no table of its node
+// could have returned: a SCAN cursor is below the size of the node's hash
+// table, a power of two that grows with its keys (Redis shrinks a table
+// only once it is nine-tenths empty; a cluster's per-slot tables add 14
+// bits). The bound is generous: it catches an edited or foreign cursor,
+// which would otherwise end the walk at once and call the run completed.
+func (r *Run) checkCursors(ctx context.Context) error {
+	var scanned int64
+	for _, v := range r.cp.Counts {
+		scanned += v
+	}
+	for i, n := range r.cp.Nodes {
+		cursor, _ := strconv.ParseUint(n.Cursor, 10, 64)
+		node, ok := r.findNode(n.ID)
+		if cursor == 0 || n.Done || !ok || node.RunID != n.ServerRunID {
+			continue
+		}
+		size, err := node.Client.Do(ctx, node.Client.B().Dbsize().Build()).AsInt64()
+		if err != nil {
+			return fmt.Errorf("DBSIZE on %s: %w", node.Addr, err)
+		}
+		bits := bitsFor(max(size, scanned, 1)) + 8
+		if r.conn.Cluster {
+			bits += 14
+		}
+		if bits < 64 && cursor >= 1<<bits {
+			return &checkpoint.CorruptError{Path: r.cpPath, Reason: fmt.Sprintf(
+				"nodes[%d].cursor %d is out of range for node %s: it holds %d keys, and its SCAN cursors stay below %d", i, cursor, node.Addr, size, uint64(1)<<bits)}
+		}
+	}
+	return nil
+}
+
+// bitsFor is the bits of the smallest power of two at least n.
+func bitsFor(n int64) int {
+	b := 0
+	for int64(1)<<b < n && b < 62 {
+		b++
+	}
+	return b
 }
 
 // findSlots is the primary that serves exactly slots, on a cluster.

@@ -2,14 +2,17 @@ package apply
 
 import (
 	"context"
-
+	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/rueidis"
 
+	"github.com/keyjob/keyjob/internal/checkpoint"
 	"github.com/keyjob/keyjob/internal/journal"
 	"github.com/keyjob/keyjob/internal/redisx"
 )
@@ -21,8 +24,12 @@ type UndoOptions struct {
 	// AllowOtherTarget undoes a journal written against another address
 	// (the same data behind a new address, say).
 	AllowOtherTarget bool
-	Observe          func(UndoProgress)
-	Logger           *slog.Logger
+	// Partial undoes the intact records of a journal that is not whole
+	// (damaged, or cut short), knowingly; without it such a journal is
+	// refused before anything changes.
+	Partial bool
+	Observe func(UndoProgress)
+	Logger  *slog.Logger
 }
 
 // UndoProgress is what the operator sees during an undo.
@@ -30,11 +37,16 @@ type UndoProgress struct {
 	Done, Total int64
 }
 
-// UndoReport counts what undo did with each journal record.
+// UndoReport counts what undo did with each journal record. Records is
+// every intact record read: Changes (the records of a change keyjob was
+// about to make) plus the markers of changes the server did not make
+// (Unapplied of them). The outcomes from Restored to Expired add up to
+// Changes minus Unapplied.
 type UndoReport struct {
 	Journal   string `json:"journal"`
 	RunID     string `json:"run_id"`
 	Records   int64  `json:"records"`
+	Changes   int64  `json:"changes"`
 	Restored  int64  `json:"restored"`   // previous expiry (or no TTL) put back
 	Recreated int64  `json:"recreated"`  // RESTOREd from the dump
 	LeftAlone int64  `json:"left_alone"` // changed by someone else since: left as it is
@@ -42,8 +54,13 @@ type UndoReport struct {
 	Missing   int64  `json:"missing"`    // gone, and no dump to bring it back
 	Expired   int64  `json:"expired"`    // its previous expiry has passed: not recreated
 	Unapplied int64  `json:"unapplied"`  // journaled, but the server did not make the change: nothing to undo
-	// DroppedBytes is a partial last record (a crash mid-write), skipped.
-	DroppedBytes int64 `json:"dropped_bytes"`
+	// State says what the journal is: "whole", "no trailer" (its run was
+	// killed, or is still going), or "not whole" (undone with Partial).
+	State string `json:"state"`
+	// Partial is true when the journal was not whole and only its intact
+	// records were undone; Damage says what was skipped.
+	Partial bool     `json:"partial"`
+	Damage  []string `json:"damage,omitempty"`
 }
 
 // Replies of the undo script.
@@ -88,26 +105,118 @@ return 1
 // undoBatch is how many records one pipeline carries.
 const undoBatch = 500
 
+// JournalCheck is what a journal turned out to be, read whole before
+// undo changes anything.
+type JournalCheck struct {
+	Header    journal.Header
+	Integrity journal.Integrity
+	Stats     journal.Stats
+	// Unchanged is the markers of changes the server did not make: each
+	// voids one older record of its key.
+	Unchanged int64
+	// Problems are what makes the journal not whole: its own damage, and
+	// what the run's checkpoint says it should hold and it does not.
+	Problems []string
+}
+
+// ToUndo is the changes undo puts back or checks: the records, less the
+// markers and the changes they void.
+func (c *JournalCheck) ToUndo() int64 { return c.Stats.Records - 2*c.Unchanged }
+
+// State is what the journal is, in words.
+func (c *JournalCheck) State() string {
+	switch {
+	case len(c.Problems) > 0:
+		return "not whole"
+	case c.Integrity.Trailer == 0:
+		return "no trailer"
+	}
+	return "whole"
+}
+
+// Describe says what the journal is, for the operator.
+func (c *JournalCheck) Describe() string {
+	switch {
+	case len(c.Problems) > 0:
+		return fmt.Sprintf("the journal is not whole: %s; %d records are intact", strings.Join(c.Problems, "; "), c.Integrity.Records)
+	case c.Integrity.Trailer == 0:
+		return "the journal has no trailer: its run was killed, or is still going (stop it before undoing it)"
+	case c.Integrity.Trailer == journal.StatusStopped:
+		return "the journal is whole: its run stopped before the end (it can be resumed)"
+	}
+	return "the journal is whole: its run completed"
+}
+
+// ErrJournalNotWhole is wrapped by the error of an undo refused because
+// its journal is damaged or cut short.
+var ErrJournalNotWhole = errors.New("journal is not whole")
+
+// CheckJournal reads the journal at path whole and says what it is: its
+// own checksums and trailer, and the run's checkpoint beside it (the
+// journal must hold at least what the checkpoint says was committed, and
+// a completed run's journal ends in its trailer).
+func CheckJournal(path string) (*JournalCheck, error) {
+	jr, err := journal.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer jr.Close()
+	c := &JournalCheck{Header: jr.Header(), Integrity: jr.Integrity()}
+	if c.Stats, err = jr.Stats(); err != nil {
+		return nil, err
+	}
+	c.Unchanged = c.Stats.Actions[journal.ActionUnchanged]
+	in := c.Integrity
+	for _, d := range in.Damaged {
+		c.Problems = append(c.Problems, "damaged at "+d.String())
+	}
+	if d := in.Torn; d != nil {
+		c.Problems = append(c.Problems, fmt.Sprintf("cut short at record %d: its last %d bytes (from byte %d) are not a whole batch (a crash while it was written, or a file cut short)", d.RecordsBefore+1, d.Bytes, d.Offset))
+	}
+	cpPath := filepath.Join(filepath.Dir(path), checkpoint.FileName)
+	cp, err := checkpoint.Load(cpPath)
+	if err != nil || cp.RunID != c.Header.RunID {
+		// No checkpoint (discarded, or another run's now): the journal
+		// speaks for itself.
+		return c, nil
+	}
+	switch {
+	case cp.JournalRecords > in.Records:
+		c.Problems = append(c.Problems, fmt.Sprintf("the checkpoint %s counts %d records committed, the journal holds %d intact (records are missing)", cpPath, cp.JournalRecords, in.Records))
+	case cp.Completed && in.Trailer != journal.StatusCompleted && in.Whole():
+		c.Problems = append(c.Problems, fmt.Sprintf("the checkpoint %s says the run completed, but the journal does not end in its trailer (it was cut short)", cpPath))
+	}
+	return c, nil
+}
+
 // Undo replays a run's journal newest first and puts back what the run
-// changed.
+// changed. A journal that is not whole is refused before anything
+// changes, unless o.Partial.
 func Undo(ctx context.Context, conn *redisx.Conn, path string, o UndoOptions) (*UndoReport, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	check, err := CheckJournal(path)
+	if err != nil {
+		return nil, err
+	}
+	if len(check.Problems) > 0 && !o.Partial {
+		return nil, fmt.Errorf("%w: %s: %s; nothing was changed (--partial undoes the %d intact records knowingly)", ErrJournalNotWhole, path, check.Describe(), check.Integrity.Records)
 	}
 	jr, err := journal.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer jr.Close()
+	jr.AllowDamaged()
 	h := jr.Header()
 	if h.Target != conn.Target() && !o.AllowOtherTarget {
 		return nil, fmt.Errorf("journal %s was written against %s, not %s: point --redis at that server, or pass --allow-other-target", path, h.Target, conn.Target())
 	}
-	stats, err := jr.Stats()
-	if err != nil {
-		return nil, err
+	rep := &UndoReport{Journal: path, RunID: h.RunID, State: check.State(), Partial: len(check.Problems) > 0, Damage: check.Problems}
+	if rep.Partial {
+		o.Logger.Warn("undoing the intact records of a journal that is not whole (--partial)", "journal", path, "problems", strings.Join(check.Problems, "; "))
 	}
-	rep := &UndoReport{Journal: path, RunID: h.RunID, DroppedBytes: jr.PartialBytes()}
 	nodes, err := conn.Primaries(ctx)
 	if err != nil {
 		return nil, err
@@ -116,14 +225,16 @@ func Undo(ctx context.Context, conn *redisx.Conn, path string, o UndoOptions) (*
 	if err := s.load(ctx, nodes); err != nil {
 		return nil, err
 	}
-	u := undoer{conn: conn, s: s, o: o, rep: rep, total: stats.Records, voided: map[string]int{}}
+	u := undoer{conn: conn, s: s, o: o, rep: rep, total: check.ToUndo(), voided: map[string]int{}}
 	err = jr.Reverse(func(rec journal.Record) error {
+		rep.Records++
 		// Newest first, an "unchanged" record comes before the record it
 		// voids: the next older record of that key was never applied.
 		if rec.Action == journal.ActionUnchanged {
 			u.voided[rec.Key]++
 			return nil
 		}
+		rep.Changes++
 		if n := u.voided[rec.Key]; n > 0 {
 			if n == 1 {
 				delete(u.voided, rec.Key)
@@ -143,6 +254,12 @@ func Undo(ctx context.Context, conn *redisx.Conn, path string, o UndoOptions) (*
 		err = u.flush(ctx)
 	}
 	return rep, err
+}
+
+// Undone is the changes undo put back or checked: the outcomes from
+// Restored to Expired.
+func (r *UndoReport) Undone() int64 {
+	return r.Restored + r.Recreated + r.LeftAlone + r.Exists + r.Missing + r.Expired
 }
 
 type undoer struct {
@@ -184,10 +301,9 @@ func (u *undoer) flush(ctx context.Context) error {
 		}
 		u.count(n)
 	}
-	u.rep.Records += int64(len(u.recs))
 	u.recs = u.recs[:0]
 	if u.o.Observe != nil {
-		u.o.Observe(UndoProgress{Done: u.rep.Records, Total: u.total})
+		u.o.Observe(UndoProgress{Done: u.rep.Undone(), Total: u.total})
 	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -254,6 +255,16 @@ func TestApplyE2E_ResumeAfterSIGKILL(t *testing.T) {
 	rep := readReport(t, stateA, "ticket-ttl-backfill", runA.RunID)
 	if !rep.Completed || !rep.Resumed {
 		t.Errorf("report: completed %v, resumed %v", rep.Completed, rep.Resumed)
+	}
+	// The counts across two kills are the uninterrupted run's: the keys
+	// the killed invocations changed after their last checkpoint count as
+	// changed (from the journal), not as already having a TTL.
+	repB := readReport(t, stateB, "ticket-ttl-backfill", runB.RunID)
+	if rep.Outcomes.Change != repB.Outcomes.Change || rep.Outcomes.ChangeGrace != repB.Outcomes.ChangeGrace ||
+		rep.Scanned != repB.Scanned || !maps.Equal(rep.Outcomes.Skip, repB.Outcomes.Skip) {
+		t.Errorf("killed twice: change %d (grace %d), scanned %d, skips %v; uninterrupted: change %d (grace %d), scanned %d, skips %v",
+			rep.Outcomes.Change, rep.Outcomes.ChangeGrace, rep.Scanned, rep.Outcomes.Skip,
+			repB.Outcomes.Change, repB.Outcomes.ChangeGrace, repB.Scanned, repB.Outcomes.Skip)
 	}
 }
 

@@ -6,13 +6,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/dustin/go-humanize"
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 
 	"github.com/keyjob/keyjob/apply"
-	"github.com/keyjob/keyjob/internal/journal"
 	"github.com/keyjob/keyjob/internal/redisx"
 )
 
@@ -24,6 +24,7 @@ func undoCommand() *cli.Command {
 		Flags: append(connFlags(), append(runFlags(),
 			&cli.BoolFlag{Name: "replace", Usage: "let RESTORE overwrite a key that exists now"},
 			&cli.BoolFlag{Name: "allow-other-target", Usage: "undo against another server than the journal's"},
+			&cli.BoolFlag{Name: "partial", Usage: "undo the intact records of a damaged or cut journal, knowingly (the damaged ones' keys stay as they are)"},
 		)...),
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
@@ -36,7 +37,7 @@ func undoCommand() *cli.Command {
 			o := undoOptions{
 				Conn: connOptions(c, nil), Journal: c.Args().First(), Yes: c.Bool("yes"),
 				Progress: prog, LogFormat: c.String("log-format"),
-				Undo: apply.UndoOptions{Replace: c.Bool("replace"), AllowOtherTarget: c.Bool("allow-other-target")},
+				Undo: apply.UndoOptions{Replace: c.Bool("replace"), AllowOtherTarget: c.Bool("allow-other-target"), Partial: c.Bool("partial")},
 			}
 			return runUndo(c.Context, c.App.Writer, c.App.ErrWriter, o)
 		},
@@ -53,23 +54,24 @@ type undoOptions struct {
 }
 
 func runUndo(ctx context.Context, stdout, stderr io.Writer, o undoOptions) error {
-	jr, err := journal.Open(o.Journal)
+	check, err := apply.CheckJournal(o.Journal)
 	if err != nil {
 		return usageError(err)
 	}
-	h := jr.Header()
-	stats, err := jr.Stats()
-	jr.Close()
-	if err != nil {
-		return err
+	h := check.Header
+	fmt.Fprintf(stdout, "Undo run %s of %s: %s.\n", h.RunID, h.Job, check.Describe())
+	if len(check.Problems) > 0 && !o.Undo.Partial {
+		return fmt.Errorf("%w: nothing was changed; --partial undoes the %s intact records knowingly (the keys of the damaged ones stay as they are)",
+			apply.ErrJournalNotWhole, humanize.Comma(check.Integrity.Records))
 	}
 	conn, err := redisx.Dial(ctx, o.Conn)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
-	fmt.Fprintf(stdout, "Undo run %s of %s on %s: %s records, newest first (%s with a DUMP payload).\n",
-		h.RunID, h.Job, conn.Target(), humanize.Comma(stats.Records), humanize.Comma(stats.Dumps))
+	fmt.Fprintf(stdout, "On %s: %s records%s: %s changes to put back newest first (%s with a DUMP payload), %s the server did not make (EXPIRE NX found a TTL; with their %s markers).\n",
+		conn.Target(), humanize.Comma(check.Stats.Records), partialNote(check), humanize.Comma(check.ToUndo()), humanize.Comma(check.Stats.Dumps),
+		humanize.Comma(check.Unchanged), humanize.Comma(check.Unchanged))
 	fmt.Fprintf(stdout, "Each key gets its previous expiry back only where its expiry is still the one keyjob set; dumped keys that do not exist now are RESTOREd%s.\n", map[bool]string{true: " (existing keys replaced: --replace)", false: ""}[o.Undo.Replace])
 	if !o.Yes {
 		if !term.IsTerminal(int(os.Stdin.Fd())) {
@@ -90,9 +92,21 @@ func runUndo(ctx context.Context, stdout, stderr io.Writer, o undoOptions) error
 	rep, err := apply.Undo(ctx, conn, o.Journal, o.Undo)
 	ui.Finish()
 	if rep != nil {
-		fmt.Fprintf(stdout, "records %s: restored expiry %s, recreated %s, left alone (changed since) %s, existing not overwritten %s, gone without a dump %s, expired meanwhile %s\n",
-			humanize.Comma(rep.Records), humanize.Comma(rep.Restored), humanize.Comma(rep.Recreated), humanize.Comma(rep.LeftAlone),
-			humanize.Comma(rep.Exists), humanize.Comma(rep.Missing), humanize.Comma(rep.Expired))
+		fmt.Fprintf(stdout, "records %s: %s changes put back or checked: restored expiry %s, recreated %s, left alone (changed since) %s, existing not overwritten %s, gone without a dump %s, expired meanwhile %s; %s the server did not make\n",
+			humanize.Comma(rep.Records), humanize.Comma(rep.Undone()), humanize.Comma(rep.Restored), humanize.Comma(rep.Recreated), humanize.Comma(rep.LeftAlone),
+			humanize.Comma(rep.Exists), humanize.Comma(rep.Missing), humanize.Comma(rep.Expired), humanize.Comma(rep.Unapplied))
+		if rep.Partial {
+			fmt.Fprintf(stdout, "PARTIAL UNDO (--partial): only the journal's intact records were undone; the keys of the damaged ones were left as they are (%s)\n", strings.Join(rep.Damage, "; "))
+		}
 	}
 	return err
+}
+
+// partialNote says, in the header, that the records are only the intact
+// ones.
+func partialNote(c *apply.JournalCheck) string {
+	if len(c.Problems) == 0 {
+		return ""
+	}
+	return " intact (--partial)"
 }

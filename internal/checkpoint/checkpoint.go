@@ -36,10 +36,24 @@ import (
 // FormatVersion is the only checkpoint format this build reads and writes.
 // Any change to the fields must bump it: Load refuses unknown fields, so an
 // older keyjob never resumes from a checkpoint it only half understands.
-const FormatVersion = 1
+const FormatVersion = 2
 
 // FileName is the checkpoint's name inside <state-dir>/<job-name>/.
 const FileName = "checkpoint.json"
+
+// MaxCursor bounds a SCAN cursor: a hash table has fewer than 2^48
+// buckets, and a cluster's per-slot tables (Valkey 8, Redis 7.4+) put the
+// slot in 14 more bits. A cursor above it was not returned by a server.
+// A cursor below it is checked against the node itself at resume.
+const MaxCursor = 1<<62 - 1
+
+// minRunStartMs is 2001-01-01: a run start before it is not a unix time in
+// milliseconds (seconds, most likely).
+const minRunStartMs = 978307200000
+
+// maxClockSkew is how far the server's clock (the run's start) may be
+// ahead of keyjob's host (the checkpoint's times).
+const maxClockSkew = time.Hour
 
 // Target modes.
 const (
@@ -82,11 +96,15 @@ type Checkpoint struct {
 	// these).
 	Changes int64 `json:"changes"`
 	// Journal is the path of the run's journal; "" with backup: none.
-	Journal   string    `json:"journal,omitempty"`
-	Passes    int       `json:"passes"`
-	Completed bool      `json:"completed"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
+	Journal string `json:"journal,omitempty"`
+	// JournalRecords is the journal's records when the checkpoint was
+	// saved, every committed batch's among them: a journal that holds
+	// fewer was cut (undo says so).
+	JournalRecords int64     `json:"journal_records"`
+	Passes         int       `json:"passes"`
+	Completed      bool      `json:"completed"`
+	CreatedAt      time.Time `json:"created_at"`
+	UpdatedAt      time.Time `json:"updated_at"`
 
 	// path is where the checkpoint was last loaded from or saved to, for
 	// the messages of Check.
@@ -129,6 +147,13 @@ type Node struct {
 	Cursor   string `json:"cursor"`
 	Done     bool   `json:"done"`
 	Restarts int    `json:"restarts"`
+	// JournalEnd is the end of the journal frame of the node's last
+	// committed batch: its batches after it were journaled and perhaps
+	// applied, but not counted (a kill before their commit).
+	JournalEnd int64 `json:"journal_end,omitempty"`
+	// Counts is the node's share of Checkpoint.Counts: a node rescanned
+	// from the start (a restart) has them replaced, not added to.
+	Counts map[string]int64 `json:"counts,omitempty"`
 }
 
 // New returns a checkpoint for a run that starts now: format version set,
@@ -168,6 +193,24 @@ func (cp *Checkpoint) Validate() error {
 		return fmt.Errorf("changes is negative (%d)", cp.Changes)
 	case cp.Passes < 0:
 		return fmt.Errorf("passes is negative (%d)", cp.Passes)
+	case cp.RunStartMs < minRunStartMs:
+		return fmt.Errorf("run_start_ms %d is before 2001: not a unix time in ms", cp.RunStartMs)
+	case !cp.CreatedAt.IsZero() && cp.RunStartMs > cp.CreatedAt.Add(maxClockSkew).UnixMilli():
+		return fmt.Errorf("run_start_ms %d lies after created_at %s: a run cannot start after its checkpoint", cp.RunStartMs, cp.CreatedAt.Format(time.RFC3339))
+	case cp.RunStartMs > time.Now().Add(maxClockSkew).UnixMilli():
+		return fmt.Errorf("run_start_ms %d is in the future", cp.RunStartMs)
+	case !cp.CreatedAt.IsZero() && cp.UpdatedAt.Before(cp.CreatedAt):
+		return fmt.Errorf("updated_at %s is before created_at %s", cp.UpdatedAt.Format(time.RFC3339), cp.CreatedAt.Format(time.RFC3339))
+	case cp.Changes < cp.Counts["change"]:
+		// Changes may be more: after a crash max_changes counts the
+		// journal's records, an upper bound.
+		return fmt.Errorf("changes (%d) is less than counts[\"change\"] (%d): the counts do not add up", cp.Changes, cp.Counts["change"])
+	case cp.Counts["change_grace"] > cp.Counts["change"]:
+		return fmt.Errorf("counts[\"change_grace\"] (%d) is more than counts[\"change\"] (%d): the grace changes are some of the changes", cp.Counts["change_grace"], cp.Counts["change"])
+	case cp.Journal != "" && cp.JournalRecords < cp.Changes:
+		return fmt.Errorf("journal_records (%d) is less than changes (%d): every change is journaled before it is made", cp.JournalRecords, cp.Changes)
+	case cp.JournalRecords < 0:
+		return fmt.Errorf("journal_records is negative (%d)", cp.JournalRecords)
 	}
 	if err := validateTarget(cp.Target); err != nil {
 		return err
@@ -184,12 +227,26 @@ func (cp *Checkpoint) Validate() error {
 			return fmt.Errorf("nodes[%d].id %q appears twice", i, n.ID)
 		}
 		seen[n.ID] = true
-		if _, err := strconv.ParseUint(n.Cursor, 10, 64); err != nil {
+		c, err := strconv.ParseUint(n.Cursor, 10, 64)
+		if err != nil {
 			return fmt.Errorf("nodes[%d].cursor %q is not a SCAN cursor", i, n.Cursor)
+		}
+		if c > MaxCursor {
+			return fmt.Errorf("nodes[%d].cursor %s is out of range: no server's SCAN returns a cursor above %d", i, n.Cursor, uint64(MaxCursor))
+		}
+		if n.Done && c != 0 {
+			return fmt.Errorf("nodes[%d] is done with cursor %s: a walk ends at cursor 0", i, n.Cursor)
 		}
 		if n.Restarts < 0 {
 			return fmt.Errorf("nodes[%d].restarts is negative (%d)", i, n.Restarts)
 		}
+	}
+	done := true
+	for _, n := range cp.Nodes {
+		done = done && n.Done
+	}
+	if cp.Completed && !done {
+		return errors.New("completed is true while a node is not done")
 	}
 	for outcome, n := range cp.Counts {
 		if n < 0 {

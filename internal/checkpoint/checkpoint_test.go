@@ -26,6 +26,7 @@ func sample() *Checkpoint {
 	cp.Counts["ttl"] = 8233
 	cp.Changes = 403771
 	cp.Journal = ".keyjob/ticket-ttl-backfill/2026-11-22T03-10-04Z.journal"
+	cp.JournalRecords = 403771 + 120
 	return cp
 }
 
@@ -103,6 +104,8 @@ func TestSaveLoad_RoundTrip(t *testing.T) {
 	t.Run("SecondSaveKeepsCreatedAt", func(t *testing.T) {
 		created := got.CreatedAt
 		got.Changes++
+		got.Counts["change"]++
+		got.JournalRecords++
 		got.Nodes[0].Cursor = "42"
 		if err := Save(path, got); err != nil {
 			t.Fatal(err)
@@ -121,7 +124,7 @@ func TestSaveLoad_RoundTrip(t *testing.T) {
 
 	t.Run("NilCountsLoadEmpty", func(t *testing.T) {
 		cp := sample()
-		cp.Counts = nil
+		cp.Counts, cp.Changes, cp.JournalRecords = nil, 0, 0
 		p := Path(t.TempDir(), "j")
 		if err := Save(p, cp); err != nil {
 			t.Fatal(err)
@@ -176,7 +179,16 @@ func TestLoad_Corrupt(t *testing.T) {
 		{"JSONArray", []byte("[1,2]"), "bad JSON"},
 		{"TrailingData", append(bytes.Clone(good), "{}"...), "bad JSON"},
 		{"NoVersion", edit(func(m map[string]any) { delete(m, "format_version") }), "format_version is missing"},
-		{"OtherVersion", edit(func(m map[string]any) { m["format_version"] = 2 }), "format_version is 2"},
+		{"OtherVersion", edit(func(m map[string]any) { m["format_version"] = 3 }), "format_version is 3"},
+		{"Version1", edit(func(m map[string]any) { m["format_version"] = 1 }), "format_version is 1"},
+		{"CursorOutOfRange", edit(func(m map[string]any) { node0(m)["cursor"] = "18446744073709551615" }), "nodes[0].cursor 18446744073709551615 is out of range"},
+		{"DoneMidWalk", edit(func(m map[string]any) { node0(m)["done"] = true }), "nodes[0] is done with cursor 1572864"},
+		{"CountsDoNotAddUp", edit(func(m map[string]any) { m["changes"] = 5 }), `changes (5) is less than counts["change"] (403771)`},
+		{"MoreGraceThanChanges", edit(func(m map[string]any) { m["counts"].(map[string]any)["change_grace"] = 403772 }), `counts["change_grace"]`},
+		{"FewerRecordsThanChanges", edit(func(m map[string]any) { m["journal_records"] = 10 }), "journal_records (10) is less than changes"},
+		{"RunStartInTheFuture", edit(func(m map[string]any) { m["run_start_ms"] = 4102444800000 }), "run_start_ms 4102444800000"},
+		{"RunStartInSeconds", edit(func(m map[string]any) { m["run_start_ms"] = 1763780000 }), "run_start_ms 1763780000 is before 2001"},
+		{"CompletedMidWalk", edit(func(m map[string]any) { m["completed"] = true }), "completed is true while a node is not done"},
 		{"UnknownField", edit(func(m map[string]any) { m["second_pass"] = true }), "unknown field"},
 		{"WrongType", edit(func(m map[string]any) { m["changes"] = "many" }), "bad JSON"},
 		{"NoJobName", edit(func(m map[string]any) { m["job"].(map[string]any)["name"] = "" }), "job.name"},
@@ -256,7 +268,7 @@ func TestLoad_Unreadable(t *testing.T) {
 func TestSave_CrashBeforeRename(t *testing.T) {
 	path, old := saved(t)
 	next := sample()
-	next.Changes = 999999
+	next.Changes, next.Counts["change"], next.JournalRecords = 999999, 999999, 999999
 	data, err := json.Marshal(next)
 	if err != nil {
 		t.Fatal(err)

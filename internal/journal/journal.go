@@ -3,14 +3,25 @@
 // changed key, its previous absolute expiry, what keyjob did, and with
 // backup: dump its DUMP payload.
 //
-// A journal is JSON lines: a header line, then one line per changed key.
-// The executor appends a batch's records and calls Writer.Sync before it
-// sends the batch, so a record is durable before its change exists. A crash
-// can therefore leave only a partial last line, whose change was never
-// sent: OpenAppend cuts it off before a resume appends, and Reader skips
-// and counts it. Undo reads newest first (Reader.Reverse), streaming from
-// the end of the file, so a journal of millions of records and payloads is
-// never held in memory.
+// A journal is a JSON header line, then binary frames (docs/journal.md has
+// the byte layout). A batch of changes is one frame: its records share
+// what they have in common (the action; under `when: no_ttl` the previous
+// state, "no TTL"), so a change costs its key's bytes and a few more. Each
+// frame carries its sequence number and a CRC-32C, and ends in its length
+// so that it can be read from the end. A run that stops cleanly writes a
+// trailer frame with the number of records so far ("stopped", or
+// "completed" at the end of the run); a resumed run appends after it. So a
+// journal says what it is: whole (a trailer last), of a run still going or
+// killed (no trailer), cut short (a partial frame at the end) or damaged
+// (a frame whose checksum or sequence is wrong, with intact frames after
+// it). Reader finds out when it opens the file; undo refuses anything but
+// the first two unless asked to undo the intact records knowingly.
+//
+// The executor appends a batch's frame and waits for it to be durable
+// (Writer.SyncTo) before it sends the batch, so a change never exists
+// before its record. Concurrent SyncTo calls share one fsync (group
+// commit): the batches of a cluster's shards, or a batch appended while
+// the previous one syncs, cost one fsync together.
 //
 // Journals hold data: mode 0600, never overwritten (Create uses O_EXCL).
 //
@@ -20,19 +31,17 @@ package journal
 
 import (
 	"bytes"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 )
 
-// Version is the only journal format this build reads and writes.
-const Version = 1
+// Version is the only journal format this build reads and writes. Version
+// 1 (JSON lines, keyjob before the framed format) is refused with a hint.
+const Version = 2
 
 // Backup modes a journal is written for (the job's backup field; backup:
 // none writes no journal).
@@ -56,7 +65,7 @@ const (
 const NoExpire = -1
 
 var (
-	// ErrCorrupt is wrapped by every *CorruptError.
+	// ErrCorrupt is wrapped by every *CorruptError and *DamagedError.
 	ErrCorrupt = errors.New("corrupt journal")
 	// errClosed is returned by a Writer's methods after Close.
 	errClosed = errors.New("journal is closed")
@@ -82,7 +91,8 @@ type Record struct {
 	// PrevExpireMs is the key's absolute expiry (unix ms) before the
 	// change, or NoExpire.
 	PrevExpireMs int64
-	// Action is ActionExpire, ActionDelete or ActionPersist.
+	// Action is ActionExpire, ActionDelete, ActionPersist or
+	// ActionUnchanged.
 	Action string
 	// NewExpireMs is the absolute expiry keyjob set (ActionExpire), else 0.
 	NewExpireMs int64
@@ -96,10 +106,11 @@ func Path(stateDir, jobName, runID string) string {
 	return filepath.Join(stateDir, jobName, runID+".journal")
 }
 
-// CorruptError is a journal, or one line of it, that cannot be read.
+// CorruptError is a journal that cannot be read at all (its header), or
+// cannot be appended to.
 type CorruptError struct {
 	Path string
-	// Offset is the byte offset of the line at fault (0: the header).
+	// Offset is the byte offset at fault (0: the header).
 	Offset int64
 	Reason string
 	Err    error // the underlying error, if any
@@ -119,6 +130,8 @@ func (e *CorruptError) Unwrap() []error {
 
 func (h *Header) validate() error {
 	switch {
+	case h.Version == 1:
+		return errors.New("journal format 1 (JSON lines) was written by an older keyjob: undo it with the keyjob version that wrote it")
 	case h.Version != Version:
 		return fmt.Errorf("journal version is %d, this keyjob reads %d", h.Version, Version)
 	case h.Job == "":
@@ -142,8 +155,13 @@ func (h *Header) validate() error {
 
 func decodeHeader(line []byte) (Header, error) {
 	var h Header
-	if err := strictUnmarshal(line, &h); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(line))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&h); err != nil {
 		return h, fmt.Errorf("not a keyjob journal header: %w", err)
+	}
+	if dec.InputOffset() != int64(len(line)) {
+		return h, errors.New("not a keyjob journal header: data after the JSON object")
 	}
 	return h, h.validate()
 }
@@ -163,125 +181,6 @@ func (r *Record) validate() error {
 		}
 	default:
 		return fmt.Errorf("key %q: unknown action %q", r.Key, r.Action)
-	}
-	return nil
-}
-
-// appendRecord encodes r as one JSON line:
-//
-//	{"k":"name","t":"string","p":-1,"a":"expire","n":1755302811000,"d":"base64"}
-//
-// The key goes in "k" when it is valid UTF-8 and base64 in "kb" otherwise:
-// encoding/json would replace invalid bytes with U+FFFD, and undo would put
-// back the wrong key. It is written by hand because encoding/json costs
-// several times as much, on the hot path of every change.
-func appendRecord(b []byte, r *Record) []byte {
-	b = append(b, '{')
-	if utf8.ValidString(r.Key) {
-		b = append(b, `"k":`...)
-		b = appendString(b, r.Key)
-	} else {
-		b = append(b, `"kb":"`...)
-		b = base64.StdEncoding.AppendEncode(b, []byte(r.Key))
-		b = append(b, '"')
-	}
-	if r.Type != "" {
-		b = append(b, `,"t":`...)
-		b = appendString(b, r.Type)
-	}
-	b = append(b, `,"p":`...)
-	b = strconv.AppendInt(b, r.PrevExpireMs, 10)
-	b = append(b, `,"a":`...)
-	b = appendString(b, r.Action)
-	if r.NewExpireMs != 0 {
-		b = append(b, `,"n":`...)
-		b = strconv.AppendInt(b, r.NewExpireMs, 10)
-	}
-	if len(r.Dump) > 0 {
-		b = append(b, `,"d":"`...)
-		b = base64.StdEncoding.AppendEncode(b, r.Dump)
-		b = append(b, '"')
-	}
-	return append(b, '}', '\n')
-}
-
-// appendString appends s, valid UTF-8, as a JSON string.
-func appendString(b []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' {
-			continue
-		}
-		b = append(b, s[start:i]...)
-		switch c {
-		case '"', '\\':
-			b = append(b, '\\', c)
-		case '\n':
-			b = append(b, '\\', 'n')
-		case '\r':
-			b = append(b, '\\', 'r')
-		case '\t':
-			b = append(b, '\\', 't')
-		default:
-			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-		}
-		start = i + 1
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
-}
-
-// wireRecord is a record line as JSON has it. Pointers tell a missing field
-// from a zero one.
-type wireRecord struct {
-	K  *string `json:"k"`
-	KB []byte  `json:"kb"`
-	T  string  `json:"t"`
-	P  *int64  `json:"p"`
-	A  string  `json:"a"`
-	N  int64   `json:"n"`
-	D  []byte  `json:"d"`
-}
-
-func decodeRecord(line []byte) (Record, error) {
-	var w wireRecord
-	if err := strictUnmarshal(line, &w); err != nil {
-		return Record{}, err
-	}
-	var r Record
-	switch {
-	case w.K != nil && w.KB != nil:
-		return r, errors.New(`both "k" and "kb"`)
-	case w.K != nil:
-		r.Key = *w.K
-	case w.KB != nil:
-		r.Key = string(w.KB)
-	default:
-		return r, errors.New("no key")
-	}
-	if w.P == nil {
-		return r, errors.New(`no previous expiry ("p")`)
-	}
-	r.Type, r.PrevExpireMs, r.Action, r.NewExpireMs = w.T, *w.P, w.A, w.N
-	if len(w.D) > 0 {
-		r.Dump = w.D
-	}
-	return r, r.validate()
-}
-
-// strictUnmarshal is json.Unmarshal that refuses unknown fields: a line
-// keyjob did not write is not guessed at.
-func strictUnmarshal(data []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return err
-	}
-	if dec.InputOffset() != int64(len(data)) {
-		return errors.New("data after the JSON object")
 	}
 	return nil
 }

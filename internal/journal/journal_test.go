@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -72,35 +73,45 @@ func records(n int, dumpSizes ...int) []Record {
 	return recs
 }
 
-// write creates a journal at a fresh path holding recs, closed.
+// write creates a journal at a fresh path holding recs in one batch,
+// finished as a completed run's.
 func write(t testing.TB, recs []Record) string {
+	t.Helper()
+	return writeBatches(t, recs, len(recs))
+}
+
+// writeBatches creates a journal holding recs in batches of n records,
+// finished as a completed run's.
+func writeBatches(t testing.TB, recs []Record, n int) string {
 	t.Helper()
 	path := Path(t.TempDir(), "drop-deal-clicks", "2026-11-22T03-10-04Z")
 	w, err := Create(path, testHeader())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := w.Append(recs...); err != nil {
-		t.Fatal(err)
+	for i := 0; i < len(recs); i += n {
+		pos, err := w.Append(recs[i:min(i+n, len(recs))]...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.SyncTo(pos); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if err := w.Close(); err != nil {
+	if err := w.Finish(StatusCompleted); err != nil {
 		t.Fatal(err)
 	}
 	return path
 }
 
-// reverse reads every record of the journal at path, newest first, reading
-// blockSize bytes at a time (0: the default).
-func reverse(t *testing.T, path string, blockSize int) []Record {
+// reverse reads every record of the journal at path, newest first.
+func reverse(t *testing.T, path string) []Record {
 	t.Helper()
 	r, err := Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	if blockSize > 0 {
-		r.blockSize = blockSize
-	}
 	var got []Record
 	if err := r.Reverse(func(rec Record) error { got = append(got, rec); return nil }); err != nil {
 		t.Fatal(err)
@@ -184,7 +195,7 @@ func TestJournal_RoundTrip(t *testing.T) {
 		Target: "redis-prod-1:6379/0", RunID: "2026-11-22T03-10-04Z", Backup: BackupDump, Created: testHeader().Created}) {
 		t.Errorf("header %+v", got)
 	}
-	assertRecords(t, reverse(t, path, 0), reversed(want))
+	assertRecords(t, reverse(t, path), reversed(want))
 
 	t.Run("HeaderLine", func(t *testing.T) {
 		data, err := os.ReadFile(path)
@@ -192,7 +203,7 @@ func TestJournal_RoundTrip(t *testing.T) {
 			t.Fatal(err)
 		}
 		first, _, _ := bytes.Cut(data, []byte("\n"))
-		want := `{"journal":1,"job":"drop-deal-clicks","sha256":"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08","target":"redis-prod-1:6379/0","run_id":"2026-11-22T03-10-04Z","backup":"dump","created":"2026-11-22T03:10:04Z"}`
+		want := `{"journal":2,"job":"drop-deal-clicks","sha256":"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08","target":"redis-prod-1:6379/0","run_id":"2026-11-22T03-10-04Z","backup":"dump","created":"2026-11-22T03:10:04Z"}`
 		if string(first) != want {
 			t.Errorf("header line\ngot  %s\nwant %s", first, want)
 		}
@@ -232,96 +243,103 @@ func TestJournal_RoundTrip(t *testing.T) {
 	})
 }
 
-// TestRecord_Encoding pins the line format: short names, "kb" for a key that
-// is not UTF-8, no HTML escaping, optional fields left out.
-func TestRecord_Encoding(t *testing.T) {
+// TestReverse_Batches: newest first whatever the batches, with records
+// that share every field, some, or none.
+func TestReverse_Batches(t *testing.T) {
 	tests := []struct {
-		name string
-		rec  Record
-		want string
+		name  string
+		recs  []Record
+		batch int
 	}{
-		{"Expire", Record{Key: "ticket:1", Type: "string", PrevExpireMs: -1, Action: ActionExpire, NewExpireMs: 1755302811000},
-			`{"k":"ticket:1","t":"string","p":-1,"a":"expire","n":1755302811000}`},
-		{"PersistNoType", Record{Key: "s", PrevExpireMs: 1763780000000, Action: ActionPersist},
-			`{"k":"s","p":1763780000000,"a":"persist"}`},
-		{"DeleteWithDump", Record{Key: "d", Type: "hash", PrevExpireMs: -1, Action: ActionDelete, Dump: []byte{0, 1, 0xff}},
-			`{"k":"d","t":"hash","p":-1,"a":"delete","d":"AAH/"}`},
-		{"EmptyKey", Record{Key: "", PrevExpireMs: -1, Action: ActionDelete},
-			`{"k":"","p":-1,"a":"delete"}`},
-		{"BinaryKey", Record{Key: "\xff\x00", PrevExpireMs: -1, Action: ActionDelete},
-			`{"kb":"/wA=","p":-1,"a":"delete"}`},
-		{"Escapes", Record{Key: "a\"b\\c\nd\x01<&>é", PrevExpireMs: -1, Action: ActionDelete},
-			`{"k":"a\"b\\c\nd\u0001<&>é","p":-1,"a":"delete"}`},
+		{"OnePerBatch", records(50, 0, 3, 40), 1},
+		{"OddBatches", records(500, 0, 3, 40, 200), 37},
+		{"OneBatch", records(300, 30, 31, 32, 33, 64), 300},
+		{"LargeDumps", records(60, 0, 200<<10, 10, 64<<10, 48<<10), 7},
+		{"Shared", ticketRecords(1000), 250},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			line := appendRecord(nil, &tt.rec)
-			if got := string(line); got != tt.want+"\n" {
-				t.Errorf("got  %s\nwant %s", got, tt.want)
-			}
-			back, err := decodeRecord(bytes.TrimSuffix(line, []byte("\n")))
+			path := writeBatches(t, tt.recs, tt.batch)
+			assertRecords(t, reverse(t, path), reversed(tt.recs))
+			r, err := Open(path)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !reflect.DeepEqual(back, tt.rec) {
-				t.Errorf("decoded %#v, want %#v", back, tt.rec)
+			defer r.Close()
+			in := r.Integrity()
+			if want := (len(tt.recs) + tt.batch - 1) / tt.batch; !in.Whole() || in.Trailer != StatusCompleted || in.Records != int64(len(tt.recs)) || in.Frames != int64(want) {
+				t.Errorf("integrity %+v, want whole, completed, %d records in %d batches", in, len(tt.recs), want)
 			}
-		})
-	}
-}
-
-// FuzzRecord_RoundTrip: any key and payload come back byte for byte, and
-// the line is valid JSON on one line.
-func FuzzRecord_RoundTrip(f *testing.F) {
-	for _, k := range awkwardKeys {
-		f.Add(k, []byte(k))
-	}
-	f.Fuzz(func(t *testing.T, key string, dump []byte) {
-		if len(dump) == 0 {
-			dump = nil
-		}
-		rec := Record{Key: key, PrevExpireMs: NoExpire, Action: ActionDelete, Dump: dump}
-		line := appendRecord(nil, &rec)
-		if bytes.Count(line, []byte("\n")) != 1 || !json.Valid(line) {
-			t.Fatalf("bad line %q", line)
-		}
-		back, err := decodeRecord(line[:len(line)-1])
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !reflect.DeepEqual(back, rec) {
-			t.Fatalf("got %#v, want %#v", back, rec)
-		}
-	})
-}
-
-// TestReverse_BlockBoundaries: newest first whatever the block size, with
-// lines shorter than a block, straddling blocks, and several blocks long.
-func TestReverse_BlockBoundaries(t *testing.T) {
-	tests := []struct {
-		name      string
-		recs      []Record
-		blockSize int
-	}{
-		{"SmallBlocks", records(500, 0, 3, 40), 16},
-		{"OddBlocks", records(500, 0, 3, 40, 200), 37},
-		{"LinesNearBlockSize", records(200, 30, 31, 32, 33, 64), 97},
-		{"EveryLineLongerThanBlock", records(50, 500), 64},
-		{"OneRecord", records(1), 8},
-		{"OneLongRecord", records(1, 1000), 8},
-		{"DefaultBlock", records(60, 0, 200<<10, 10, 64<<10, 48<<10), 0},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			path := write(t, tt.recs)
-			assertRecords(t, reverse(t, path, tt.blockSize), reversed(tt.recs))
 		})
 	}
 	t.Run("HeaderOnly", func(t *testing.T) {
 		path := write(t, nil)
-		if got := reverse(t, path, 16); len(got) != 0 {
+		if got := reverse(t, path); len(got) != 0 {
 			t.Errorf("got %d records from an empty journal", len(got))
 		}
+	})
+}
+
+// ticketRecords are the records of a TTL backfill under when: no_ttl:
+// every previous state "no TTL", the action the same.
+func ticketRecords(n int) []Record {
+	recs := make([]Record, n)
+	for i := range recs {
+		recs[i] = Record{Key: fmt.Sprintf("ticket:%d:%d:Qx7fTz2a", 1755302811+i*97, i), PrevExpireMs: NoExpire,
+			Action: ActionExpire, NewExpireMs: (1755302811+int64(i)*97)*1000 + 365*86400*1000}
+	}
+	return recs
+}
+
+// TestBatch_Compact: records that share their action and previous state
+// cost their key and their expiry's difference, about 10 bytes more.
+func TestBatch_Compact(t *testing.T) {
+	recs := ticketRecords(1000)
+	var keys int
+	for _, r := range recs {
+		keys += len(r.Key)
+	}
+	b := appendBatch(nil, 1, "standalone", recs)
+	if extra := float64(len(b)-keys) / float64(len(recs)); extra > 6 {
+		t.Errorf("%.1f bytes a record beyond its key, want at most 6", extra)
+	}
+	n, ok := frameLen(b)
+	if !ok || n != len(b) {
+		t.Fatalf("frameLen %d %v, want %d true", n, ok, len(b))
+	}
+	f, err := decodeFrame(b, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.seq != 1 || f.node != "standalone" {
+		t.Errorf("seq %d node %q", f.seq, f.node)
+	}
+	assertRecords(t, f.recs, recs)
+}
+
+// FuzzBatch_RoundTrip: any keys and payloads come back byte for byte.
+func FuzzBatch_RoundTrip(f *testing.F) {
+	for _, k := range awkwardKeys {
+		f.Add(k, []byte(k), int64(-1))
+	}
+	f.Fuzz(func(t *testing.T, key string, dump []byte, prev int64) {
+		if len(dump) == 0 {
+			dump = nil
+		}
+		if prev <= 0 {
+			prev = NoExpire
+		}
+		recs := []Record{{Key: key, PrevExpireMs: prev, Action: ActionDelete, Dump: dump},
+			{Key: key + "2", PrevExpireMs: NoExpire, Action: ActionExpire, NewExpireMs: 1}}
+		b := appendBatch(nil, 7, key, recs)
+		if _, ok := frameLen(b); !ok {
+			t.Fatal("frame does not check")
+		}
+		fr, err := decodeFrame(b, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		assertRecords(t, fr.recs, recs)
 	})
 }
 
@@ -346,99 +364,6 @@ func TestReverse_StopsOnCallbackError(t *testing.T) {
 	}
 }
 
-// TestReverse_PartialLastLine: a crash mid-write leaves part of a line; it
-// is skipped and counted wherever the cut falls, even just before the
-// newline.
-func TestReverse_PartialLastLine(t *testing.T) {
-	want := records(20, 0, 50)
-	path := write(t, want)
-	clean, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	extra := appendRecord(nil, &records(1, 100)[0])
-	for cut := 1; cut < len(extra); cut++ {
-		if err := os.WriteFile(path, append(bytes.Clone(clean), extra[:cut]...), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		r, err := Open(path)
-		if err != nil {
-			t.Fatalf("cut %d: %v", cut, err)
-		}
-		if got := r.PartialBytes(); got != int64(cut) {
-			t.Errorf("cut %d: PartialBytes %d", cut, got)
-		}
-		r.blockSize = 32
-		var got []Record
-		if err := r.Reverse(func(rec Record) error { got = append(got, rec); return nil }); err != nil {
-			t.Fatalf("cut %d: %v", cut, err)
-		}
-		r.Close()
-		assertRecords(t, got, reversed(want))
-	}
-}
-
-func TestReverse_CorruptLine(t *testing.T) {
-	recs := records(10)
-	var lines [][]byte
-	for i := range recs {
-		lines = append(lines, appendRecord(nil, &recs[i]))
-	}
-	header, err := json.Marshal(Header{Version: 1, Job: "j", SHA256: "s", Target: "h:1/0", RunID: "r", Backup: BackupJournal, Created: testHeader().Created})
-	if err != nil {
-		t.Fatal(err)
-	}
-	header = append(header, '\n')
-
-	tests := []struct {
-		name string
-		line string
-	}{
-		{"Garbage", "not json\n"},
-		{"Empty", "\n"},
-		{"UnknownField", `{"k":"x","p":-1,"a":"delete","z":1}` + "\n"},
-		{"NoKey", `{"p":-1,"a":"delete"}` + "\n"},
-		{"NoPrev", `{"k":"x","a":"delete"}` + "\n"},
-		{"UnknownAction", `{"k":"x","p":-1,"a":"rename"}` + "\n"},
-		{"ExpireWithoutNew", `{"k":"x","p":-1,"a":"expire"}` + "\n"},
-		{"BadBase64", `{"kb":"!!","p":-1,"a":"delete"}` + "\n"},
-		{"ZeroBytes", "\x00\x00\x00\n"},
-	}
-	for _, tt := range tests {
-		for _, bad := range []int{6, 0} { // 3 newer records come first, or 9
-			for _, bs := range []int{40, 300, blockSize} {
-				t.Run(fmt.Sprintf("%s/Line%d/Block%d", tt.name, bad, bs), func(t *testing.T) {
-					data := bytes.Clone(header)
-					var offset int64
-					for i, l := range lines {
-						if i == bad {
-							offset = int64(len(data))
-							l = []byte(tt.line)
-						}
-						data = append(data, l...)
-					}
-					path := filepath.Join(t.TempDir(), "j.journal")
-					if err := os.WriteFile(path, data, 0o600); err != nil {
-						t.Fatal(err)
-					}
-					r, err := Open(path)
-					if err != nil {
-						t.Fatal(err)
-					}
-					defer r.Close()
-					r.blockSize = bs
-					n := 0
-					err = r.Reverse(func(Record) error { n++; return nil })
-					assertCorruptAt(t, err, path, offset)
-					if want := len(lines) - 1 - bad; n != want {
-						t.Errorf("visited %d records before the bad line, want %d", n, want)
-					}
-				})
-			}
-		}
-	}
-}
-
 func TestOpen_BadHeader(t *testing.T) {
 	good, err := json.Marshal(testHeader())
 	if err != nil {
@@ -447,8 +372,8 @@ func TestOpen_BadHeader(t *testing.T) {
 	h := testHeader()
 	h.Version = 1
 	withVersion, _ := json.Marshal(h)
-	h.Version = 2
-	v2, _ := json.Marshal(h)
+	h.Version = 3
+	v3, _ := json.Marshal(h)
 	tests := []struct {
 		name, data string
 	}{
@@ -457,7 +382,8 @@ func TestOpen_BadHeader(t *testing.T) {
 		{"NoNewline", string(withVersion)},
 		{"NotJSON", "hello\n"},
 		{"NoVersion", string(good) + "\n"},
-		{"OtherVersion", string(v2) + "\n"},
+		{"OtherVersion", string(v3) + "\n"},
+		{"Version1", string(withVersion) + "\n"},
 		{"NotAHeader", `{"k":"x","p":-1,"a":"delete"}` + "\n"},
 	}
 	for _, tt := range tests {
@@ -510,7 +436,8 @@ func TestCreate_InvalidHeader(t *testing.T) {
 		{"BackupNone", func(h *Header) { h.Backup = "none" }},
 		{"NoJob", func(h *Header) { h.Job = "" }},
 		{"NoRunID", func(h *Header) { h.RunID = "" }},
-		{"OtherVersion", func(h *Header) { h.Version = 2 }},
+		{"OtherVersion", func(h *Header) { h.Version = 3 }},
+		{"Version1", func(h *Header) { h.Version = 1 }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -539,85 +466,6 @@ func TestCreate_InvalidHeader(t *testing.T) {
 	})
 }
 
-// TestOpenAppend_AfterPartialLine: a resume cuts the crash's partial line
-// off, says how much went, and appends whole lines after the last good one.
-func TestOpenAppend_AfterPartialLine(t *testing.T) {
-	all := records(8, 0, 70)
-	path := write(t, all[:5])
-	clean := fileSize(t, path)
-	partial := appendRecord(nil, &all[5])
-	partial = partial[:len(partial)/2]
-	appendRaw(t, path, partial)
-
-	w, h, err := OpenAppend(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := testHeader(); h.RunID != want.RunID || h.Job != want.Job || h.Version != Version {
-		t.Errorf("header %+v", h)
-	}
-	if w.Dropped() != int64(len(partial)) {
-		t.Errorf("Dropped %d, want %d", w.Dropped(), len(partial))
-	}
-	if w.Bytes() != clean || fileSize(t, path) != clean {
-		t.Errorf("Bytes %d, file %d, want %d", w.Bytes(), fileSize(t, path), clean)
-	}
-	if err := w.Append(all[5:]...); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Sync(); err != nil {
-		t.Fatal(err)
-	}
-	if w.Bytes() != fileSize(t, path) {
-		t.Errorf("Bytes %d after Sync, file %d", w.Bytes(), fileSize(t, path))
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	assertRecords(t, reverse(t, path, 16), reversed(all))
-
-	t.Run("CleanJournal", func(t *testing.T) {
-		w, _, err := OpenAppend(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer w.Close()
-		if w.Dropped() != 0 {
-			t.Errorf("Dropped %d from a clean journal", w.Dropped())
-		}
-	})
-
-	t.Run("HeaderOnly", func(t *testing.T) {
-		p := write(t, nil)
-		appendRaw(t, p, []byte(`{"k":"half`))
-		w, _, err := OpenAppend(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := w.Append(all[0]); err != nil {
-			t.Fatal(err)
-		}
-		if err := w.Close(); err != nil {
-			t.Fatal(err)
-		}
-		assertRecords(t, reverse(t, p, 0), all[:1])
-	})
-
-	t.Run("CorruptTail", func(t *testing.T) {
-		p := write(t, all[:3])
-		off := fileSize(t, p)
-		appendRaw(t, p, []byte("{\"k\":\"x\",\"p\":-1,\"a\":\"shred\"}\n"))
-		_, _, err := OpenAppend(p)
-		assertCorruptAt(t, err, p, off)
-	})
-
-	t.Run("Missing", func(t *testing.T) {
-		if _, _, err := OpenAppend(filepath.Join(t.TempDir(), "nope")); !errors.Is(err, fs.ErrNotExist) {
-			t.Errorf("got %v, want fs.ErrNotExist", err)
-		}
-	})
-}
-
 func TestWriter_Append(t *testing.T) {
 	path := Path(t.TempDir(), "j", "r")
 	w, err := Create(path, testHeader())
@@ -635,14 +483,14 @@ func TestWriter_Append(t *testing.T) {
 			{{Key: "x", PrevExpireMs: 0, Action: ActionDelete}},
 			{{Key: "x", PrevExpireMs: NoExpire, Action: ActionDelete, NewExpireMs: 5}},
 		} {
-			if err := w.Append(recs...); err == nil {
+			if _, err := w.Append(recs...); err == nil {
 				t.Errorf("Append accepted %+v", recs)
 			}
 		}
 		if w.Bytes() != before {
 			t.Errorf("Bytes %d, want %d", w.Bytes(), before)
 		}
-		if err := w.Append(good...); err != nil {
+		if _, err := w.Append(good...); err != nil {
 			t.Errorf("the writer is unusable after a refused record: %v", err)
 		}
 	})
@@ -651,7 +499,7 @@ func TestWriter_Append(t *testing.T) {
 		if err := w.Sync(); err != nil {
 			t.Fatal(err)
 		}
-		assertRecords(t, reverse(t, path, 0), reversed(good))
+		assertRecords(t, reverse(t, path), reversed(good))
 	})
 
 	t.Run("Concurrent", func(t *testing.T) {
@@ -660,7 +508,7 @@ func TestWriter_Append(t *testing.T) {
 			wg.Go(func() {
 				for i := range 100 {
 					rec := Record{Key: fmt.Sprintf("g%d:%d", g, i), PrevExpireMs: NoExpire, Action: ActionDelete}
-					if err := w.Append(rec); err != nil {
+					if _, err := w.Append(rec); err != nil {
 						t.Error(err)
 						return
 					}
@@ -671,7 +519,7 @@ func TestWriter_Append(t *testing.T) {
 		if err := w.Sync(); err != nil {
 			t.Fatal(err)
 		}
-		if got := len(reverse(t, path, 64)); got != 3+800 {
+		if got := len(reverse(t, path)); got != 3+800 {
 			t.Errorf("got %d records, want %d", got, 3+800)
 		}
 	})
@@ -683,7 +531,7 @@ func TestWriter_Append(t *testing.T) {
 		if err := w.Close(); err != nil {
 			t.Errorf("second Close: %v", err)
 		}
-		if err := w.Append(good[0]); err == nil {
+		if _, err := w.Append(good[0]); err == nil {
 			t.Error("Append after Close succeeded")
 		}
 		if err := w.Sync(); err == nil {
@@ -715,11 +563,12 @@ func BenchmarkAppend(b *testing.B) {
 					b.Fatal(err)
 				}
 				for range total / batch {
-					if err := w.Append(recs...); err != nil {
+					pos, err := w.Append(recs...)
+					if err != nil {
 						b.Fatal(err)
 					}
 					if syncEach {
-						if err := w.Sync(); err != nil {
+						if err := w.SyncTo(pos); err != nil {
 							b.Fatal(err)
 						}
 					}
@@ -732,5 +581,298 @@ func BenchmarkAppend(b *testing.B) {
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/total, "ns/record")
 			b.SetBytes(bytes)
 		})
+	}
+}
+
+// open opens path and returns its integrity; the reader is closed at the
+// test's end.
+func open(t *testing.T, path string) (*Reader, Integrity) {
+	t.Helper()
+	r, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return r, r.Integrity()
+}
+
+// TestIntegrity_TornTail: a journal cut at any byte after its header is
+// found cut short at the right record, Reverse refuses it, and with
+// AllowDamaged it reads exactly the whole batches before the cut.
+func TestIntegrity_TornTail(t *testing.T) {
+	recs := records(40, 0, 30)
+	path := writeBatches(t, recs, 7)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	header := int64(bytes.IndexByte(data, '\n') + 1)
+	// The batch boundaries: where a cut leaves whole batches.
+	var ends []int64
+	for pos := header; pos < int64(len(data)); {
+		n, ok := frameLen(data[pos:])
+		if !ok {
+			t.Fatalf("no frame at %d", pos)
+		}
+		pos += int64(n)
+		ends = append(ends, pos)
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	cuts := []int64{int64(len(data)) - 1, int64(len(data)) - 37, header + 1}
+	for range 60 {
+		cuts = append(cuts, header+rng.Int64N(int64(len(data))-header))
+	}
+	for _, cut := range cuts {
+		p := filepath.Join(t.TempDir(), "cut.journal")
+		if err := os.WriteFile(p, data[:cut], 0o600); err != nil {
+			t.Fatal(err)
+		}
+		r, in := open(t, p)
+		whole := 0 // batches wholly before the cut
+		boundary := header
+		for whole < len(ends) && ends[whole] <= cut {
+			boundary = ends[whole]
+			whole++
+		}
+		wantRecs := min(whole*7, len(recs))
+		if in.Trailer != 0 {
+			t.Errorf("cut %d: trailer %d, want none (the trailer is the last frame)", cut, in.Trailer)
+		}
+		if boundary == cut {
+			if !in.Whole() {
+				t.Errorf("cut %d on a boundary: %+v, want whole without a trailer", cut, in)
+			}
+		} else if in.Torn == nil || in.Torn.Offset != boundary || in.Torn.Bytes != cut-boundary || in.Torn.RecordsBefore != int64(wantRecs) || len(in.Damaged) != 0 {
+			t.Errorf("cut %d: %+v, want torn at %d after %d records", cut, in, boundary, wantRecs)
+			continue
+		}
+		if in.Records != int64(wantRecs) {
+			t.Errorf("cut %d: %d records intact, want %d", cut, in.Records, wantRecs)
+		}
+		err := r.Reverse(func(Record) error { return nil })
+		var de *DamagedError
+		if boundary != cut && (!errors.As(err, &de) || !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), fmt.Sprintf("%d records are intact", wantRecs))) {
+			t.Errorf("cut %d: Reverse %v, want a *DamagedError counting %d intact", cut, err, wantRecs)
+		}
+		r.AllowDamaged()
+		var got []Record
+		if err := r.Reverse(func(rec Record) error { got = append(got, rec); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		assertRecords(t, got, reversed(recs[:wantRecs]))
+	}
+}
+
+// TestIntegrity_DamagedMiddle: a byte flipped anywhere in a batch, or a
+// batch taken out, is damage in the middle at that batch; the records
+// before and after it stay readable with AllowDamaged.
+func TestIntegrity_DamagedMiddle(t *testing.T) {
+	recs := records(50, 0, 20)
+	path := writeBatches(t, recs, 10)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	header := bytes.IndexByte(data, '\n') + 1
+	var starts []int
+	for pos := header; pos < len(data); {
+		n, _ := frameLen(data[pos:])
+		starts = append(starts, pos)
+		pos += n
+	}
+	starts = append(starts, len(data))
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, batch := range []int{0, 2, 4} {
+		lo, hi := starts[batch], starts[batch+1]
+		for range 15 {
+			at := lo + rng.IntN(hi-lo)
+			bad := bytes.Clone(data)
+			bad[at] ^= byte(1 + rng.IntN(255))
+			p := filepath.Join(t.TempDir(), "flip.journal")
+			if err := os.WriteFile(p, bad, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			r, in := open(t, p)
+			if len(in.Damaged) != 1 || in.Torn != nil || in.Damaged[0].Offset != int64(lo) || in.Damaged[0].Bytes != int64(hi-lo) || in.Damaged[0].RecordsBefore != int64(batch*10) {
+				t.Errorf("batch %d, byte %d flipped: %+v", batch, at, in)
+				continue
+			}
+			if in.Trailer != StatusCompleted || in.Records != 40 {
+				t.Errorf("batch %d: trailer %d, %d records, want completed and 40", batch, in.Trailer, in.Records)
+			}
+			err := r.Reverse(func(Record) error { return nil })
+			if msg := fmt.Sprint(err); !strings.Contains(msg, fmt.Sprintf("damaged at record %d (a batch at byte %d", batch*10+1, lo)) || !strings.Contains(msg, "40 records are intact") {
+				t.Errorf("message %q", msg)
+			}
+			r.AllowDamaged()
+			var got []Record
+			if err := r.Reverse(func(rec Record) error { got = append(got, rec); return nil }); err != nil {
+				t.Fatal(err)
+			}
+			want := append(slices.Clone(recs[:batch*10]), recs[batch*10+10:]...)
+			assertRecords(t, got, reversed(want))
+		}
+	}
+
+	t.Run("BatchTakenOut", func(t *testing.T) {
+		bad := append(bytes.Clone(data[:starts[1]]), data[starts[2]:]...)
+		p := filepath.Join(t.TempDir(), "gap.journal")
+		if err := os.WriteFile(p, bad, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		_, in := open(t, p)
+		if len(in.Damaged) == 0 || in.Damaged[0].Offset != int64(starts[1]) || !strings.Contains(in.Damaged[0].Reason, "batches are missing") {
+			t.Errorf("%+v, want damage at %d: batches missing", in, starts[1])
+		}
+	})
+
+	t.Run("AfterTheCompletedTrailer", func(t *testing.T) {
+		p := filepath.Join(t.TempDir(), "more.journal")
+		if err := os.WriteFile(p, append(bytes.Clone(data), data[starts[0]:starts[1]]...), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		_, in := open(t, p)
+		if len(in.Damaged) != 1 || in.Damaged[0].Offset != int64(len(data)) {
+			t.Errorf("%+v, want damage at %d", in, len(data))
+		}
+	})
+}
+
+// TestOpenAppend_Resume: a stopped run's journal is appended to after its
+// trailer; a killed run's torn batch is cut first; a completed or damaged
+// journal is refused.
+func TestOpenAppend_Resume(t *testing.T) {
+	all := ticketRecords(30)
+	dir := t.TempDir()
+	path := Path(dir, "j", "r")
+	w, err := Create(path, testHeader())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.AppendBatch("n1", all[:10]...); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Finish(StatusStopped); err != nil {
+		t.Fatal(err)
+	}
+	_, in := open(t, path)
+	if in.Trailer != StatusStopped || !in.Whole() {
+		t.Fatalf("%+v, want whole and stopped", in)
+	}
+
+	w, h, err := OpenAppend(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.RunID != testHeader().RunID || w.Records() != 10 || w.Dropped() != 0 {
+		t.Errorf("header %+v, records %d, dropped %d", h, w.Records(), w.Dropped())
+	}
+	pos, err := w.AppendBatch("n2", all[10:20]...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.SyncTo(pos); err != nil {
+		t.Fatal(err)
+	}
+	if pos != fileSize(t, path) {
+		t.Errorf("Append's position %d, file %d", pos, fileSize(t, path))
+	}
+	// Killed while the next batch was written: half of it reached the file.
+	frame := appendBatch(nil, 99, "n2", all[20:25])
+	appendRaw(t, path, frame[:len(frame)/2])
+	w.Close()
+
+	_, in = open(t, path)
+	if in.Trailer != 0 || in.Torn == nil || in.Records != 20 {
+		t.Fatalf("%+v, want no trailer, torn, 20 records", in)
+	}
+	w, _, err = OpenAppend(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w.Dropped() != int64(len(frame)/2) || fileSize(t, path) != pos {
+		t.Errorf("dropped %d, file %d; want %d, %d", w.Dropped(), fileSize(t, path), len(frame)/2, pos)
+	}
+	if _, err := w.AppendBatch("n1", all[20:]...); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Finish(StatusCompleted); err != nil {
+		t.Fatal(err)
+	}
+	r, in := open(t, path)
+	if in.Trailer != StatusCompleted || !in.Whole() || in.Records != 30 {
+		t.Errorf("%+v, want whole, completed, 30 records", in)
+	}
+	assertRecords(t, reverse(t, path), reversed(all))
+
+	var nodes []string
+	var got []Record
+	if err := r.Forward(pos, func(b Batch) error {
+		nodes = append(nodes, b.Node)
+		got = append(got, b.Records...)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(nodes, []string{"n1"}) {
+		t.Errorf("Forward from %d: nodes %v, want [n1]", pos, nodes)
+	}
+	assertRecords(t, got, all[20:])
+
+	if _, _, err := OpenAppend(path); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "completed") {
+		t.Errorf("OpenAppend of a completed run's journal: %v", err)
+	}
+	data, _ := os.ReadFile(path)
+	data[pos-20] ^= 0xff
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := OpenAppend(path); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "will not append after damage") {
+		t.Errorf("OpenAppend of a damaged journal: %v", err)
+	}
+}
+
+// TestSyncTo_GroupCommit: batches appended by many goroutines at once are
+// all durable when their SyncTo returns, with fewer fsyncs than batches
+// when they overlap.
+func TestSyncTo_GroupCommit(t *testing.T) {
+	w, err := Create(Path(t.TempDir(), "j", "r"), testHeader())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 50 {
+				pos, err := w.AppendBatch(fmt.Sprint(g), Record{Key: fmt.Sprintf("g%d:%d", g, i), PrevExpireMs: NoExpire, Action: ActionDelete})
+				if err == nil {
+					err = w.SyncTo(pos)
+				}
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if fi, err := os.Stat(w.Path()); err != nil || fi.Size() < pos {
+					t.Errorf("SyncTo(%d) returned with %d bytes in the file", pos, fi.Size())
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	st := w.SyncStats()
+	var inBuckets int64
+	for _, n := range st.Buckets {
+		inBuckets += n
+	}
+	if st.Syncs == 0 || st.Syncs > 400 || inBuckets != st.Syncs {
+		t.Errorf("sync stats %+v for 400 batches", st)
+	}
+	if err := w.Finish(StatusCompleted); err != nil {
+		t.Fatal(err)
+	}
+	_, in := open(t, w.Path())
+	if !in.Whole() || in.Records != 400 || in.Frames != 400 {
+		t.Errorf("%+v", in)
 	}
 }

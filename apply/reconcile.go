@@ -1,0 +1,197 @@
+package apply
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"hash/fnv"
+	"slices"
+
+	"github.com/redis/rueidis"
+
+	"github.com/keyjob/keyjob/internal/checkpoint"
+	"github.com/keyjob/keyjob/internal/journal"
+	"github.com/keyjob/keyjob/jobs"
+)
+
+// The journal is the truth of what a run changed; the checkpoint counts
+// only what was committed. Two cases part them:
+//
+//   - A run killed between a batch's send and its commit made changes its
+//     checkpoint does not count, and the resumed walk scans those keys
+//     again: under EXPIRE NX it would find them with a TTL and count them
+//     as "ttl", though this run gave them that TTL.
+//   - A node rescanned from the start (its server restarted) would count
+//     its keys a second time, the ones changed before the restart as
+//     "ttl" (or not at all: a deleted key is not scanned again).
+//
+// So the batches each node journaled after its last commit (Node.JournalEnd;
+// from the start for a node rescanned, whose earlier counts are taken
+// back) are read back: a key whose state now is the one its record says
+// keyjob set counts as changed and is left out of the walk's counts. A
+// key whose change was journaled but never sent is not in that state and
+// is decided afresh. The keys counted are kept per node as sorted 64-bit
+// hashes (8 bytes a key, only for the batches read back).
+
+// readBack is what the journal says a node changed.
+type readBack struct {
+	changed, grace int64
+	hashes         []uint64
+}
+
+// recount reads back, from the journal, the changes of the nodes in from
+// (node ID -> the journal position after which its batches are not
+// counted) and counts them.
+func (r *Run) recount(ctx context.Context, from map[string]int64) error {
+	if r.cp.Journal == "" || len(from) == 0 {
+		return nil
+	}
+	jr, err := journal.Open(r.cp.Journal)
+	if err != nil {
+		return fmt.Errorf("reopen the run's journal: %w", err)
+	}
+	defer jr.Close()
+	if !jr.Integrity().Whole() {
+		jr.AllowDamaged() // a torn tail: its changes were never sent
+	}
+	low := int64(-1)
+	for _, end := range from {
+		if low < 0 || end < low {
+			low = end
+		}
+	}
+	recs := map[string][]journal.Record{}
+	err = jr.Forward(low, func(b journal.Batch) error {
+		if end, ok := from[b.Node]; ok && b.End > end {
+			for _, rec := range b.Records {
+				if rec.Action != journal.ActionUnchanged {
+					recs[b.Node] = append(recs[b.Node], rec)
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for id, rs := range recs {
+		rb, err := r.readBack(ctx, rs)
+		if err != nil {
+			return err
+		}
+		r.mu.Lock()
+		for i := range r.cp.Nodes {
+			if n := &r.cp.Nodes[i]; n.ID == id {
+				if n.Counts == nil {
+					n.Counts = map[string]int64{}
+				}
+				n.Counts[string(jobs.Change)] += rb.changed
+				n.Counts[changeGrace] += rb.grace
+			}
+		}
+		r.cp.Counts[string(jobs.Change)] += rb.changed
+		r.cp.Counts[changeGrace] += rb.grace
+		r.cp.Changes = max(r.cp.Changes, r.cp.Counts[string(jobs.Change)])
+		if r.counted == nil {
+			r.counted = map[string][]uint64{}
+		}
+		r.counted[id] = rb.hashes
+		r.mu.Unlock()
+		r.log.Info("counted, from the journal, the changes the checkpoint had not counted (a kill, or a node rescanned)", "node", id, "changes", rb.changed)
+	}
+	return nil
+}
+
+// forget takes back a node's counts before it is rescanned from the
+// start, and returns the recount it needs. Called with r.mu held.
+func (r *Run) forget(n *checkpoint.Node) map[string]int64 {
+	for k, v := range n.Counts {
+		r.cp.Counts[k] -= v
+	}
+	n.Counts, n.JournalEnd = nil, 0
+	delete(r.counted, n.ID)
+	return map[string]int64{n.ID: 0}
+}
+
+// readBack reads the keys of recs and counts those in the state keyjob
+// set, each once (SCAN may return a key twice, and a node walked on after
+// a restart journals its keys again).
+func (r *Run) readBack(ctx context.Context, recs []journal.Record) (readBack, error) {
+	type found struct {
+		h     uint64
+		grace bool
+	}
+	var keys []found
+	c := r.conn.Client
+	for len(recs) > 0 {
+		chunk := recs[:min(len(recs), 1000)]
+		recs = recs[len(chunk):]
+		cmds := make(rueidis.Commands, len(chunk))
+		for i, rec := range chunk {
+			if rec.Action == journal.ActionDelete {
+				cmds[i] = c.B().Exists().Key(rec.Key).Build()
+			} else {
+				cmds[i] = c.B().Pexpiretime().Key(rec.Key).Build()
+			}
+		}
+		for i, res := range c.DoMulti(ctx, cmds...) {
+			n, err := res.AsInt64()
+			if err != nil {
+				return readBack{}, fmt.Errorf("read back the run's changes: %w", err)
+			}
+			rec := chunk[i]
+			var done bool
+			switch rec.Action {
+			case journal.ActionDelete:
+				done = n == 0
+			case journal.ActionPersist:
+				done = n == -1
+			default:
+				done = n == rec.NewExpireMs
+			}
+			if done {
+				keys = append(keys, found{keyHash(rec.Key), rec.Action == journal.ActionExpire && r.graceFor(rec.Key)})
+			}
+		}
+	}
+	slices.SortFunc(keys, func(a, b found) int { return cmp.Compare(a.h, b.h) })
+	keys = slices.CompactFunc(keys, func(a, b found) bool { return a.h == b.h })
+	rb := readBack{changed: int64(len(keys)), hashes: make([]uint64, len(keys))}
+	for i, k := range keys {
+		rb.hashes[i] = k.h
+		if k.grace {
+			rb.grace++
+		}
+	}
+	return rb, nil
+}
+
+// graceFor says whether the job gives key the grace TTL (its own expiry
+// already past) rather than the one computed from it.
+func (r *Run) graceFor(key string) bool {
+	d := r.job.DecideMatch(jobs.Key{Name: key}, jobs.Clock{Now: r.serverNow(), RunStart: r.runStart}, r.job.Match(key))
+	return d.Grace
+}
+
+// uncounted is keys without those recount counted already.
+func (r *Run) uncounted(node string, keys []string) []string {
+	r.mu.Lock()
+	counted := r.counted[node]
+	r.mu.Unlock()
+	if len(counted) == 0 {
+		return keys
+	}
+	out := keys[:0:0]
+	for _, k := range keys {
+		if _, found := slices.BinarySearch(counted, keyHash(k)); !found {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+func keyHash(k string) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(k))
+	return h.Sum64()
+}
