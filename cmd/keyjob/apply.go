@@ -49,7 +49,7 @@ func applyCommand() *cli.Command {
 			if c.Bool("resume") && c.Bool("restart") {
 				return usageError(errors.New("--resume and --restart exclude each other"))
 			}
-			job, err := loadJob(c.Args().First())
+			job, err := loadJob(c.Context, c.Args().First())
 			if err != nil {
 				return err
 			}
