@@ -198,7 +198,13 @@ func (r *Run) setLimits() {
 	if !changeRate.IsUnlimited() {
 		perSecond := max(int(changeRate), 1)
 		r.scanCount = min(r.scanCount, perSecond)
-		r.limiter = rate.NewLimiter(rate.Limit(changeRate), min(burst, max(perSecond, 2*r.scanCount)))
+		// One batch of burst, and the bucket starts empty: a full bucket
+		// let --rate 100 send 247 changes in the first half second (the
+		// burst, then the batch sent before its wait). Now any second of
+		// the run, the first of an invocation too, carries at most the
+		// rate plus the batch sent before the wait.
+		r.limiter = rate.NewLimiter(rate.Limit(changeRate), max(r.scanCount, 1))
+		r.limiter.AllowN(time.Now(), r.limiter.Burst())
 	}
 	if !scanRate.IsUnlimited() {
 		r.scanLim = rate.NewLimiter(rate.Limit(scanRate), burst)
