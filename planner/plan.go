@@ -13,7 +13,7 @@ package planner
 
 import "time"
 
-// FormatVersion is the version of the JSON contract (cli.md).
+// FormatVersion is the version of the JSON contract (docs/cli.md).
 const FormatVersion = 1
 
 // Plan is the dry run's report.

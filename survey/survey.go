@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// FormatVersion is the version of the JSON contract (cli.md).
+// FormatVersion is the version of the JSON contract (docs/cli.md).
 const FormatVersion = 1
 
 // Survey is what a survey found. It is data: Render prints it, Suggest

@@ -373,7 +373,7 @@ func TestClusterE2E_Cluster(t *testing.T) {
 	})
 
 	// Killed with SIGKILL twice and resumed to the end, the run ends with
-	// every key right: safety.md, promise 3, on a cluster.
+	// every key right: docs/safety.md, promise 3, on a cluster.
 	t.Run("KilledAndResumed", func(t *testing.T) {
 		state := filepath.Join(t.TempDir(), "state")
 		base := clusterE2EInfo(t, c, "keyspace", "db0", "expires")
