@@ -180,14 +180,8 @@ func (r *Run) target() checkpoint.Target {
 }
 
 func (r *Run) setLimits() {
-	lim := r.job.Limits
+	lim := r.job.Limits.With(r.o.Rate, r.o.ScanRate)
 	changeRate, scanRate := lim.Rate, lim.ScanRate
-	if r.o.Rate != 0 {
-		changeRate = r.o.Rate
-	}
-	if r.o.ScanRate != 0 {
-		scanRate = r.o.ScanRate
-	}
 	// The burst is one batch: a higher rate is reached by waiting less,
 	// never by letting a second's worth of changes through at once. Below
 	// a batch a second, the batches shrink to the rate (SCAN COUNT), so
