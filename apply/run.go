@@ -97,6 +97,17 @@ type AbortError struct {
 
 func (e *AbortError) Error() string { return "aborted by " + e.Guard + ": " + e.Reason }
 
+// Abort names the guard and the reason: AbortError is an Aborter too.
+func (e *AbortError) Abort() (guard, reason string) { return e.Guard, e.Reason }
+
+// Aborter is an error that stops a run on purpose, naming the guard (or
+// rule) and the reason: what a Gate returns to abort (guard.AbortError is
+// one), turned into an AbortError by the executor.
+type Aborter interface {
+	error
+	Abort() (guard, reason string)
+}
+
 // Run is a prepared run: state checked, checkpoint and journal ready, no
 // change made yet.
 type Run struct {
