@@ -27,7 +27,7 @@ build:
 image:
 	bash scripts/redis-image.sh
 
-# make bench  the benchmark of shared/spec/performance.md: installs its tools
+# make bench  the benchmark (bench/main.go says what it measures): installs its tools
 #             (bench/deps.sh), builds bin/keyjob, then times it against the
 #             floors on throwaway local redis-servers (1M tickets, 3 runs,
 #             about 6 minutes). BENCH_FLAGS="-keys 10000000" adds the RSS

@@ -18,7 +18,7 @@ import (
 
 // The ticket story's job: every ticket without a TTL gets exactly the
 // expiry its name implies (or the grace TTL), and nothing else changes,
-// byte for byte and expiry for expiry (safety.md, promise 2).
+// byte for byte and expiry for expiry (docs/safety.md, promise 2).
 func TestApply_TicketTTLBackfill(t *testing.T) {
 	srv, c := startRedis(t, redistest.Options{})
 	set := seedTickets(t, c, 600)

@@ -306,7 +306,7 @@ func (r *Run) gates(ctx context.Context) error {
 			if ctx.Err() != nil {
 				return errInterrupted
 			}
-			var g interface{ Abort() (guard, reason string) }
+			var g Aborter
 			if errors.As(err, &g) {
 				guard, reason := g.Abort()
 				return &AbortError{Guard: guard, Reason: reason}

@@ -422,7 +422,7 @@ func clusterDeals(snap map[string]redistest.KeyState) []string {
 // TestApply_ClusterFailover fails a primary over while a job runs, on a
 // cluster with one replica per primary: the run still ends with every key
 // right, says which shard it rescanned, and counts a restart for that
-// shard only (cli.md: a shard is known by its slot ranges; a change of the
+// shard only (docs/cli.md: a shard is known by its slot ranges; a change of the
 // node serving them rescans the shard).
 func TestApply_ClusterFailover(t *testing.T) {
 	t.Parallel()

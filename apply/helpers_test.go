@@ -1,7 +1,6 @@
 package apply
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"log/slog"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/redis/rueidis"
 
+	"github.com/keyjob/keyjob/examples"
 	"github.com/keyjob/keyjob/internal/checkpoint"
 	"github.com/keyjob/keyjob/internal/redistest"
 	"github.com/keyjob/keyjob/internal/redisx"
@@ -23,39 +23,13 @@ import (
 )
 
 // ticketJob is examples/ticket-ttl-backfill.yaml with a small SCAN COUNT,
-// so that a few hundred keys make several batches.
-const ticketJob = `version: 1
-name: ticket-ttl-backfill
-select:
-  match: "ticket:*"
-  type: string
-  regex: '^ticket:(?P<issued>\d{10}):(?P<customer>\d+):[A-Za-z0-9]+$'
-  ttl: none
-action:
-  expire:
-    from: { capture: issued, format: unix }
-    after: 365d
-    grace: 1h
-limits:
-  rate: unlimited
-  scan_count: 50
-`
+// so that a few hundred keys make several batches. limits stays the last
+// block, so a test may append to it.
+var ticketJob = examples.MustJob("ticket-ttl-backfill.yaml", "limits:\n  rate: unlimited\n  scan_count: 50\n")
 
 // dealJob is examples/drop-deal-clicks.yaml, with a small SCAN COUNT.
-const dealJob = `version: 1
-name: drop-deal-clicks
-select:
-  match: "deal:clicks:*"
-action:
-  delete: {}
-backup: dump
-guards:
-  aof:
-    max_growth: 1MiB
-limits:
-  rate: unlimited
-  scan_count: 50
-`
+var dealJob = examples.MustJob("drop-deal-clicks.yaml",
+	"guards:\n  aof:\n    max_growth: 1MiB\n", "limits:\n  rate: unlimited\n  scan_count: 50\n")
 
 const year = 365 * 24 * time.Hour
 
@@ -318,22 +292,7 @@ func assertChanges(t *testing.T, what string, c rueidis.Client, before, after ma
 }
 
 // logBuffer is a slog logger whose lines a test can read.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+type logBuffer struct{ redistest.Buffer }
 
 func (b *logBuffer) logger() *slog.Logger { return slog.New(slog.NewTextHandler(b, nil)) }
 

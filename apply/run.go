@@ -112,6 +112,17 @@ type AbortError struct {
 
 func (e *AbortError) Error() string { return "aborted by " + e.Guard + ": " + e.Reason }
 
+// Abort names the guard and the reason: AbortError is an Aborter too.
+func (e *AbortError) Abort() (guard, reason string) { return e.Guard, e.Reason }
+
+// Aborter is an error that stops a run on purpose, naming the guard (or
+// rule) and the reason: what a Gate returns to abort (guard.AbortError is
+// one), turned into an AbortError by the executor.
+type Aborter interface {
+	error
+	Abort() (guard, reason string)
+}
+
 // Run is a prepared run: state checked, checkpoint and journal ready, no
 // change made yet.
 type Run struct {
@@ -197,14 +208,8 @@ func (r *Run) target() checkpoint.Target {
 }
 
 func (r *Run) setLimits() {
-	lim := r.job.Limits
+	lim := r.job.Limits.With(r.o.Rate, r.o.ScanRate)
 	changeRate, scanRate := lim.Rate, lim.ScanRate
-	if r.o.Rate != 0 {
-		changeRate = r.o.Rate
-	}
-	if r.o.ScanRate != 0 {
-		scanRate = r.o.ScanRate
-	}
 	// The burst is one batch: a higher rate is reached by waiting less,
 	// never by letting a second's worth of changes through at once. Below
 	// a batch a second, the batches shrink to the rate (SCAN COUNT), so
@@ -215,7 +220,13 @@ func (r *Run) setLimits() {
 	if !changeRate.IsUnlimited() {
 		perSecond := max(int(changeRate), 1)
 		r.scanCount = min(r.scanCount, perSecond)
-		r.limiter = rate.NewLimiter(rate.Limit(changeRate), min(burst, max(perSecond, 2*r.scanCount)))
+		// One batch of burst, and the bucket starts empty: a full bucket
+		// let --rate 100 send 247 changes in the first half second (the
+		// burst, then the batch sent before its wait). Now any second of
+		// the run, the first of an invocation too, carries at most the
+		// rate plus the batch sent before the wait.
+		r.limiter = rate.NewLimiter(rate.Limit(changeRate), max(r.scanCount, 1))
+		r.limiter.AllowN(time.Now(), r.limiter.Burst())
 	}
 	if !scanRate.IsUnlimited() {
 		r.scanLim = rate.NewLimiter(rate.Limit(scanRate), burst)

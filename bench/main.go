@@ -1,6 +1,6 @@
-// Command bench is keyjob's benchmark (shared/spec/performance.md): it
-// loads the ticket story's keyspace once, then for each case starts a
-// fresh local redis-server on a copy of it, runs the case and reads the
+// Command bench is keyjob's benchmark (the targets are in the README's
+// benchmark section): it loads the ticket story's keyspace once, then for
+// each case starts a fresh local redis-server on a copy of it, runs the case and reads the
 // wall time, the server's own time for the commands sent (INFO
 // commandstats usec, reset before the case), the server's CPU time and
 // keyjob's peak RSS. Several runs; every ratio is taken within one run,

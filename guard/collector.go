@@ -18,7 +18,7 @@ const PollInterval = time.Second
 // latencyWindow is what the latency p99 and the eviction rate look back on.
 const latencyWindow = 10 * time.Second
 
-// pingInterval is how often the latency PING goes. safety.md says once a
+// pingInterval is how often the latency PING goes. docs/safety.md says once a
 // second; but the p99 of the 10 PINGs of a 10 s window is their maximum,
 // so one slow PING pauses a run for 10 s, and a PING a second misses most
 // short stalls. Ten a second give the window about a hundred PINGs, so its

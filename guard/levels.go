@@ -32,7 +32,7 @@ type Levels struct {
 	MemoryNeverPauses bool
 }
 
-// Defaults (safety.md).
+// Defaults (docs/safety.md).
 const (
 	DefaultMemoryPause    = 0.90
 	DefaultMemoryAbort    = 0.95

@@ -105,7 +105,7 @@ func (e *Expire) MaxLifetime() time.Duration {
 
 // Decide says what happens to one key, from what the caller read about it
 // (only what Needs asks for) and the server's clock. The checks go in the
-// order job-file.md gives, and the first that fails names the skip: the
+// order docs/job-file.md gives, and the first that fails names the skip: the
 // regex, select.ttl, select.idle, then the action's own conditions.
 func (j *Job) Decide(k Key, c Clock) Decision {
 	return j.DecideMatch(k, c, j.Match(k.Name))

@@ -2,7 +2,7 @@ package jobs
 
 import "time"
 
-// The memory levels' defaults (safety.md), which a level the job file sets
+// The memory levels' defaults (docs/guards.md), which a level the job file sets
 // is checked against when it sets only the other one.
 const (
 	defaultPauseAbove = 0.90
@@ -10,7 +10,7 @@ const (
 )
 
 // Set lists the dotted names of the guard levels the job file sets, in the
-// order safety.md documents them ("memory.pause_above", "aof.max_growth").
+// order docs/guards.md documents them ("memory.pause_above", "aof.max_growth").
 // The plan shows them beside the defaults.
 func (g Guards) Set() []string {
 	var out []string

@@ -167,6 +167,19 @@ type Limits struct {
 	MaxChanges int64 // 0: no limit (the file leaves it out; it cannot write 0)
 }
 
+// With gives the limits with the operator's --rate and --scan-rate in
+// place of the file's; a zero override keeps the file's value. plan,
+// apply and their screens all read the rates through it, so they agree.
+func (l Limits) With(rate, scanRate Rate) Limits {
+	if rate != 0 {
+		l.Rate = rate
+	}
+	if scanRate != 0 {
+		l.ScanRate = scanRate
+	}
+	return l
+}
+
 // Guards holds the levels a job file sets. A nil field is not set by the
 // job file: the guard package supplies its default (some defaults depend on
 // the server, such as aof.max_growth).

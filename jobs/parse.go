@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"os"
 	"reflect"
 	"strings"
 
@@ -14,9 +13,10 @@ import (
 	"github.com/goccy/go-yaml/parser"
 )
 
-// Load reads and validates the job file at path.
+// Load reads and validates the job file at path. It reads at most
+// MaxFileSize bytes: a longer file is an error.
 func Load(path string) (*Job, error) {
-	data, err := os.ReadFile(path)
+	data, err := readBounded(path)
 	if err != nil {
 		return nil, err
 	}
@@ -27,6 +27,9 @@ func Load(path string) (*Job, error) {
 // Job.Path. A file that is not a valid job gives Errors (every problem
 // found, sorted by position), which match ErrInvalid.
 func Parse(path string, data []byte) (*Job, error) {
+	if e := checkBytes(path, data); e != nil {
+		return nil, Errors{e}
+	}
 	t, err := parseTree(path, data)
 	if err != nil {
 		return nil, err
@@ -57,6 +60,11 @@ func parseTree(path string, data []byte) (*tree, error) {
 	f, err := parser.ParseBytes(data, 0, parser.AllowDuplicateMapKey())
 	if err != nil {
 		return nil, Errors{syntaxError(path, err)}
+	}
+	for _, d := range f.Docs {
+		if e := checkDepth(path, d.Body); e != nil {
+			return nil, Errors{e}
+		}
 	}
 	if len(f.Docs) > 1 {
 		line, col := nodePos(f.Docs[1].Body)

@@ -12,8 +12,8 @@ import (
 	"unicode/utf8"
 )
 
-// FuzzParse feeds Parse arbitrary bytes. It must never panic; every error
-// must have a position; and a job that parses must validate the same when
+// FuzzParse feeds Parse arbitrary bytes. It must never panic nor allocate
+// more than maxParseAlloc; every error must have a position; and a job that parses must validate the same when
 // written back out in canonical form, and decide about any key without
 // panicking.
 func FuzzParse(f *testing.F) {
@@ -26,8 +26,17 @@ func FuzzParse(f *testing.F) {
 	for _, s := range fuzzSeeds {
 		f.Add([]byte(s))
 	}
+	for _, s := range hostileShapes() {
+		f.Add([]byte(s))
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		j, err := Parse("fuzz.yaml", data)
+		var j *Job
+		var err error
+		// Work is bounded by bytes allocated, not by the clock: a shape
+		// the bounds miss allocates gigabytes, whatever the machine's load.
+		if alloc := allocated(func() { j, err = Parse("fuzz.yaml", data) }); alloc > maxParseAlloc {
+			t.Fatalf("parse of %d bytes allocated %d MiB, want at most %d MiB", len(data), alloc>>20, maxParseAlloc>>20)
+		}
 		if err != nil {
 			checkErrorShape(t, err)
 			return

@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/goccy/go-yaml/ast"
 	"github.com/goccy/go-yaml/token"
@@ -85,6 +86,12 @@ func (t *tree) scalar(field string, kind, named reflect.Type, n ast.Node) bool {
 	switch kind.Kind() {
 	case reflect.String:
 		ok = isScalar(n)
+		// An escape can spell what the bytes did not (checkBytes saw
+		// them): the value itself must be UTF-8 too.
+		if sn, isStr := n.(*ast.StringNode); ok && isStr && !utf8.ValidString(sn.Value) {
+			t.fail(field, n, "want UTF-8 text, got %q", sn.Value)
+			return false
+		}
 	case reflect.Bool:
 		_, ok = n.(*ast.BoolNode)
 	case reflect.Int, reflect.Int64:

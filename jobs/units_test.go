@@ -208,3 +208,20 @@ func TestComparison_Match(t *testing.T) {
 		}
 	}
 }
+
+func TestLimits_With(t *testing.T) {
+	file := Limits{Rate: 5000, ScanRate: 100000, ScanCount: 1000}
+	for _, tt := range []struct {
+		rate, scan Rate
+		want       Limits
+	}{
+		{0, 0, file},
+		{50, 0, Limits{Rate: 50, ScanRate: 100000, ScanCount: 1000}},
+		{0, Unlimited, Limits{Rate: 5000, ScanRate: Unlimited, ScanCount: 1000}},
+		{Unlimited, 7, Limits{Rate: Unlimited, ScanRate: 7, ScanCount: 1000}},
+	} {
+		if got := file.With(tt.rate, tt.scan); got != tt.want {
+			t.Errorf("With(%v, %v) = %+v, want %+v", tt.rate, tt.scan, got, tt.want)
+		}
+	}
+}

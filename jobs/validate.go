@@ -12,7 +12,7 @@ import (
 	"github.com/goccy/go-yaml/ast"
 )
 
-// Defaults the job file does not have to spell out (job-file.md).
+// Defaults the job file does not have to spell out (docs/job-file.md).
 const (
 	DefaultRate        = Rate(5000)
 	DefaultScanRate    = Rate(100000)

@@ -281,7 +281,7 @@ action:
 }
 
 // checkUnitMistake checks the plan's verdict on its bad timestamps, from
-// job-file.md: more than 1% of the changes is an error, fewer a warning.
+// docs/job-file.md: more than 1% of the changes is an error, fewer a warning.
 func checkUnitMistake(t *testing.T, p *planner.Plan) {
 	t.Helper()
 	bad := p.Outcomes.Skip[wantBadTime]

@@ -2,7 +2,6 @@ package planner
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 
 	"github.com/dustin/go-humanize"
@@ -158,12 +157,10 @@ func jobInfo(j *jobs.Job) JobInfo {
 	return ji
 }
 
-func rateString(r jobs.Rate) string {
-	if r.IsUnlimited() {
-		return "unlimited"
-	}
-	return strconv.FormatFloat(float64(r), 'f', -1, 64)
-}
+// rateString is the rate as the plan's JSON writes it: jobs.Rate's own
+// text. (build.go's override is to read job.Limits.With once the batch
+// step lands there.)
+func rateString(r jobs.Rate) string { return r.String() }
 
 // replicaAckShare: replicas acknowledge their offset once a second, so the
 // lag the guard reads is about a second of the run's writes; past this

@@ -11,9 +11,13 @@
 // executor.
 package planner
 
-import "time"
+import (
+	"time"
 
-// FormatVersion is the version of the JSON contract (cli.md).
+	"github.com/keyjob/keyjob/internal/words"
+)
+
+// FormatVersion is the version of the JSON contract (docs/cli.md).
 const FormatVersion = 1
 
 // Plan is the dry run's report.
@@ -97,7 +101,7 @@ type KeyspaceLine struct {
 }
 
 // String is host:port/db.
-func (t Target) String() string { return t.Address + "/" + itoa(t.DB) }
+func (t Target) String() string { return words.Target(t.Address, t.DB) }
 
 // Sample describes an estimate made from the first matching keys.
 type Sample struct {
@@ -170,10 +174,7 @@ type GuardLine struct {
 }
 
 // Message is a warning or an error, with a stable code for machines.
-type Message struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
-}
+type Message = words.Message
 
 // Skip buckets in the order reports show them.
 var SkipOrder = []string{"regex", "ttl", "idle", "bad_timestamp", "too_big_to_backup"}

@@ -12,7 +12,7 @@ import (
 	"github.com/keyjob/keyjob/planner"
 )
 
-// TestPlanner_ReadOnly is safety.md's first promise for plan: after a plan
+// TestPlanner_ReadOnly is docs/safety.md's first promise for plan: after a plan
 // the dataset digest, every key's value and absolute expiry are as they
 // were, and no key's idle time went down (a read that touched a key would
 // reset it to 0). Each job sends other lookups: PEXPIRETIME, OBJECT

@@ -89,7 +89,7 @@ func reportHeadline(p *Plan, st reportStyle) string {
 	default:
 		s = fmt.Sprintf("%s %s %s", n, keysWord(p.Outcomes.Change), outcomeVerb(p.Job.Action, p.Outcomes.Change, false))
 	}
-	// safety.md: a server already above a memory level says so in the
+	// docs/safety.md: a server already above a memory level says so in the
 	// first line. Deletes free memory, so memory levels never hold them.
 	if memoryAbovePause(p) && p.Job.Action != "delete" {
 		s += " · " + st.strong("memory is already above the pause level") + " (apply needs " + st.code("--from-high-memory") + ")"

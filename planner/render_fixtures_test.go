@@ -3,7 +3,7 @@ package planner
 import "time"
 
 // Hand-built plans for the renderer's golden files. The figures follow the
-// stories (report-example.md): they are what a real plan would hold, kept
+// stories: they are what a real plan would hold, kept
 // consistent (outcomes add up to scanned, the schedule to the changes) so
 // the goldens read like reports a reviewer would get.
 

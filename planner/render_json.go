@@ -9,7 +9,7 @@ import (
 	"github.com/keyjob/keyjob/internal/words"
 )
 
-// RenderJSON writes p as the versioned JSON contract (cli.md), indented
+// RenderJSON writes p as the versioned JSON contract (docs/cli.md), indented
 // by two spaces, with a trailing newline. Lists and maps the plan left nil
 // appear as [] and {}, and outcomes.skip has every bucket of SkipOrder, so
 // a consumer never has to tell null from empty.

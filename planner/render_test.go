@@ -93,7 +93,7 @@ func TestRenderJSON_RoundTrip(t *testing.T) {
 	}
 }
 
-// TestRenderJSON_Contract checks the fields cli.md promises, by path, in
+// TestRenderJSON_Contract checks the fields docs/cli.md promises, by path, in
 // every fixture, including the one whose lists and maps are nil.
 func TestRenderJSON_Contract(t *testing.T) {
 	paths := []string{

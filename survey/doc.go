@@ -8,11 +8,11 @@
 // write a job file for each pattern whose keys lack a TTL, for review.
 //
 // A Survey is data; rendering (text, markdown, JSON to an io.Writer) is
-// separate, and the JSON is a versioned contract (cli.md). Folding, the
+// separate, and the JSON is a versioned contract (docs/cli.md). Folding, the
 // bounded pattern table, the warnings and the job files are pure and
 // tested without a server; Run is the only part that talks to Redis.
 //
-// Run is read-only (safety.md, promise 1). It sends SCAN, TYPE,
+// Run is read-only (docs/safety.md, promise 1). It sends SCAN, TYPE,
 // PEXPIRETIME (PTTL before Redis 7), OBJECT IDLETIME, MEMORY USAGE
 // SAMPLES 0, INFO and TIME (and CLUSTER MYID and SLOTS to find a
 // cluster's primaries, which it reads at once), none of which changes a

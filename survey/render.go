@@ -29,7 +29,7 @@ func Render(w io.Writer, s *Survey, format string) error {
 	return words.Render(w, s, format, RenderText, RenderMarkdown, RenderJSON)
 }
 
-// RenderJSON writes s as the JSON contract (cli.md), indented by two
+// RenderJSON writes s as the JSON contract (docs/cli.md), indented by two
 // spaces. Lists and maps left nil appear as [] and {}, so a consumer never
 // has to tell null from empty; ttl_seconds, idle_seconds and other are
 // null when there is nothing to say.

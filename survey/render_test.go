@@ -261,7 +261,7 @@ func TestRenderJSON_RoundTrip(t *testing.T) {
 			if !bytes.Equal(out.Bytes(), again.Bytes()) {
 				t.Errorf("JSON does not survive a round trip")
 			}
-			// The contract's fields (cli.md) are there by name.
+			// The contract's fields (docs/cli.md) are there by name.
 			var raw map[string]any
 			json.Unmarshal(out.Bytes(), &raw)
 			for _, k := range []string{"format_version", "target", "scanned", "sampled", "patterns"} {

@@ -224,7 +224,7 @@ func hasCode(ms []Message, code string) bool {
 	return slices.ContainsFunc(ms, func(m Message) bool { return m.Code == code })
 }
 
-// TestSurvey_ReadOnly: safety.md promise 1. A survey changes no key, no
+// TestSurvey_ReadOnly: docs/safety.md promise 1. A survey changes no key, no
 // value, no TTL, and no LRU clock: every idle time goes on growing.
 func TestSurvey_ReadOnly(t *testing.T) {
 	t.Parallel()

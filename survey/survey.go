@@ -1,12 +1,11 @@
 package survey
 
 import (
-	"encoding/json"
-	"strconv"
+	"github.com/keyjob/keyjob/internal/words"
 	"time"
 )
 
-// FormatVersion is the version of the JSON contract (cli.md).
+// FormatVersion is the version of the JSON contract (docs/cli.md).
 const FormatVersion = 1
 
 // Survey is what a survey found. It is data: Render prints it, Suggest
@@ -60,7 +59,7 @@ type Target struct {
 }
 
 // String is host:port/db.
-func (t Target) String() string { return t.Address + "/" + itoa(int64(t.DB)) }
+func (t Target) String() string { return words.Target(t.Address, t.DB) }
 
 // Sample describes a survey that stopped after the first keys.
 type Sample struct {
@@ -146,27 +145,7 @@ type Other struct {
 }
 
 // Message is a warning or a note, with a stable code for machines.
-type Message struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
-}
+type Message = words.Message
 
 // Duration marshals as seconds (a float) in JSON, as the plan's does.
-type Duration time.Duration
-
-// MarshalJSON writes seconds.
-func (d Duration) MarshalJSON() ([]byte, error) {
-	return json.Marshal(time.Duration(d).Seconds())
-}
-
-// UnmarshalJSON reads seconds.
-func (d *Duration) UnmarshalJSON(b []byte) error {
-	var s float64
-	if err := json.Unmarshal(b, &s); err != nil {
-		return err
-	}
-	*d = Duration(s * float64(time.Second))
-	return nil
-}
-
-func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+type Duration = words.Seconds

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -49,7 +48,7 @@ func applyCommand() *cli.Command {
 			if c.Bool("resume") && c.Bool("restart") {
 				return usageError(errors.New("--resume and --restart exclude each other"))
 			}
-			job, err := loadJob(c.Args().First())
+			job, err := loadJob(c.Context, c.Args().First())
 			if err != nil {
 				return err
 			}
@@ -251,41 +250,30 @@ func stateError(err error) error {
 	return err
 }
 
-// drifted says whether two counts are more than 10% apart.
-func drifted(planned, now int64) bool {
-	d := float64(now - planned)
-	return d*d > 0.01*float64(planned)*float64(planned)
-}
-
 // bindPlan reads --plan and refuses a run that is not the reviewed one.
 func bindPlan(o applyOptions, job *jobs.Job, conn *redisx.Conn, stderr io.Writer) (*planner.Plan, error) {
 	if o.PlanFile == "" {
 		return nil, nil
 	}
-	b, err := os.ReadFile(o.PlanFile)
+	p, err := planner.ReadReviewed(o.PlanFile)
 	if err != nil {
-		return nil, usageError(fmt.Errorf("--plan: %w", err))
+		return nil, usageError(err)
 	}
-	var p planner.Plan
-	if err := json.Unmarshal(b, &p); err != nil || p.FormatVersion != planner.FormatVersion {
-		return nil, usageError(fmt.Errorf("--plan %s: not a keyjob plan in JSON (format_version %d): make it with keyjob plan --format json --out PLAN.json", o.PlanFile, planner.FormatVersion))
+	n, err := conn.DBSize(context.Background())
+	if err != nil {
+		n = -1 // no drift warning without a size
 	}
-	if p.Job.SHA256 != job.SHA256 {
-		return nil, usageError(fmt.Errorf("--plan %s was made for another version of %s (sha256 %.12s…, the file is now %.12s…): plan the job again and have the new plan reviewed", o.PlanFile, job.Path, p.Job.SHA256, job.SHA256))
+	warnings, err := p.Check(job, conn.Addr, conn.DB, n, o.AllowOtherTarget)
+	for _, w := range warnings {
+		fmt.Fprintln(stderr, "warning: "+w)
 	}
-	if p.Target.Address != conn.Addr || p.Target.DB != conn.DB {
-		if !o.AllowOtherTarget {
-			return nil, usageError(fmt.Errorf("--plan %s was made against %s, not %s: pass --allow-other-target if that was on purpose (a plan made on a replica, say)", o.PlanFile, p.Target, conn.Target()))
-		}
-		fmt.Fprintf(stderr, "warning: the plan was made against %s; applying to %s (--allow-other-target)\n", p.Target, conn.Target())
+	if errors.Is(err, planner.ErrNotReviewed) || errors.Is(err, planner.ErrOtherTarget) {
+		return nil, usageError(err)
 	}
-	if n, err := conn.DBSize(context.Background()); err == nil && drifted(p.DBSize, n) {
-		fmt.Fprintf(stderr, "warning: the keyspace drifted since the plan: %d keys then, %d now (more than 10%% apart); the plan's counts may not hold\n", p.DBSize, n)
+	if err != nil {
+		return nil, err
 	}
-	if len(p.Errors) > 0 {
-		return nil, fmt.Errorf("--plan %s has errors (%s): apply refuses a plan with errors", o.PlanFile, p.Errors[0].Code)
-	}
-	return &p, nil
+	return p.Plan, nil
 }
 
 // showSummary prints what the run is about to do, before the operator
@@ -327,10 +315,7 @@ func confirm(w io.Writer, o applyOptions, name string) error {
 }
 
 func rateWords(job *jobs.Job, override jobs.Rate) string {
-	r := job.Limits.Rate
-	if override != 0 {
-		r = override
-	}
+	r := job.Limits.With(override, 0).Rate
 	if r.IsUnlimited() {
 		return "unlimited"
 	}

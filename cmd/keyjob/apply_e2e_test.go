@@ -193,7 +193,7 @@ func applyE2EArgs(url, state string, more ...string) []string {
 
 // Killed with SIGKILL at two points and resumed to the end, a run ends in
 // the same keyspace as an uninterrupted run of the same job on an
-// identical server (safety.md, promise 3). Only the grace TTLs differ, by
+// identical server (docs/safety.md, promise 3). Only the grace TTLs differ, by
 // exactly the difference of the two runs' starts.
 func TestApplyE2E_ResumeAfterSIGKILL(t *testing.T) {
 	a, b := redistest.Start(t, redistest.Options{}), redistest.Start(t, redistest.Options{})

@@ -168,7 +168,7 @@ action:
 	})
 }
 
-// TestCLI_ExitCodes: the exit codes of cli.md that need no server. Every
+// TestCLI_ExitCodes: the exit codes of docs/cli.md that need no server. Every
 // failure also ends with one line on stderr that says why.
 func TestCLI_ExitCodes(t *testing.T) {
 	t.Parallel()

@@ -22,6 +22,7 @@ import (
 
 	"github.com/redis/rueidis"
 
+	"github.com/keyjob/keyjob/examples"
 	"github.com/keyjob/keyjob/internal/checkpoint"
 	"github.com/keyjob/keyjob/internal/redistest"
 	"github.com/keyjob/keyjob/internal/seed"
@@ -29,36 +30,12 @@ import (
 
 // clusterE2ETicketJob is examples/ticket-ttl-backfill.yaml with a small
 // SCAN COUNT, so that a few thousand keys make many batches per shard.
-const clusterE2ETicketJob = `version: 1
-name: ticket-ttl-backfill
-select:
-  match: "ticket:*"
-  type: string
-  regex: '^ticket:(?P<issued>\d{10}):(?P<customer>\d+):[A-Za-z0-9]+$'
-  ttl: none
-action:
-  expire:
-    from: { capture: issued, format: unix }
-    after: 365d
-    grace: 1h
-limits:
-  rate: 5000
-  scan_count: 100
-`
+var clusterE2ETicketJob = examples.MustJob("ticket-ttl-backfill.yaml", "limits:\n  rate: 5000\n  scan_count: 100\n")
 
 // clusterE2EDealJob is examples/drop-deal-clicks.yaml: a delete with a
 // DUMP of every key in the journal.
-const clusterE2EDealJob = `version: 1
-name: drop-deal-clicks
-select:
-  match: "deal:clicks:*"
-action:
-  delete: {}
-backup: dump
-limits:
-  rate: unlimited
-  scan_count: 100
-`
+var clusterE2EDealJob = examples.MustJob("drop-deal-clicks.yaml",
+	"guards: {}\n", "limits:\n  rate: unlimited\n  scan_count: 100\n")
 
 const (
 	clusterE2ETickets = 3000
@@ -373,7 +350,7 @@ func TestClusterE2E_Cluster(t *testing.T) {
 	})
 
 	// Killed with SIGKILL twice and resumed to the end, the run ends with
-	// every key right: safety.md, promise 3, on a cluster.
+	// every key right: docs/safety.md, promise 3, on a cluster.
 	t.Run("KilledAndResumed", func(t *testing.T) {
 		state := filepath.Join(t.TempDir(), "state")
 		base := clusterE2EInfo(t, c, "keyspace", "db0", "expires")

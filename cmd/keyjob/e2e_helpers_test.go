@@ -8,7 +8,6 @@ package main_test
 // start real Redis (internal/redistest).
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -17,7 +16,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -122,22 +120,7 @@ type proc struct {
 
 // syncBuffer is written by the process's output copier while the test
 // reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
+type syncBuffer = redistest.Buffer
 
 // keyjob runs the binary with args to its end, in a fresh temp folder.
 // env is added to the environment, from which $REDIS_URL is removed.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"github.com/urfave/cli/v2"
 
 	"github.com/keyjob/keyjob/internal/redisx"
@@ -46,8 +47,8 @@ func rateFlag(c *cli.Context, name string) (jobs.Rate, error) {
 
 // loadJob reads and validates a job file; any problem is a usage error
 // (exit 4).
-func loadJob(path string) (*jobs.Job, error) {
-	j, err := jobs.Load(path)
+func loadJob(ctx context.Context, path string) (*jobs.Job, error) {
+	j, err := jobs.LoadContext(ctx, path)
 	if err != nil {
 		return nil, usageError(err)
 	}

@@ -123,7 +123,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 	return app
 }
 
-// Exit codes (cli.md).
+// Exit codes (docs/cli.md).
 const (
 	exitOK        = 0
 	exitError     = 1

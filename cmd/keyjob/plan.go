@@ -32,7 +32,7 @@ func planCommand() *cli.Command {
 			if c.NArg() != 1 {
 				return usageError(errors.New("plan takes one job file: keyjob plan JOB.yaml"))
 			}
-			job, err := loadJob(c.Args().First())
+			job, err := loadJob(c.Context, c.Args().First())
 			if err != nil {
 				return err
 			}

@@ -23,7 +23,7 @@ import (
 // never show in anything keyjob prints or writes.
 const password = "s3cret-PW"
 
-// planReport is the part of plan --format json that cli.md makes a
+// planReport is the part of plan --format json that docs/cli.md makes a
 // contract.
 type planReport struct {
 	FormatVersion *int `json:"format_version"`
@@ -306,7 +306,7 @@ action:
 	})
 }
 
-// TestCLI_PlanReadOnly is safety.md's first promise for the binary: a plan
+// TestCLI_PlanReadOnly is docs/safety.md's first promise for the binary: a plan
 // in every format changes no key, value, expiry or LRU clock.
 func TestCLI_PlanReadOnly(t *testing.T) {
 	t.Parallel()
@@ -510,7 +510,7 @@ func TestCLI_Paused(t *testing.T) {
 
 // TestCLI_Credentials: a server that wants a password. A wrong or missing
 // one is exit 1 and a message about credentials; the right one works, and
-// the password shows nowhere: stdout, stderr, the report file (safety.md,
+// the password shows nowhere: stdout, stderr, the report file (docs/safety.md,
 // promise 5).
 func TestCLI_Credentials(t *testing.T) {
 	t.Parallel()

@@ -3,7 +3,7 @@ package main_test
 // TLS, ACL users and secrets end to end: the built binary, run as an
 // operator runs it, against real servers that speak TLS only, that hold
 // least-privilege ACL users, or that want a password which must never show
-// (safety.md, promise 5).
+// (docs/safety.md, promise 5).
 
 import (
 	"context"
@@ -445,7 +445,7 @@ const (
 // server that wants a password, in the URL of --redis and of $REDIS_URL,
 // with successes and every kind of failure, then searches stdout, stderr
 // and every file the runs left (checkpoints, journals, reports, --out) for
-// the passwords (safety.md, promise 5).
+// the passwords (docs/safety.md, promise 5).
 func TestSecE2E_Secrets(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t, redistest.Options{})

@@ -24,10 +24,13 @@ func validateCommand() *cli.Command {
 	}
 }
 
-func validate(_ context.Context, stdout, stderr io.Writer, paths []string) error {
+func validate(ctx context.Context, stdout, stderr io.Writer, paths []string) error {
 	bad := 0
 	for _, p := range paths {
-		j, err := jobs.Load(p)
+		j, err := jobs.LoadContext(ctx, p)
+		if ctx.Err() != nil {
+			return err // interrupted: the exit code says by which signal
+		}
 		if err != nil {
 			bad++
 			fmt.Fprintln(stderr, err)

@@ -1,7 +1,7 @@
 // Package checkpoint is the resumable state of one apply run: one JSON file,
 // <state-dir>/<job-name>/checkpoint.json, that says where each node's SCAN
 // stands and what the run has done so far, so `apply --resume` ends in the
-// same keyspace as a run that was never interrupted (safety.md, promise 3).
+// same keyspace as a run that was never interrupted (docs/safety.md, promise 3).
 //
 // The file is written atomically (temp file, fsync, rename, fsync of the
 // directory), so a crash leaves either the old checkpoint or the new one,
@@ -260,7 +260,7 @@ func validateTarget(t Target) error {
 	if t.Address == "" {
 		return errors.New("target.address is missing")
 	}
-	// A URL here could carry a password (safety.md, promise 5).
+	// A URL here could carry a password (docs/safety.md, promise 5).
 	if strings.Contains(t.Address, "@") || strings.Contains(t.Address, "://") {
 		return errors.New("target.address must be host:port, not a URL")
 	}

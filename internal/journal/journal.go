@@ -1,5 +1,5 @@
 // Package journal is the append-only record of what an apply run changed,
-// so that `keyjob undo` can put it back (safety.md, promise 4): for every
+// so that `keyjob undo` can put it back (docs/safety.md, promise 4): for every
 // changed key, its previous absolute expiry, what keyjob did, and with
 // backup: dump its DUMP payload.
 //
@@ -143,7 +143,7 @@ func (h *Header) validate() error {
 	case h.Target == "":
 		return errors.New("header: target is missing")
 	case strings.Contains(h.Target, "@") || strings.Contains(h.Target, "://"):
-		// A URL could carry a password (safety.md, promise 5).
+		// A URL could carry a password (docs/safety.md, promise 5).
 		return errors.New("header: target must be host:port/db, not a URL")
 	case h.Backup != BackupJournal && h.Backup != BackupDump:
 		return fmt.Errorf("header: backup %q is neither %s nor %s", h.Backup, BackupJournal, BackupDump)

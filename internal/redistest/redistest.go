@@ -248,20 +248,27 @@ func ping(ctx context.Context, addr string) error {
 	if err != nil {
 		return err
 	}
+	reply, err := pingReply(conn)
+	if err == nil && reply != "+PONG" {
+		err = fmt.Errorf("PING: %s", reply)
+	}
+	return err
+}
+
+// pingReply sends one inline PING on conn, closes it and gives the reply's
+// first line.
+func pingReply(conn net.Conn) (string, error) {
 	defer conn.Close()
 	conn.SetDeadline(time.Now().Add(time.Second))
 	if _, err := conn.Write([]byte("PING\r\n")); err != nil {
-		return err
+		return "", err
 	}
 	buf := make([]byte, 128)
 	n, err := conn.Read(buf)
 	if err != nil {
-		return err
+		return "", err
 	}
-	if reply := strings.TrimSpace(string(buf[:n])); reply != "+PONG" {
-		return fmt.Errorf("PING: %s", reply)
-	}
-	return nil
+	return strings.TrimSpace(string(buf[:n])), nil
 }
 
 // Client returns a client for the server's current address, closed when the

@@ -184,17 +184,10 @@ func pingTLS(ctx context.Context, addr string, cfg *tls.Config) error {
 	if err != nil {
 		return err
 	}
-	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(time.Second))
-	if _, err := conn.Write([]byte("PING\r\n")); err != nil {
-		return err
-	}
-	buf := make([]byte, 128)
-	n, err := conn.Read(buf)
+	reply, err := pingReply(conn)
 	if err != nil {
 		return err
 	}
-	reply := strings.TrimSpace(string(buf[:n]))
 	if reply == "+PONG" || strings.HasPrefix(reply, "-NOAUTH") {
 		return nil
 	}
