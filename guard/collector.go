@@ -228,7 +228,12 @@ func (c *Collector) notify() {
 // the window, the command on the wire counted as if it answered now.
 // Called with c.mu held.
 func (c *Collector) latency(now time.Time) time.Duration {
-	pings := c.pings
+	// Only the window's: a node not read for a while has no old figure.
+	i := 0
+	for i < len(c.pings) && now.Sub(c.pings[i].at) > latencyWindow {
+		i++
+	}
+	pings := c.pings[i:]
 	if !c.open.IsZero() {
 		d := now.Sub(c.open)
 		pings = append(pings[:len(pings):len(pings)], ping{at: now, d: d, w: weight(d, c.every)})
