@@ -20,13 +20,10 @@ import (
 // aborts (with its checkpoint); until then its walk waits and retries.
 const DefaultMaxDown = 60 * time.Second
 
-// DefaultShardsAtOnce is how many primaries a run walks at once. A walk
-// costs keyjob a connection and a few batches, about 1.1 MiB, and one core
-// keeps two or three shards busy at full speed: eight keep a large
-// cluster's run within the memory target and more cores than most hosts
-// have busy, and with a rate limit (the total over all shards) they
-// change nothing but the order the shards are done in.
-const DefaultShardsAtOnce = 8
+// DefaultShardsAtOnce is how many primaries a run walks at once: with a
+// rate limit (the total over all shards) they change nothing but the
+// order the shards are done in.
+const DefaultShardsAtOnce = scan.DefaultShardsAtOnce
 
 // walk scans every primary that is not done, up to ShardsAtOnce of them
 // at once (each shard of a cluster is single-threaded; walking them one
@@ -104,12 +101,7 @@ func (r *Run) walkNode(ctx context.Context, n *checkpoint.Node) error {
 	}
 }
 
-func (r *Run) shardsAtOnce() int {
-	if r.o.ShardsAtOnce > 0 {
-		return r.o.ShardsAtOnce
-	}
-	return DefaultShardsAtOnce
-}
+func (r *Run) shardsAtOnce() int { return scan.ShardsAtOnce(r.o.ShardsAtOnce) }
 
 func (r *Run) maxDown() time.Duration {
 	if r.o.MaxDown > 0 {
@@ -130,6 +122,11 @@ func (r *Run) scanNode(ctx context.Context, node redisx.Node, n *checkpoint.Node
 		return err
 	}
 	defer sc.Close()
+	// The guards read the nodes being walked first (guard.Gate.Walking).
+	if w, ok := r.x.Gate.(interface{ Walking(addr string, on bool) }); ok {
+		w.Walking(node.Addr, true)
+		defer w.Walking(node.Addr, false)
+	}
 	return r.walkBatches(ctx, sc, cursor, opts, node, n)
 }
 

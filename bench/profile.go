@@ -191,32 +191,13 @@ func profileJob(path string) (*jobs.Job, error) {
 	return jobs.Parse("examples/ticket-ttl-backfill.yaml", data)
 }
 
-// startGate sets up the guards as keyjob apply does (cmd/keyjob's
-// startGuards, which the bench cannot import): one collector per primary
-// on its own connection, levels from the job, then the baseline.
+// startGate sets up the guards as keyjob apply does (guard.Start), then
+// the baseline.
 func startGate(ctx context.Context, conn *redisx.Conn, job *jobs.Job) (*guard.Gate, error) {
-	nodes, err := conn.Primaries(ctx)
+	g, err := guard.Start(ctx, conn, job, guard.StartOptions{})
 	if err != nil {
 		return nil, err
 	}
-	var colls []*guard.Collector
-	for _, n := range nodes {
-		client, err := conn.DialNode(n.Addr)
-		if err != nil {
-			return nil, err
-		}
-		colls = append(colls, guard.NewCollector(n.Addr, client, nil, nil))
-	}
-	start, err := colls[0].Poll(ctx)
-	if err != nil {
-		return nil, err
-	}
-	levels, err := guard.Resolve(job.Guards, start, guard.Options{Delete: job.Action.Kind == jobs.ActionDelete})
-	if err != nil {
-		return nil, err
-	}
-	g := guard.NewGate(colls, levels, nil)
-	g.Start(ctx)
 	return g, g.Begin(ctx, time.Second)
 }
 

@@ -2,144 +2,189 @@ package guard
 
 import (
 	"context"
+	"errors"
 	"log/slog"
-	"sort"
 	"sync"
 	"time"
-
-	"github.com/redis/rueidis"
 
 	"github.com/keyjob/keyjob/internal/redisx"
 )
 
-// PollInterval is how often a collector reads its node.
+// PollInterval is how often a node is read at most: INFO once a second.
+// On a cluster the reads are spread within the polling budget (poll.go),
+// so a node may be read less often.
 const PollInterval = time.Second
 
-// latencyWindow is what the latency p99 and the eviction rate look back on.
+// latencyWindow is what the latency figure and the eviction rate look
+// back on.
 const latencyWindow = 10 * time.Second
 
-// pingInterval is how often the latency PING goes. docs/safety.md says once a
-// second; but the p99 of the 10 PINGs of a 10 s window is their maximum,
-// so one slow PING pauses a run for 10 s, and a PING a second misses most
-// short stalls. Ten a second give the window about a hundred PINGs, so its
-// p99 is a p99: it takes two slow ones, or a stall (see p99). A run that
-// really slows the server still pauses: six shards at an unlimited rate
-// on this 2-core box did, with this rule as with the old.
+// pingInterval is how often a node is PINGed at most: ten a second give a
+// standalone server's window about a hundred PINGs, so its p99 is a p99.
+// A cluster's nodes share the budget and are PINGed less often each.
 const pingInterval = 100 * time.Millisecond
 
-// pollTimeout bounds one poll: a stalled server makes the poll late, and
-// a late poll is itself a figure (latency).
+// pollTimeout bounds one command: a stalled server makes it late, and a
+// late command is itself a figure (latency).
 const pollTimeout = 5 * time.Second
 
-// Collector polls one node once a second on a connection of its own and
-// keeps the figures of the last seconds.
+// infoSections are the INFO sections the guards read (Redis 7 answers
+// several in one call): not the default set, whose clients, CPU and
+// keyspace sections nobody reads here.
+var infoSections = []string{"INFO", "memory", "persistence", "stats", "replication"}
+
+// NodeConn is what a collector reads its node through: a *redisx.Probe,
+// one command at a time, with the round trip as the kernel saw it.
+type NodeConn interface {
+	Do(ctx context.Context, args ...string) (string, time.Duration, error)
+	Close()
+}
+
+// Collector reads one node and keeps its figures of the last seconds:
+// INFO's, and the round trips of the PINGs. The gate's poller decides when
+// it reads (poll.go); Poll reads at once.
 type Collector struct {
-	Node   string
-	client rueidis.Client
-	probe  DiskProbe
-	log    *slog.Logger
+	Node  string
+	conn  NodeConn
+	probe DiskProbe
+	log   *slog.Logger
 
 	mu      sync.Mutex
 	history []Figures // oldest first, about latencyWindow+2 s of it
 	pings   []ping
 	err     error
 	polled  chan struct{}
+	// open is when the command in flight was sent (zero when none): a
+	// node that does not answer is slow, and its latency grows with it.
+	open time.Time
+	// every is the interval the node is PINGed at now, for weighting a
+	// slow PING (p99).
+	every time.Duration
+	// multi is false when the server refused INFO with several sections
+	// (before Redis 7): INFO alone then.
+	single bool
+	// scheduling, for the poller: when INFO and PING are due, and whether
+	// a command is on the wire.
+	infoDue, pingDue time.Time
+	busy             bool
+	closed           bool
 }
 
 type ping struct {
 	at time.Time
 	d  time.Duration
+	w  int64 // how many PINGs it stands for (p99)
 }
 
-// NewCollector watches the node at addr through client (a connection the
-// collector owns: redisx.Conn.DialNode). probe may be nil.
-func NewCollector(addr string, client rueidis.Client, probe DiskProbe, log *slog.Logger) *Collector {
+// NewCollector watches the node at addr through conn (a connection the
+// collector owns: redisx.Conn.DialProbe). probe may be nil.
+func NewCollector(addr string, conn NodeConn, probe DiskProbe, log *slog.Logger) *Collector {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Collector{Node: addr, client: client, probe: probe, log: log, polled: make(chan struct{}, 1)}
+	return &Collector{Node: addr, conn: conn, probe: probe, log: log, polled: make(chan struct{}, 1), every: pingInterval}
 }
 
-// Run polls until ctx ends, then closes the collector's connection.
-func (c *Collector) Run(ctx context.Context) {
-	defer c.client.Close()
-	go c.pingLoop(ctx)
-	t := time.NewTicker(PollInterval)
-	defer t.Stop()
-	for {
-		c.poll(ctx)
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+// close ends the collector's connection; it sends nothing more.
+func (c *Collector) close() {
+	c.mu.Lock()
+	c.closed = true
+	c.mu.Unlock()
+	if c.conn != nil {
+		c.conn.Close()
 	}
 }
 
-// pingLoop times a PING every pingInterval until ctx ends.
-func (c *Collector) pingLoop(ctx context.Context) {
-	t := time.NewTicker(pingInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		rtt := c.ping(ctx)
-		if ctx.Err() != nil {
-			return
-		}
-		c.mu.Lock()
-		c.addPing(time.Now(), rtt)
-		c.mu.Unlock()
-	}
+// errClosed is what a closed collector's commands return.
+var errClosed = errors.New("collector closed")
+
+// Poll reads the node once now: a PING, then INFO.
+func (c *Collector) Poll(ctx context.Context) (Figures, error) {
+	c.pingOnce(ctx)
+	c.readInfo(ctx)
+	cur, _, err := c.Latest()
+	return cur, err
 }
 
-// ping times one PING; a server that does not answer at all counts as
-// pollTimeout.
-func (c *Collector) ping(ctx context.Context) time.Duration {
+// do sends one command, with the time it is on the wire marked open.
+func (c *Collector) do(ctx context.Context, args ...string) (string, time.Duration, error) {
 	ctx, cancel := context.WithTimeout(ctx, pollTimeout)
 	defer cancel()
-	start := time.Now()
-	err := c.client.Do(ctx, c.client.B().Ping().Build()).Error()
-	rtt := time.Since(start)
-	if ctx.Err() != nil && err != nil {
-		rtt = pollTimeout // the server did not answer at all: as slow as it gets
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return "", 0, errClosed
 	}
-	return rtt
+	c.open = time.Now()
+	c.mu.Unlock()
+	reply, rtt, err := c.conn.Do(ctx, args...)
+	c.mu.Lock()
+	c.open = time.Time{}
+	closed := c.closed
+	c.mu.Unlock()
+	if closed {
+		c.conn.Close() // closed while this command was on the wire
+	}
+	return reply, rtt, err
+}
+
+// pingOnce times one PING; a server that does not answer at all counts as
+// pollTimeout.
+func (c *Collector) pingOnce(ctx context.Context) {
+	_, rtt, err := c.do(ctx, "PING")
+	if ctx.Err() != nil {
+		return
+	}
+	if err != nil && !isReply(err) {
+		rtt = pollTimeout // no answer: as slow as it gets
+	}
+	c.mu.Lock()
+	c.addPing(time.Now(), rtt)
+	c.mu.Unlock()
+}
+
+func isReply(err error) bool {
+	var re *redisx.ErrReply
+	return errors.As(err, &re)
 }
 
 // addPing keeps a PING's round trip for the window. Called with c.mu held.
 func (c *Collector) addPing(now time.Time, rtt time.Duration) {
-	c.pings = append(c.pings, ping{at: now, d: rtt})
+	c.pings = append(c.pings, ping{at: now, d: rtt, w: weight(rtt, c.every)})
 	for len(c.pings) > 0 && now.Sub(c.pings[0].at) > latencyWindow {
 		c.pings = c.pings[1:]
 	}
 }
 
-// Poll reads the node once now.
-func (c *Collector) Poll(ctx context.Context) (Figures, error) {
-	c.poll(ctx)
-	cur, _, err := c.Latest()
-	return cur, err
-}
-
-func (c *Collector) poll(ctx context.Context) {
-	rtt := c.ping(ctx)
-	ctx, cancel := context.WithTimeout(ctx, pollTimeout)
-	defer cancel()
-	var f Figures
+// readInfo reads the guards' INFO sections (and the disk probe).
+func (c *Collector) readInfo(ctx context.Context) {
 	// The figures are dated when INFO is asked for, not when it answers:
 	// the gate adds to them the bytes the run sent from then on, and the
 	// writes whose replies came in before it are in them.
 	asked := time.Now()
-	info, ierr := redisx.Info(ctx, c.client)
-	if ierr == nil {
-		f = FromInfo(info, asked)
+	c.mu.Lock()
+	args := infoSections
+	if c.single {
+		args = args[:1]
+	}
+	c.mu.Unlock()
+	text, rtt, err := c.do(ctx, args...)
+	if isReply(err) && len(args) > 1 {
+		c.mu.Lock()
+		c.single = true // before Redis 7: one section a call, or the default ones
+		c.mu.Unlock()
+		asked = time.Now()
+		text, rtt, err = c.do(ctx, args[:1]...)
+	}
+	if ctx.Err() != nil {
+		return
+	}
+	var f Figures
+	if err == nil {
+		f = FromInfo(redisx.ParseInfo(text), asked)
 	}
 	f.Node = c.Node
-	if c.probe != nil && ierr == nil {
+	if c.probe != nil && err == nil {
 		free, perr := c.probe.Free(ctx, c.Node)
 		if perr != nil {
 			c.log.Warn("disk probe failed", "node", c.Node, "probe", c.probe.String(), "err", perr)
@@ -150,14 +195,21 @@ func (c *Collector) poll(ctx context.Context) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	now := time.Now()
-	c.addPing(now, rtt)
-	if ierr != nil {
-		c.err = ierr
+	// INFO's round trip is a latency sample too: a node busy with a slow
+	// command is seen whichever command waits on it.
+	if err == nil || !isReply(err) {
+		if err != nil {
+			rtt = pollTimeout
+		}
+		c.addPing(now, rtt)
+	}
+	if err != nil {
+		c.err = err
 		c.notify()
 		return
 	}
 	c.err = nil
-	f.LatencyP99 = p99(c.pings)
+	f.LatencyP99 = c.latency(now)
 	c.history = append(c.history, f)
 	for len(c.history) > 2 && now.Sub(c.history[0].At) > latencyWindow+2*PollInterval {
 		c.history = c.history[1:]
@@ -172,15 +224,37 @@ func (c *Collector) notify() {
 	}
 }
 
+// latency is the node's latency figure now: the p99 of the round trips of
+// the window, the command on the wire counted as if it answered now.
+// Called with c.mu held.
+func (c *Collector) latency(now time.Time) time.Duration {
+	// Only the window's: a node not read for a while has no old figure.
+	i := 0
+	for i < len(c.pings) && now.Sub(c.pings[i].at) > latencyWindow {
+		i++
+	}
+	pings := c.pings[i:]
+	if !c.open.IsZero() {
+		d := now.Sub(c.open)
+		pings = append(pings[:len(pings):len(pings)], ping{at: now, d: d, w: weight(d, c.every)})
+	}
+	return p99(pings)
+}
+
 // Latest returns the newest figures, the oldest kept (about 10 s older,
-// for rates) and the last poll's error (a node that does not answer).
+// for rates) and the last poll's error (a node that does not answer). The
+// latency figure is the one of now.
 func (c *Collector) Latest() (cur, window Figures, err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if len(c.history) == 0 {
 		return Figures{DiskFree: -1, LatencyP99: -1}, Figures{}, c.err
 	}
-	return c.history[len(c.history)-1], c.history[0], c.err
+	cur = c.history[len(c.history)-1]
+	if len(c.pings) > 0 || !c.open.IsZero() {
+		cur.LatencyP99 = c.latency(time.Now())
+	}
+	return cur, c.history[0], c.err
 }
 
 // first is the oldest figures kept: the start of the eviction baseline.
@@ -191,36 +265,4 @@ func (c *Collector) first() (Figures, bool) {
 		return Figures{}, false
 	}
 	return c.history[0], true
-}
-
-// p99 of the PING round trips. A PING that took d stands for d /
-// pingInterval of them: one PING in flight through a stall is all a
-// sequential pinger sees of it, where a client sending every
-// pingInterval would have seen that many delayed (the usual correction
-// for coordinated omission). So a stall of a second pauses the run, and a
-// single slow PING among a hundred does not.
-func p99(pings []ping) time.Duration {
-	if len(pings) == 0 {
-		return -1
-	}
-	type sample struct {
-		d time.Duration
-		w int64
-	}
-	ss := make([]sample, len(pings))
-	var total int64
-	for i, p := range pings {
-		w := min(max(int64(p.d/pingInterval), 1), int64(latencyWindow/pingInterval))
-		ss[i] = sample{p.d, w}
-		total += w
-	}
-	sort.Slice(ss, func(i, j int) bool { return ss[i].d < ss[j].d })
-	rank := (total*99 + 99) / 100 // the rank of the 99th percentile, from 1
-	var seen int64
-	for _, s := range ss {
-		if seen += s.w; seen >= rank {
-			return s.d
-		}
-	}
-	return ss[len(ss)-1].d
 }

@@ -105,7 +105,7 @@ func TestP99(t *testing.T) {
 	ms := func(ds ...int) []ping {
 		var out []ping
 		for _, d := range ds {
-			out = append(out, ping{d: time.Duration(d) * time.Millisecond})
+			out = append(out, ping{d: time.Duration(d) * time.Millisecond, w: weight(time.Duration(d)*time.Millisecond, pingInterval)})
 		}
 		return out
 	}
@@ -121,7 +121,7 @@ func TestP99(t *testing.T) {
 		{"none: unknown", nil, -1},
 		{"one", ms(3), 3 * time.Millisecond},
 		{"ten, one stalled 2 s: it stands for 20", ms(1, 1, 1, 1, 2000, 1, 1, 1, 1, 1), 2 * time.Second},
-		{"ten", ms(5, 1, 2, 3, 4, 6, 7, 8, 9, 10), 10 * time.Millisecond},
+		{"ten: the slowest but one, never one alone", ms(5, 1, 2, 3, 4, 6, 7, 8, 9, 10), 9 * time.Millisecond},
 		{"a hundred of 1..100 ms: the slowest but one", ms(hundred...), 99 * time.Millisecond},
 		{"a hundred of 1 ms and one of 11 ms: a spike is not the p99", ms(append(ones(100), 11)...), time.Millisecond},
 		{"a hundred of 1 ms and two of 11 ms: two are", ms(append(ones(100), 11, 11)...), 11 * time.Millisecond},

@@ -2,13 +2,9 @@ package guard
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"time"
-
-	"github.com/dustin/go-humanize"
 )
 
 // AbortError is a guard's abort: which guard and which figure crossed
@@ -45,8 +41,12 @@ type Gate struct {
 	Topology func(ctx context.Context) ([]string, error)
 	Watch    func(addr string) (*Collector, error)
 
+	// MaxPause ends a pause that lasts longer (--max-pause) with an
+	// abort: the run stops with its checkpoint. 0: wait as long as it takes.
+	MaxPause time.Duration
+
 	ctx         context.Context
-	cancels     map[*Collector]context.CancelFunc
+	started     bool
 	lastRefresh time.Time
 	lossFrom    map[string]time.Time
 
@@ -60,6 +60,21 @@ type Gate struct {
 	state    Decision
 	since    time.Time
 	downFrom map[string]time.Time
+	// perNode are each node's levels (maxmemory, the backlog, the AOF
+	// differ per node); levels is for a node that has none yet.
+	perNode map[string]Levels
+	// walking counts the walks of each node (Walking).
+	walking map[string]int
+	// pausedFrom is when the run last stopped going on (any pause), and
+	// lastSent when it last sent a write: a pause that outlasts the
+	// latency window with nothing sent is not the run's doing.
+	pausedFrom time.Time
+	lastSent   time.Time
+	notCause   bool // said so for this pause
+	worstFig   string
+	// fromHighLatency: CheckLatency makes a node's level relative
+	// instead of refusing (--from-high-latency).
+	fromHighLatency bool
 }
 
 // NewGate gates a run on the collectors' nodes with the given levels.
@@ -67,8 +82,9 @@ func NewGate(collectors []*Collector, l Levels, log *slog.Logger) *Gate {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Gate{collectors: collectors, levels: l, log: log, MaxDown: DefaultMaxDown,
-		base: map[string]Baseline{}, downFrom: map[string]time.Time{}, lossFrom: map[string]time.Time{}}
+	return &Gate{collectors: collectors, levels: l, log: log, MaxDown: DefaultMaxDown, MaxPause: DefaultMaxPause,
+		base: map[string]Baseline{}, downFrom: map[string]time.Time{}, lossFrom: map[string]time.Time{},
+		perNode: map[string]Levels{}, walking: map[string]int{}}
 }
 
 // sent is one batch's bytes, and when its replies were in.
@@ -77,24 +93,43 @@ type sent struct {
 	bytes int64
 }
 
-// Levels are the gate's levels.
+// Levels are the gate's levels: those of a node without levels of its own.
 func (g *Gate) Levels() Levels { return g.levels }
 
-// Start runs the collectors until ctx ends.
-func (g *Gate) Start(ctx context.Context) {
+// LevelsOf are the levels of the node at addr.
+func (g *Gate) LevelsOf(addr string) Levels {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	g.ctx, g.cancels = ctx, map[*Collector]context.CancelFunc{}
-	for _, c := range g.collectors {
-		g.run(c)
-	}
+	return g.levelsOf(addr)
 }
 
-// run starts a collector; g.mu is held.
-func (g *Gate) run(c *Collector) {
-	cctx, cancel := context.WithCancel(g.ctx)
-	g.cancels[c] = cancel
-	go c.Run(cctx)
+// levelsOf: g.mu is held.
+func (g *Gate) levelsOf(addr string) Levels {
+	if l, ok := g.perNode[addr]; ok {
+		return l
+	}
+	return g.levels
+}
+
+// SetLevels gives the node at addr levels of its own.
+func (g *Gate) SetLevels(addr string, l Levels) {
+	g.mu.Lock()
+	g.perNode[addr] = l
+	g.mu.Unlock()
+}
+
+// Start polls the nodes until ctx ends, within the polling budget, then
+// closes the collectors' connections.
+func (g *Gate) Start(ctx context.Context) {
+	g.mu.Lock()
+	g.ctx, g.started = ctx, true
+	g.mu.Unlock()
+	go func() {
+		g.poll(ctx)
+		for _, c := range g.collectorsNow() {
+			c.close()
+		}
+	}()
 }
 
 // follow asks for the primaries when a node is away or was demoted (a
@@ -102,7 +137,7 @@ func (g *Gate) run(c *Collector) {
 // watching the new ones, whose figures then become their baseline. At most
 // once a second.
 func (g *Gate) follow(ctx context.Context) {
-	if g.Topology == nil || g.Watch == nil || g.ctx == nil {
+	if g.Topology == nil || g.Watch == nil || !g.started {
 		return
 	}
 	moved := false
@@ -142,9 +177,9 @@ func (g *Gate) follow(ctx context.Context) {
 			delete(want, c.Node)
 			continue
 		}
-		g.cancels[c]()
-		delete(g.cancels, c)
+		c.close()
 		delete(g.base, c.Node)
+		delete(g.perNode, c.Node)
 		delete(g.downFrom, c.Node)
 		delete(g.lossFrom, c.Node)
 		g.log.Warn("guards: no longer a primary (a failover): not watched any more", "node", c.Node)
@@ -156,7 +191,6 @@ func (g *Gate) follow(ctx context.Context) {
 			continue
 		}
 		g.collectors = append(g.collectors, c)
-		g.run(c)
 		g.log.Warn("guards: a new primary (a failover): watching it", "node", a)
 	}
 }
@@ -244,6 +278,7 @@ func canEvict(f Figures) bool {
 func (g *Gate) Sent(n int64) {
 	g.mu.Lock()
 	g.sends = append(g.sends, sent{at: time.Now(), bytes: n})
+	g.lastSent = time.Now()
 	g.mu.Unlock()
 }
 
@@ -264,237 +299,4 @@ func (g *Gate) forgetSent(read time.Time) {
 		i++
 	}
 	g.sends = g.sends[i:]
-}
-
-// Wait returns when no guard says pause; an *AbortError when one says
-// abort.
-func (g *Gate) Wait(ctx context.Context) error {
-	for {
-		d := g.decide(ctx)
-		g.record(d)
-		switch d.Action {
-		case Continue:
-			return nil
-		case Abort:
-			return &AbortError{Guard: d.Guard, Reason: d.Reason}
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(250 * time.Millisecond):
-		}
-	}
-}
-
-// decide is the worst verdict over the nodes.
-func (g *Gate) decide(ctx context.Context) Decision {
-	g.follow(ctx)
-	var worst Decision
-	var read time.Time // the oldest of the nodes' latest polls
-	for i, c := range g.collectorsNow() {
-		d, at := g.decideNode(c)
-		if d.Action > worst.Action {
-			worst = d
-		}
-		if i == 0 || at.Before(read) {
-			read = at
-		}
-	}
-	if !read.IsZero() {
-		g.mu.Lock()
-		g.forgetSent(read)
-		g.mu.Unlock()
-	}
-	return worst
-}
-
-// decideNode is one node's verdict and when its figures were asked for
-// (zero when it does not answer).
-func (g *Gate) decideNode(c *Collector) (Decision, time.Time) {
-	cur, window, err := c.Latest()
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if err != nil {
-		from, ok := g.downFrom[c.Node]
-		if !ok {
-			from = time.Now()
-			g.downFrom[c.Node] = from
-		}
-		if down := time.Since(from); down > g.MaxDown {
-			return Decision{Abort, "node", fmt.Sprintf("%s has not answered for %s: %v", c.Node, down.Round(time.Second), err)}, time.Time{}
-		}
-		return Decision{Pause, "node", fmt.Sprintf("%s does not answer: %v", c.Node, err)}, time.Time{}
-	}
-	delete(g.downFrom, c.Node)
-	base, ok := g.base[c.Node]
-	if !ok && g.cancels != nil {
-		// A primary that appeared during the run (a promoted replica): its
-		// first figures are its baseline, the eviction rate the others'.
-		base = Baseline{Start: cur, EvictionRate: g.evictionRate()}
-		g.base[c.Node] = base
-	}
-	d := Decide(cur, window, base, g.levels, g.sentSince(cur.At))
-	return g.failoverGrace(c.Node, d), cur.At
-}
-
-// record logs and reports every change of verdict. The nodes of a
-// cluster are walked at once, each waiting at the gate: recordMu keeps
-// the changes and their events in one order, one at a time.
-func (g *Gate) record(d Decision) {
-	g.recordMu.Lock()
-	defer g.recordMu.Unlock()
-	g.mu.Lock()
-	prev := g.state
-	changed := d.Action != prev.Action || d.Guard != prev.Guard
-	if changed {
-		g.state, g.since = d, time.Now()
-	}
-	g.mu.Unlock()
-	if !changed {
-		return
-	}
-	switch d.Action {
-	case Continue:
-		g.log.Info("guards: continuing", "after", prev.Guard)
-		g.event("resume", prev.Guard, "ok again")
-	case Pause:
-		g.log.Warn("guards: paused", "guard", d.Guard, "reason", d.Reason)
-		g.event("pause", d.Guard, d.Reason)
-	case Abort:
-		g.log.Error("guards: abort", "guard", d.Guard, "reason", d.Reason)
-	}
-}
-
-func (g *Gate) event(action, guard, reason string) {
-	if g.OnEvent != nil {
-		g.OnEvent(action, guard, reason)
-	}
-}
-
-// Status is one line per guard for the operator: its figure and state,
-// "memory 39% ok · fork paused 12s (BGSAVE) · …".
-func (g *Gate) Status() string {
-	colls := g.collectorsNow()
-	if len(colls) == 0 {
-		return "off (--unguarded)"
-	}
-	cur, _, err := colls[0].Latest()
-	g.mu.Lock()
-	st, since := g.state, g.since
-	base := g.base[colls[0].Node]
-	g.mu.Unlock()
-	if err != nil {
-		return "node not answering: " + err.Error()
-	}
-	var parts []string
-	for _, l := range Lines(cur, base, g.levels) {
-		s := l.Name + " " + l.Figure
-		if st.Action != Continue && st.Guard == l.Name {
-			s += fmt.Sprintf(" %s %s", st.Action, time.Since(since).Round(time.Second))
-		} else {
-			s += " " + l.State
-		}
-		parts = append(parts, s)
-	}
-	if len(colls) > 1 {
-		parts = append(parts, fmt.Sprintf("(%d nodes; figures of %s)", len(colls), colls[0].Node))
-	}
-	return strings.Join(parts, " · ")
-}
-
-// Line is one guard's figure against its levels.
-type Line struct {
-	Name   string
-	Figure string
-	Levels string
-	State  string // ok | pause | abort | blind
-	Note   string
-}
-
-// Lines describes each guard on one node now, for the plan and the
-// operator's status line.
-func Lines(f Figures, base Baseline, l Levels) []Line {
-	var out []Line
-	mem := Line{Name: "memory", Levels: fmt.Sprintf("pause %.0f%%, abort %.0f%%", 100*l.MemoryPause, 100*l.MemoryAbort), State: "ok"}
-	if share, ok := memoryShare(f, l); ok {
-		mem.Figure = fmt.Sprintf("%.0f%%", 100*share)
-		if d := memoryPause(f, l); d.Action != Continue {
-			mem.State = "pause"
-		}
-		if d := memoryAbort(f, l); d.Action != Continue {
-			mem.State = "abort"
-		}
-	} else {
-		mem.Figure, mem.State, mem.Note = "no limit", "blind", "maxmemory is 0: set guards.memory.limit to guard memory"
-	}
-	if l.MemoryNeverPauses {
-		mem.Note = "a delete frees memory: never paused by it"
-	}
-	if l.Relative {
-		mem.Note = "relative to the start (--from-high-memory)"
-	}
-	out = append(out, mem)
-	ev := Line{Name: "evictions", Figure: humanize.Comma(f.EvictedKeys), Levels: "abort if the run makes them faster", State: "ok"}
-	if !l.AbortOnEvictions {
-		ev.State = "off"
-	}
-	out = append(out, blindLine(ev, f, "evictions", "INFO has no evicted_keys"))
-	fk := Line{Name: "fork", Figure: "none", Levels: "pause during BGSAVE and AOF rewrite", State: "ok"}
-	if d := fork(f, l); d.Action != Continue {
-		fk.Figure, fk.State = d.Reason, "pause"
-	}
-	out = append(out, blindLine(fk, f, "forks", "INFO has no rdb_bgsave_in_progress"))
-	if f.blind("aof") {
-		out = append(out, blindLine(Line{Name: "aof", Levels: "abort at +" + humanize.IBytes(uint64(l.AOFMaxGrowth))}, f, "aof", "INFO has no aof_enabled"))
-	} else if f.AOFEnabled {
-		grown := f.AOFSize - base.Start.AOFSize
-		if base.Start.At.IsZero() {
-			grown = 0
-		}
-		out = append(out, Line{Name: "aof", Figure: "+" + humanize.IBytes(uint64(max(grown, 0))), Levels: "abort at +" + humanize.IBytes(uint64(l.AOFMaxGrowth)), State: "ok"})
-	} else {
-		out = append(out, Line{Name: "aof", Figure: "off", Levels: "abort at +" + humanize.IBytes(uint64(l.AOFMaxGrowth)), State: "ok"})
-	}
-	dk := Line{Name: "disk", Levels: "abort below " + humanize.IBytes(uint64(l.DiskAbortBelow)) + " free", State: "ok"}
-	if f.DiskFree < 0 {
-		dk.Figure, dk.State, dk.Note = "unknown", "blind", "no --disk-path or --disk-free-command"
-	} else {
-		dk.Figure = humanize.IBytes(uint64(f.DiskFree)) + " free"
-		if disk(f, l).Action == Abort {
-			dk.State = "abort"
-		}
-	}
-	out = append(out, dk)
-	rp := Line{Name: "replication", Figure: fmt.Sprintf("%d replicas, lag %s", f.Replicas, humanize.IBytes(uint64(f.ReplicaLag()))), Levels: "pause above " + humanize.IBytes(uint64(l.ReplPauseLag)) + " lag", State: "ok"}
-	if replicaLag(f, l, 0).Action == Pause {
-		rp.State = "pause"
-	}
-	out = append(out, blindLine(rp, f, "replication", "INFO has no connected_slaves"))
-	lt := Line{Name: "latency", Levels: "pause above p99 " + l.LatencyPause.String(), State: "ok"}
-	if f.LatencyP99 < 0 {
-		lt.Figure, lt.State = "unknown", "blind"
-	} else {
-		lt.Figure = "p99 " + f.LatencyP99.Round(10*time.Microsecond).String()
-		if latency(f, l).Action == Pause {
-			lt.State = "pause"
-		}
-	}
-	out = append(out, lt)
-	return out
-}
-
-// blindLine marks ln blind when the server did not report the figure
-// (FromInfo's Blind name), which no guard then decides on.
-func blindLine(ln Line, f Figures, figure, note string) Line {
-	if !f.blind(figure) {
-		return ln
-	}
-	ln.Figure, ln.State, ln.Note = "unknown", "blind", note
-	return ln
-}
-
-// Figures is the newest poll of the first node.
-func (g *Gate) Figures() (Figures, error) {
-	cur, _, err := g.collectorsNow()[0].Latest()
-	return cur, err
 }

@@ -229,8 +229,12 @@ func TestGate_WorstNodeWins(t *testing.T) {
 	if err := g.Wait(waitCtx(t)); !errors.As(err, &abort) || abort.Guard != "persistence" {
 		t.Fatalf("Wait = %v, want the persistence abort of b", err)
 	}
-	if !strings.Contains(g.Status(), "(3 nodes; figures of a:6379)") {
-		t.Errorf("status %q does not say whose figures it shows", g.Status())
+	// Each guard shows its worst node, named.
+	st := g.Status()
+	for _, want := range []string{"latency p99 1s pause (c:6379)", "pause (a:6379) · aof", "(3 nodes; each guard's worst)"} {
+		if !strings.Contains(st, want) {
+			t.Errorf("status %q: no %q", st, want)
+		}
 	}
 }
 

@@ -13,18 +13,21 @@ import (
 	"github.com/redis/rueidis"
 
 	"github.com/keyjob/keyjob/internal/redistest"
+	"github.com/keyjob/keyjob/internal/redisx"
 	"github.com/keyjob/keyjob/jobs"
 )
 
 // newTestCollector watches srv on a connection of its own.
 func newTestCollector(t *testing.T, srv *redistest.Server, probe DiskProbe) *Collector {
 	t.Helper()
-	client, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{srv.Addr}, DisableCache: true, ForceSingleClient: true})
+	conn, err := redisx.Dial(context.Background(), redisx.Options{URL: "redis://" + srv.Addr})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(client.Close)
-	return NewCollector(srv.Addr, client, probe, nil)
+	t.Cleanup(conn.Close)
+	p := conn.DialProbe(srv.Addr)
+	t.Cleanup(p.Close)
+	return NewCollector(srv.Addr, p, probe, nil)
 }
 
 func testCtx(t *testing.T) context.Context {

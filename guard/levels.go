@@ -28,6 +28,10 @@ type Levels struct {
 	ReplPauseLag       int64
 	AbortOnReplicaLoss bool
 	LatencyPause       time.Duration
+	// LatencyRelative is set with --from-high-latency on a node whose
+	// latency was above the level at the start: LatencyPause is then
+	// twice the start's figure.
+	LatencyRelative bool
 	// MemoryNeverPauses is set for delete jobs: they free memory.
 	MemoryNeverPauses bool
 }
@@ -49,6 +53,7 @@ const (
 // Options are the operator's choices that change the levels.
 type Options struct {
 	FromHighMemory    bool // --from-high-memory
+	FromHighLatency   bool // --from-high-latency (Gate.CheckLatency)
 	AllowLooserGuards bool // --allow-looser-guards
 	Delete            bool // the job deletes: memory never pauses it
 }
@@ -62,11 +67,18 @@ func (e *ErrLooser) Error() string {
 }
 
 // ErrHighMemory refuses a start above a memory level.
-type ErrHighMemory struct{ Used, Limit int64 }
+type ErrHighMemory struct {
+	Used, Limit int64
+	Node        string // set by Start
+}
 
 func (e *ErrHighMemory) Error() string {
-	return fmt.Sprintf("memory is already at %.1f%% of %s, above the pause level: pass --from-high-memory to run from here (levels then relative to the start: pause at +1%%, abort at +3%%)",
-		100*float64(e.Used)/float64(e.Limit), humanize.IBytes(uint64(e.Limit)))
+	on := ""
+	if e.Node != "" {
+		on = " on " + e.Node
+	}
+	return fmt.Sprintf("memory is already at %.1f%% of %s%s, above the pause level: pass --from-high-memory to run from here (levels then relative to the start: pause at +1%%, abort at +3%%)",
+		100*float64(e.Used)/float64(e.Limit), humanize.IBytes(uint64(e.Limit)), on)
 }
 
 // Resolve turns a job file's guard fields into levels for a server whose

@@ -29,6 +29,9 @@ type Options struct {
 	// Progress, when set, is called after each SCAN batch with the keys
 	// scanned so far.
 	Progress func(scanned int64)
+	// ShardsAtOnce bounds the primaries walked at once (--shards-at-once);
+	// scan.DefaultShardsAtOnce when 0.
+	ShardsAtOnce int
 }
 
 // memorySample is how many changed keys get a MEMORY USAGE for the memory
@@ -87,12 +90,13 @@ func Build(ctx context.Context, conn *redisx.Conn, job *jobs.Job, o Options) (*P
 		Reads: scan.Lookups{Expiry: needs.TTL, ExpireTime: true, Idle: needs.Idle}}
 	w := walker{job: job, tally: t, o: o, step: step, limiter: limiterFor(scanRate, job.Limits.ScanCount)}
 	began := time.Now()
-	// Every primary is scanned at once (a cluster's shards are single
-	// threaded each). A sample takes an equal share from every primary;
+	// The primaries are scanned at once, up to ShardsAtOnce of them (a
+	// cluster's shards are single threaded each). A sample takes an equal share from every primary;
 	// the share of the keyspace it covers is the mean of the nodes' shares
 	// (slots spread keys evenly over the primaries).
 	fractions := make([]float64, len(nodes))
 	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(scan.ShardsAtOnce(o.ShardsAtOnce))
 	for i, n := range nodes {
 		g.Go(func() error {
 			// SCAN on a connection of its own, so it does not queue

@@ -34,6 +34,9 @@ type Options struct {
 	ScanCount int
 	// MaxPatterns bounds the patterns tracked; 0 is MaxPatterns.
 	MaxPatterns int
+	// ShardsAtOnce bounds the primaries walked at once (--shards-at-once);
+	// scan.DefaultShardsAtOnce when 0.
+	ShardsAtOnce int
 	// Progress, when set, is called after each SCAN batch with the keys
 	// read so far (from the goroutine of the node that read them).
 	Progress func(scanned int64)
@@ -91,7 +94,7 @@ func Run(ctx context.Context, conn *redisx.Conn, o Options) (*Survey, error) {
 		}
 	}
 	began := time.Now()
-	if err := walkAll(ctx, walkers, scan.Options{Match: o.Match, Count: o.ScanCount, Limiter: lim}); err != nil {
+	if err := walkAll(ctx, walkers, scan.Options{Match: o.Match, Count: o.ScanCount, Limiter: lim}, scan.ShardsAtOnce(o.ShardsAtOnce)); err != nil {
 		return nil, err
 	}
 	s.ScanDuration = Duration(time.Since(began))
@@ -186,16 +189,23 @@ type pending struct {
 // errQuota stops a walk once its share of the sample is read.
 var errQuota = errors.New("sample complete")
 
-// walkAll walks every primary at once; the first error cancels the rest
-// and is the one returned.
-func walkAll(ctx context.Context, ws []*walker, o scan.Options) error {
+// walkAll walks the primaries, atOnce of them at a time; the first error
+// cancels the rest and is the one returned.
+func walkAll(ctx context.Context, ws []*walker, o scan.Options, atOnce int) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	var wg sync.WaitGroup
+	slots := make(chan struct{}, atOnce)
 	for _, w := range ws {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			select {
+			case slots <- struct{}{}:
+				defer func() { <-slots }()
+			case <-ctx.Done():
+				return
+			}
 			if err := w.walk(ctx, o); err != nil {
 				cancel(fmt.Errorf("scan %s: %w", w.node.Addr, err))
 			}

@@ -39,7 +39,7 @@ func applyCommand() *cli.Command {
 			&cli.BoolFlag{Name: "restart", Usage: "discard the checkpoint and start again"},
 			&cli.StringFlag{Name: "pause-file", Usage: "while `PATH` exists the run waits"},
 			&cli.DurationFlag{Name: "node-down-timeout", Value: apply.DefaultMaxDown, Usage: "how long a primary may not answer (a restart, a failover) before the run aborts with its checkpoint"},
-			&cli.IntFlag{Name: "shards-at-once", Value: apply.DefaultShardsAtOnce, Usage: "on a cluster, how many primaries are walked at once"},
+			shardsFlag(),
 		}),
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
@@ -106,6 +106,10 @@ func applyOptionsFrom(c *cli.Context, job *jobs.Job) (applyOptions, error) {
 	if err != nil {
 		return applyOptions{}, err
 	}
+	shards, err := shardsAtOnce(c)
+	if err != nil {
+		return applyOptions{}, err
+	}
 	if f := c.String("log-format"); f != "text" && f != "json" {
 		return applyOptions{}, usageError(fmt.Errorf("--log-format %q: want text or json", f))
 	}
@@ -114,7 +118,7 @@ func applyOptionsFrom(c *cli.Context, job *jobs.Job) (applyOptions, error) {
 		Run: apply.Options{
 			StateDir: c.String("state-dir"), Rate: r, ScanRate: sr, Limit: c.Int64("limit"),
 			Resume: c.Bool("resume"), Restart: c.Bool("restart"), MaxDown: c.Duration("node-down-timeout"),
-			ShardsAtOnce: c.Int("shards-at-once"),
+			ShardsAtOnce: shards,
 			Control:      apply.NewControl(c.String("pause-file")),
 		},
 		PlanFile: c.String("plan"), AllowOtherTarget: c.Bool("allow-other-target"),
@@ -167,7 +171,7 @@ func runApply(ctx context.Context, stdout, stderr io.Writer, job *jobs.Job, o ap
 	var x apply.Exec // what Execute needs, made once the summary was read
 	summary := reviewed
 	if summary == nil && !run.Resumed {
-		if summary, err = planner.Build(ctx, conn, job, planner.Options{Sample: summarySample, Rate: o.Run.Rate, ScanRate: o.Run.ScanRate}); err != nil {
+		if summary, err = planner.Build(ctx, conn, job, planner.Options{Sample: summarySample, Rate: o.Run.Rate, ScanRate: o.Run.ScanRate, ShardsAtOnce: o.Run.ShardsAtOnce}); err != nil {
 			return fmt.Errorf("summary: %w", err)
 		}
 	}
@@ -183,8 +187,15 @@ func runApply(ctx context.Context, stdout, stderr io.Writer, job *jobs.Job, o ap
 	} else {
 		fmt.Fprintf(stdout, "Resuming %s from %s.\n", job.Name, run.CheckpointPath())
 	}
-	if err := checkDisk(ctx, gate, summary); err != nil {
-		return err
+	if gate != nil {
+		if summary != nil {
+			if err := guardExit(gate.CheckDisk(summary.Estimates.AOFBytes, summary.Estimates.RewriteDiskBytes)); err != nil {
+				return err
+			}
+		}
+		if err := guardExit(gate.CheckLatency(ctx)); err != nil {
+			return err
+		}
 	}
 	blindGuards(stdout, gate)
 	if err := confirm(stdout, o, job.Name); err != nil {

@@ -2,9 +2,12 @@ package main
 
 import (
 	"context"
+	"fmt"
+
 	"github.com/urfave/cli/v2"
 
 	"github.com/keyjob/keyjob/internal/redisx"
+	"github.com/keyjob/keyjob/internal/scan"
 	"github.com/keyjob/keyjob/jobs"
 )
 
@@ -31,6 +34,21 @@ func connOptions(c *cli.Context, job *jobs.Job) redisx.Options {
 		o.DB = job.DB
 	}
 	return o
+}
+
+// shardsFlag is --shards-at-once, for every command that walks a
+// cluster's primaries.
+func shardsFlag() cli.Flag {
+	return &cli.IntFlag{Name: "shards-at-once", Value: scan.DefaultShardsAtOnce, Usage: "on a cluster, how many primaries are walked at once (each costs a connection and its batches in memory)"}
+}
+
+// shardsAtOnce reads --shards-at-once.
+func shardsAtOnce(c *cli.Context) (int, error) {
+	n := c.Int("shards-at-once")
+	if n < 1 {
+		return 0, usageError(fmt.Errorf("--shards-at-once %d: want 1 or more", n))
+	}
+	return n, nil
 }
 
 // rateFlag parses --rate or --scan-rate; 0 when not given.

@@ -6,18 +6,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"strings"
 	"time"
 
-	"github.com/dustin/go-humanize"
-	"github.com/redis/rueidis"
 	"github.com/urfave/cli/v2"
 
 	"github.com/keyjob/keyjob/guard"
 	"github.com/keyjob/keyjob/internal/redisx"
 	"github.com/keyjob/keyjob/jobs"
-	"github.com/keyjob/keyjob/planner"
 )
 
 func guardFlags() []cli.Flag {
@@ -25,6 +21,8 @@ func guardFlags() []cli.Flag {
 		&cli.StringFlag{Name: "disk-path", Usage: "a `DIR` on the disk where Redis keeps its AOF/RDB, for the disk guard (statfs)"},
 		&cli.StringFlag{Name: "disk-free-command", Usage: "a shell `CMD` that prints the free bytes of Redis's data disk (KEYJOB_NODE=host:port is set)"},
 		&cli.BoolFlag{Name: "from-high-memory", Usage: "run on a server already above the memory pause level, with levels relative to the start"},
+		&cli.BoolFlag{Name: "from-high-latency", Usage: "run on a server whose latency is already above the pause level, pausing at twice the start's figure"},
+		&cli.DurationFlag{Name: "max-pause", Value: guard.DefaultMaxPause, Usage: "end the run (with its checkpoint, exit 3) when the guards keep it paused longer than `DURATION`; 0 waits as long as it takes"},
 		&cli.BoolFlag{Name: "allow-looser-guards", Usage: "accept guard levels in the job file looser than the defaults"},
 		&cli.BoolFlag{Name: "unguarded", Usage: "turn the guards off (benchmarks only; refused unless the target is a loopback address)"},
 	}
@@ -33,136 +31,79 @@ func guardFlags() []cli.Flag {
 type guardOptions struct {
 	DiskPath, DiskCommand string
 	FromHighMemory        bool
+	FromHighLatency       bool
 	AllowLooser           bool
 	Unguarded             bool
 	// MaxDown is --node-down-timeout: the guards wait as long as the walk
 	// for a node that does not answer before they abort. 0: the default.
 	MaxDown time.Duration
+	// MaxPause is --max-pause; 0 waits as long as it takes.
+	MaxPause time.Duration
 }
 
 func guardOptionsFrom(c *cli.Context) (guardOptions, error) {
 	o := guardOptions{
 		DiskPath: c.String("disk-path"), DiskCommand: c.String("disk-free-command"),
-		FromHighMemory: c.Bool("from-high-memory"), AllowLooser: c.Bool("allow-looser-guards"), Unguarded: c.Bool("unguarded"),
-		MaxDown: c.Duration("node-down-timeout"),
+		FromHighMemory: c.Bool("from-high-memory"), FromHighLatency: c.Bool("from-high-latency"),
+		AllowLooser: c.Bool("allow-looser-guards"), Unguarded: c.Bool("unguarded"),
+		MaxDown: c.Duration("node-down-timeout"), MaxPause: c.Duration("max-pause"),
 	}
 	if o.DiskPath != "" && o.DiskCommand != "" {
 		return o, usageError(errors.New("--disk-path and --disk-free-command exclude each other"))
 	}
+	if o.MaxPause < 0 {
+		return o, usageError(fmt.Errorf("--max-pause %s: want a duration, or 0 to wait as long as it takes", o.MaxPause))
+	}
 	return o, nil
 }
 
-func (o guardOptions) probe() guard.DiskProbe {
+func (o guardOptions) start(log *slog.Logger) guard.StartOptions {
+	s := guard.StartOptions{
+		Options: guard.Options{FromHighMemory: o.FromHighMemory, FromHighLatency: o.FromHighLatency, AllowLooserGuards: o.AllowLooser},
+		MaxDown: o.MaxDown, MaxPause: o.MaxPause, Log: log,
+	}
+	if o.MaxPause == 0 {
+		s.MaxPause = -1 // the flag's 0: no limit
+	}
 	switch {
 	case o.DiskPath != "":
-		return guard.PathProbe(o.DiskPath)
+		s.Probe = guard.PathProbe(o.DiskPath)
 	case o.DiskCommand != "":
-		return guard.CommandProbe(o.DiskCommand)
+		s.Probe = guard.CommandProbe(o.DiskCommand)
 	}
-	return nil
+	return s
 }
 
-// startGuards starts a collector per primary, each on a connection of its
-// own, and resolves the levels from the job file, the operator's flags and
-// the server's figures now. nil with --unguarded.
+// startGuards starts the guards (guard.Start) and maps their refusals to
+// exit codes; nil with --unguarded.
 func startGuards(ctx context.Context, conn *redisx.Conn, job *jobs.Job, o guardOptions, log *slog.Logger) (*guard.Gate, error) {
 	if o.Unguarded {
-		if !loopback(conn.Addr) {
-			return nil, usageError(fmt.Errorf("--unguarded is for benchmarks on a loopback address; %s is not one", conn.Addr))
+		if err := guard.CheckUnguarded(conn.Addr); err != nil {
+			return nil, usageError(err)
 		}
 		return nil, nil
 	}
-	nodes, err := conn.Primaries(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var colls []*guard.Collector
-	var clients []rueidis.Client
-	started := false
-	defer func() {
-		// Run closes a collector's connection; one that never ran is closed here.
-		if !started {
-			for _, c := range clients {
-				c.Close()
-			}
-		}
-	}()
-	for _, n := range nodes {
-		client, err := conn.DialNode(n.Addr)
-		if err != nil {
-			return nil, err
-		}
-		clients = append(clients, client)
-		colls = append(colls, guard.NewCollector(n.Addr, client, o.probe(), log))
-	}
-	start, err := colls[0].Poll(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("guards: read %s: %w", colls[0].Node, err)
-	}
-	levels, err := guard.Resolve(job.Guards, start, guard.Options{
-		FromHighMemory: o.FromHighMemory, AllowLooserGuards: o.AllowLooser, Delete: job.Action.Kind == jobs.ActionDelete,
-	})
-	var looser *guard.ErrLooser
-	var high *guard.ErrHighMemory
-	switch {
-	case errors.As(err, &looser):
-		return nil, usageError(err)
-	case errors.As(err, &high):
-		return nil, withCode(exitGuard, err)
-	case err != nil:
-		return nil, err
-	}
-	g := guard.NewGate(colls, levels, log)
-	if conn.Cluster {
-		// Follow a failover: watch the primaries that serve the slots now.
-		g.Topology = func(ctx context.Context) ([]string, error) {
-			nodes, err := conn.Primaries(ctx)
-			addrs := make([]string, len(nodes))
-			for i, n := range nodes {
-				addrs[i] = n.Addr
-			}
-			return addrs, err
-		}
-		g.Watch = func(addr string) (*guard.Collector, error) {
-			client, err := conn.DialNode(addr)
-			if err != nil {
-				return nil, err
-			}
-			return guard.NewCollector(addr, client, o.probe(), log), nil
-		}
-	}
-	if o.MaxDown > 0 {
-		g.MaxDown = o.MaxDown
-	}
-	g.Start(ctx)
-	started = true
-	return g, nil
+	g, err := guard.Start(ctx, conn, job, o.start(log))
+	return g, guardExit(err)
 }
 
-// checkDisk refuses to start when the free disk cannot hold the AOF the
-// run appends plus the room a rewrite needs (yipit: the rewrite filled
-// the disk and Redis died).
-func checkDisk(ctx context.Context, g *guard.Gate, p *planner.Plan) error {
-	if g == nil || p == nil {
+// guardExit maps the guards' refusals to exit codes: a looser level is
+// the operator's argument error (4), a server already past a level or a
+// disk too small is a guard's refusal (3).
+func guardExit(err error) error {
+	var looser *guard.ErrLooser
+	var high *guard.ErrHighMemory
+	var slow *guard.ErrHighLatency
+	var disk *guard.ErrDiskShort
+	switch {
+	case err == nil:
 		return nil
+	case errors.As(err, &looser):
+		return usageError(err)
+	case errors.As(err, &high), errors.As(err, &slow), errors.As(err, &disk):
+		return withCode(exitGuard, err)
 	}
-	cur, err := g.Figures()
-	if err != nil || cur.DiskFree < 0 {
-		return nil
-	}
-	// Without AOF the run appends nothing to the disk; a snapshot its
-	// writes trigger still needs the room.
-	var aof int64
-	if cur.AOFEnabled {
-		aof = p.Estimates.AOFBytes
-	}
-	need := aof + p.Estimates.RewriteDiskBytes
-	if cur.DiskFree < need {
-		return withCode(exitGuard, fmt.Errorf("refusing to start: %s free on the data disk, and the run needs about %s (%s of AOF it appends plus %s for a rewrite)",
-			humanize.IBytes(uint64(cur.DiskFree)), humanize.IBytes(uint64(need)),
-			humanize.IBytes(uint64(aof)), humanize.IBytes(uint64(p.Estimates.RewriteDiskBytes))))
-	}
-	return nil
+	return err
 }
 
 // blindGuards says which guards cannot be evaluated, before the run.
@@ -171,29 +112,7 @@ func blindGuards(w io.Writer, g *guard.Gate) {
 		fmt.Fprintln(w, "guards: OFF (--unguarded)")
 		return
 	}
-	cur, err := g.Figures()
-	if err != nil {
-		return
-	}
-	var blind []string
-	for _, l := range guard.Lines(cur, guard.Baseline{}, g.Levels()) {
-		if l.State == "blind" {
-			blind = append(blind, l.Name+" ("+l.Note+")")
-		}
-	}
-	if len(blind) > 0 {
+	if blind := g.Blind(); len(blind) > 0 {
 		fmt.Fprintf(w, "guards that cannot be evaluated: %s\n", strings.Join(blind, ", "))
 	}
-}
-
-func loopback(addr string) bool {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return false
-	}
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }

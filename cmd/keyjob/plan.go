@@ -27,6 +27,7 @@ func planCommand() *cli.Command {
 			&cli.BoolFlag{Name: "detailed-exitcode", Usage: "exit 0 when nothing changes, 2 when changes are planned, 1 on error"},
 			&cli.Int64Flag{Name: "sample", Usage: "estimate from the first `N` matching keys instead of a full scan"},
 			&cli.StringFlag{Name: "scan-rate", Usage: "keys scanned per second, `N` or unlimited (overrides limits.scan_rate)"},
+			shardsFlag(),
 		),
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
@@ -40,13 +41,17 @@ func planCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
+			shards, err := shardsAtOnce(c)
+			if err != nil {
+				return err
+			}
 			if n := c.Int64("sample"); n < 0 {
 				return usageError(fmt.Errorf("--sample %d: want a number of keys above 0", n))
 			}
 			o := planOptions{
 				Conn: connOptions(c, job), Format: c.String("format"), Out: c.String("out"),
 				Detailed: c.Bool("detailed-exitcode"),
-				Planner:  planner.Options{Sample: c.Int64("sample"), ScanRate: scanRate},
+				Planner:  planner.Options{Sample: c.Int64("sample"), ScanRate: scanRate, ShardsAtOnce: shards},
 			}
 			return plan(c.Context, c.App.Writer, job, o)
 		},

@@ -30,6 +30,7 @@ func surveyCommand() *cli.Command {
 			&cli.StringFlag{Name: "out", Usage: "write the report to `FILE` instead of stdout"},
 			&cli.StringFlag{Name: "suggest", Usage: "write a job file to `DIR` for each pattern with keys without a TTL"},
 			&cli.StringFlag{Name: "scan-rate", Usage: "keys read per second, `N` or unlimited (default 100000)"},
+			shardsFlag(),
 		),
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 0 {
@@ -38,13 +39,17 @@ func surveyCommand() *cli.Command {
 			if n := c.Int64("sample"); n < 0 {
 				return usageError(fmt.Errorf("--sample %d: want a number of keys above 0, or leave it out for a full scan", n))
 			}
+			shards, err := shardsAtOnce(c)
+			if err != nil {
+				return err
+			}
 			scanRate, err := rateFlag(c, "scan-rate")
 			if err != nil {
 				return err
 			}
 			o := surveyOptions{
 				Conn: connOptions(c, nil), Format: c.String("format"), Out: c.String("out"), Suggest: c.String("suggest"),
-				Survey: survey.Options{Match: c.String("match"), Sample: c.Int64("sample"), ScanRate: scanRate},
+				Survey: survey.Options{Match: c.String("match"), Sample: c.Int64("sample"), ScanRate: scanRate, ShardsAtOnce: shards},
 			}
 			return surveyKeyspace(c.Context, c.App.Writer, c.App.ErrWriter, o)
 		},
