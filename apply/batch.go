@@ -11,6 +11,7 @@ import (
 
 	"github.com/redis/rueidis"
 
+	"github.com/keyjob/keyjob/internal/batch"
 	"github.com/keyjob/keyjob/internal/checkpoint"
 	"github.com/keyjob/keyjob/internal/journal"
 	"github.com/keyjob/keyjob/internal/redisx"
@@ -27,16 +28,16 @@ type pending struct {
 	change
 	prev  int64 // previous absolute expiry, ms; -1 none
 	grace bool
-	size  int64 // MEMORY USAGE when read with the lookups; -1 not read
+	dec   batch.Decision // what was read and decided
 	dump  []byte
 }
 
-// A node's walk is a two-stage pipeline, so the server never waits for
-// keyjob between batches: prepare (the walk's goroutine) waits at the
-// gates, decides a batch, journals it and sends its changes; finish (one
-// goroutine per walk) takes the batches in SCAN order, reads their replies,
-// counts them and commits their cursors. While batch N's changes are on
-// the wire, batch N+1 is being decided and journaled.
+// A node's walk is a two-stage pipeline (batch.Walk), so the server never
+// waits for keyjob between batches: prepare (the walk's goroutine) waits
+// at the gates, decides a batch, journals it and sends its changes;
+// finish takes the batches in SCAN order, reads their replies, counts
+// them and commits their cursors. While batch N's changes are on the
+// wire, batch N+1 is being decided and journaled.
 //
 // Nothing waits between deciding and sending: a decision holds only for
 // the moment it was made (a computed expiry still ahead, the TTL a key
@@ -62,59 +63,35 @@ type flight struct {
 
 // walkBatches runs one node's walk through the pipeline: it returns when
 // every batch sent was finished, with the first error of either stage.
+// Every batch sent is finished even after an interrupt (its cursor can
+// then be committed); after a batch fails, the later ones are not
+// committed (they are scanned again), and their reservations are given
+// back.
 func (r *Run) walkBatches(ctx context.Context, sc rueidis.Client, cursor uint64, opts scan.Options, node redisx.Node, st *checkpoint.Node) error {
-	wctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	flights := make(chan *flight, inFlight-1)
-	finished := make(chan error, 1)
-	go func() { finished <- r.finishAll(flights, node, st, cancel) }()
-	_, err := scan.Walk(wctx, sc, cursor, opts, func(ctx context.Context, b scan.Batch) error {
-		f, err := r.prepare(ctx, node, b)
-		if f != nil {
-			flights <- f // finishAll drains every flight, so this never blocks for long
-			if werr := scan.Wait(ctx, r.limiter, len(f.todo)); werr != nil && err == nil {
-				err = errInterrupted
+	return batch.Walk(ctx, sc, cursor, opts, batch.Stages[*flight]{
+		Prepare: func(ctx context.Context, b scan.Batch) (*flight, bool, error) {
+			f, err := r.prepare(ctx, node, b)
+			return f, f != nil, err
+		},
+		Handed: func(ctx context.Context, f *flight) error {
+			if err := scan.Wait(ctx, r.limiter, len(f.todo)); err != nil {
+				return errInterrupted
 			}
-		}
-		return err
+			return nil
+		},
+		Finish: func(f *flight, drain bool) (bool, error) {
+			if drain {
+				if f.replies != nil {
+					<-f.replies
+				}
+				r.release(f.allowed)
+				return true, nil
+			}
+			committed, err := r.finishBatch(node, st, f)
+			return !committed, err
+		},
+		Depth: inFlight - 1,
 	})
-	close(flights)
-	// The finishing stage's error is the cause when both failed: it
-	// cancelled the walk.
-	if ferr := <-finished; ferr != nil {
-		return ferr
-	}
-	return err
-}
-
-// finishAll finishes the flights in SCAN order. Every batch sent is
-// finished even after an interrupt (its cursor can then be committed);
-// after a batch fails, the later ones are not committed (they are scanned
-// again), and their reservations are given back.
-func (r *Run) finishAll(flights <-chan *flight, node redisx.Node, st *checkpoint.Node, cancel func()) error {
-	var first error
-	broken := false
-	for f := range flights {
-		if broken {
-			if f.replies != nil {
-				<-f.replies
-			}
-			r.release(f.allowed)
-			continue
-		}
-		committed, err := r.finishBatch(node, st, f)
-		if err == nil {
-			continue
-		}
-		if !committed {
-			broken = true
-		}
-		if first == nil {
-			first = err
-			cancel()
-		}
-	}
-	return first
 }
 
 // prepare waits at the gates, decides the batch, journals it and sends its
@@ -192,58 +169,32 @@ func keysOf(todo []pending) []string {
 	return keys
 }
 
-// decide runs the job's rule over the batch's keys, with only the lookups
-// the rule and the journal need. The regex runs once per key.
+// decide runs the job's rule over the batch's keys (batch.Step), with
+// only the lookups the rule and the journal need.
 func (r *Run) decide(ctx context.Context, node redisx.Node, keys []string, counts map[string]int64) ([]pending, error) {
-	j := r.job
-	names := make([]string, 0, len(keys))
-	matches := make([]jobs.NameMatch, 0, len(keys))
-	for _, k := range keys {
-		if m := j.Match(k); m.OK() {
-			names, matches = append(names, k), append(matches, m)
-		} else {
-			counts[string(jobs.SkipRegex)]++
-		}
+	ds, err := r.step.Keys(ctx, node.Client, keys)
+	if err != nil {
+		return nil, err
 	}
-	want := r.lookups()
-	var infos []scan.KeyInfo // nil: nothing was read, every key exists without a TTL as far as we know
-	now := r.serverNow()
-	if want.Expiry || want.Idle {
-		var err error
-		if now, infos, err = scan.Lookup(ctx, node.Client, names, want, nil); err != nil {
-			return nil, err
-		}
-	}
-	clock := jobs.Clock{Now: now, RunStart: r.runStart}
-	todo := make([]pending, 0, len(names))
-	for i, name := range names {
-		ki := scan.KeyInfo{Name: name, Exists: true, ExpireAt: -1}
-		if infos != nil {
-			ki = infos[i]
-		}
-		if !ki.Exists {
-			counts[string(jobs.Gone)]++
-			continue
-		}
-		key := jobs.Key{Name: name, Idle: ki.Idle, HasTTL: ki.ExpireAt >= 0}
-		if key.HasTTL {
-			key.ExpireAt = time.UnixMilli(ki.ExpireAt)
-		}
-		d := j.DecideMatch(key, clock, matches[i])
+	todo := make([]pending, 0, len(ds))
+	for _, d := range ds {
 		if d.Outcome != jobs.Change {
 			counts[string(d.Outcome)]++
 			continue
 		}
-		p := pending{change: change{key: name}, prev: ki.ExpireAt, grace: d.Grace, size: -1}
-		if want.Memory {
-			p.size = ki.Memory
-		}
+		p := pending{change: change{key: d.Info.Name}, prev: d.Info.ExpireAt, grace: d.Grace, dec: d}
 		if !d.ExpireAt.IsZero() {
 			p.expireAt = d.ExpireAt.UnixMilli()
 		}
 		todo = append(todo, p)
 	}
 	return todo, nil
+}
+
+// newStep is the batch step of this invocation: the run's start is known
+// once the checkpoint is open.
+func (r *Run) newStep() *batch.Step {
+	return &batch.Step{Job: r.job, Reads: r.lookups(), RunStart: r.runStart, Now: r.serverNow}
 }
 
 // lookups are the per-key reads a batch needs: the rule's (TTL, idle) and
@@ -349,16 +300,12 @@ func (r *Run) gates(ctx context.Context) error {
 }
 
 // backup reads what backup: dump keeps of a key before it is deleted (or
-// gets the grace TTL): MEMORY USAGE first, so no huge key is dumped (DUMP
-// of a huge key blocks the server), then DUMP.
+// gets the grace TTL): MEMORY USAGE first, unless the lookups read it, so
+// no huge key is dumped (DUMP of a huge key blocks the server), then DUMP.
 func (r *Run) backup(ctx context.Context, node redisx.Node, todo []pending, counts map[string]int64) ([]pending, error) {
-	if r.job.Backup.Mode != jobs.BackupDump {
-		return todo, nil
-	}
-	deleting := r.job.Action.Kind == jobs.ActionDelete
 	var idx []int
 	for i, p := range todo {
-		if deleting || p.grace {
+		if r.step.Dumps(p.dec) {
 			idx = append(idx, i)
 		}
 	}
@@ -366,41 +313,30 @@ func (r *Run) backup(ctx context.Context, node redisx.Node, todo []pending, coun
 		return todo, nil
 	}
 	c := node.Client
+	ds := make([]batch.Decision, len(idx))
+	all := make([]int, len(idx))
+	for n, i := range idx {
+		ds[n], all[n] = todo[i].dec, n
+	}
+	if err := r.step.Measure(ctx, c, ds, all); err != nil {
+		return nil, err
+	}
 	// Bounded, like every read of the walk: a node that died is the
 	// walk's to wait for, not a read retried for ever.
 	ctx, cancel := context.WithTimeout(ctx, scan.CallTimeout)
 	defer cancel()
-	cmds := make(rueidis.Commands, 0, len(idx))
-	var measure []int // keys whose size the lookups did not read
-	for _, i := range idx {
-		if todo[i].size < 0 {
-			measure = append(measure, i)
-			cmds = append(cmds, c.B().MemoryUsage().Key(todo[i].key).Samples(0).Build())
-		}
-	}
-	if len(cmds) > 0 {
-		for n, res := range c.DoMulti(ctx, cmds...) {
-			size, err := res.AsInt64()
-			switch {
-			case rueidis.IsRedisNil(err):
-				size = 0 // gone: DUMP finds it so
-			case err != nil:
-				return nil, fmt.Errorf("MEMORY USAGE: %w", err)
-			}
-			todo[measure[n]].size = size
-		}
-	}
-	cmds = cmds[:0]
 	drop := map[int]string{}
+	cmds := make(rueidis.Commands, 0, len(idx))
 	var dumped []int
-	for _, i := range idx {
-		if todo[i].size > r.job.Backup.MaxDumpSize {
-			drop[i] = string(jobs.SkipTooBig)
+	for n, i := range idx {
+		if ds[n].Outcome != jobs.Change {
+			drop[i] = string(ds[n].Outcome)
 			continue
 		}
 		dumped = append(dumped, i)
 		cmds = append(cmds, c.B().Dump().Key(todo[i].key).Build())
 	}
+	deleting := r.job.Action.Kind == jobs.ActionDelete
 	for n, res := range c.DoMulti(ctx, cmds...) {
 		i := dumped[n]
 		payload, err := res.AsBytes()

@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/keyjob/keyjob/internal/batch"
 	"github.com/keyjob/keyjob/internal/checkpoint"
 	"github.com/keyjob/keyjob/internal/journal"
 	"github.com/keyjob/keyjob/internal/redisx"
@@ -109,6 +110,7 @@ type Run struct {
 	journal *journal.Writer
 	nodes   []redisx.Node
 	writer  *writer
+	step    *batch.Step
 	limiter *rate.Limiter
 	scanLim *rate.Limiter
 	report  *Report
@@ -223,6 +225,7 @@ func (r *Run) Execute(ctx context.Context) (*Report, error) {
 	if err := r.open(ctx); err != nil {
 		return nil, err
 	}
+	r.step = r.newStep()
 	r.report = newReport(r)
 	r.log.Info("run started", "job", r.job.Name, "target", r.conn.Target(), "resumed", r.Resumed, "journal", r.cp.Journal)
 	if err := r.writer.load(ctx, r.nodes); err != nil {

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sync/errgroup"
 	"golang.org/x/time/rate"
 
+	"github.com/keyjob/keyjob/internal/batch"
 	"github.com/keyjob/keyjob/internal/redisx"
 	"github.com/keyjob/keyjob/internal/scan"
 	"github.com/keyjob/keyjob/jobs"
@@ -81,7 +82,10 @@ func Build(ctx context.Context, conn *redisx.Conn, job *jobs.Job, o Options) (*P
 		changeRate = o.Rate
 	}
 	p.Job.Rate, p.Job.ScanRate = rateString(changeRate), rateString(scanRate)
-	w := walker{job: job, tally: t, o: o, clock: serverClock(start), limiter: limiterFor(scanRate, job.Limits.ScanCount)}
+	needs := job.Needs()
+	step := &batch.Step{Job: job, RunStart: p.GeneratedAt, Now: serverClock(start),
+		Reads: scan.Lookups{Expiry: needs.TTL, ExpireTime: true, Idle: needs.Idle}}
+	w := walker{job: job, tally: t, o: o, step: step, limiter: limiterFor(scanRate, job.Limits.ScanCount)}
 	began := time.Now()
 	// Every primary is scanned at once (a cluster's shards are single
 	// threaded each). A sample takes an equal share from every primary;
@@ -142,7 +146,7 @@ type walker struct {
 	job     *jobs.Job
 	tally   *tally
 	o       Options
-	clock   func() time.Time
+	step    *batch.Step
 	limiter *rate.Limiter
 }
 
@@ -152,172 +156,99 @@ var errSampled = errors.New("sample complete")
 // looking is a batch whose names passed the regex and whose lookups are on
 // the wire.
 type looking struct {
-	matches []jobs.NameMatch
 	replies <-chan lookedUp
 }
 
 type lookedUp struct {
-	now   time.Time
-	infos []scan.KeyInfo
-	err   error
+	read batch.Read
+	err  error
 }
 
 // node walks one primary and returns the share of its keyspace covered
 // (1 unless the walk stopped early for a sample).
 //
-// The walk is a pipeline, so the server does not wait for keyjob between
-// batches: the walk's goroutine applies the regex and sends a batch's
-// lookups; a second goroutine takes their replies in turn, decides and
-// tallies. While one batch's lookups are answered, the next is matched.
+// The walk is a pipeline (batch.Walk), so the server does not wait for
+// keyjob between batches: the walk's goroutine applies the regex and
+// sends a batch's lookups; a second goroutine takes their replies in
+// turn, decides and tallies. While one batch's lookups are answered, the
+// next is matched.
 func (w *walker) node(ctx context.Context, n redisx.Node, scanClient rueidis.Client, sample int64) (float64, error) {
 	j := w.job
 	var here int64 // keys this node's walk scanned
 	opts := scan.Options{Match: j.Select.Match, Type: j.Select.Type, Count: j.Limits.ScanCount, Limiter: w.limiter}
 	var last uint64
-	wctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	batches := make(chan looking, 1)
-	finished := make(chan error, 1)
-	go func() {
-		var first error
-		for b := range batches {
-			r := <-b.replies
-			if first != nil {
-				continue
+	err := batch.Walk(ctx, scanClient, 0, opts, batch.Stages[looking]{
+		Prepare: func(ctx context.Context, b scan.Batch) (looking, bool, error) {
+			last = b.Cursor
+			l := w.lookup(ctx, n, b.Keys)
+			here += int64(len(b.Keys))
+			if sample > 0 && here >= sample && b.Cursor != 0 {
+				return l, true, errSampled
 			}
-			if first = r.err; first == nil {
-				first = w.finish(wctx, n, r, b.matches)
+			return l, true, nil
+		},
+		Finish: func(l looking, drain bool) (bool, error) {
+			r := <-l.replies
+			if drain {
+				return true, nil
 			}
-			if first != nil {
-				cancel()
+			err := r.err
+			if err == nil {
+				err = w.finish(ctx, n, r.read)
 			}
-		}
-		finished <- first
-	}()
-	_, err := scan.Walk(wctx, scanClient, 0, opts, func(_ context.Context, b scan.Batch) error {
-		last = b.Cursor
-		// wctx: the walk's own context ends when Walk returns, before the
-		// last batch's lookups are answered.
-		batches <- w.lookup(wctx, n, b.Keys)
-		here += int64(len(b.Keys))
-		if sample > 0 && here >= sample && b.Cursor != 0 {
-			return errSampled
-		}
-		return nil
+			return err != nil, err
+		},
+		Depth: 1,
 	})
-	close(batches)
-	if ferr := <-finished; ferr != nil {
-		return 0, ferr
-	}
 	if errors.Is(err, errSampled) {
 		return scan.CursorFraction(last, w.tally.dbsizeHint), nil
 	}
-	return 1, err
+	if err != nil {
+		return 0, err
+	}
+	return 1, nil
 }
 
 // lookup applies the regex to the names of a batch and sends the lookups
 // the job's conditions need, in the background.
 func (w *walker) lookup(ctx context.Context, n redisx.Node, keys []string) looking {
-	j := w.job
-	names := make([]string, 0, len(keys))
-	matches := make([]jobs.NameMatch, 0, len(keys))
+	m := w.step.Match(keys)
+	replies := make(chan lookedUp, 1)
+	go func() {
+		r, err := w.step.Read(ctx, n.Client, m)
+		replies <- lookedUp{read: r, err: err}
+	}()
+	return looking{replies: replies}
+}
+
+// finish decides and tallies a batch whose lookups came back, after the
+// MEMORY USAGE its changed keys need, and reports progress.
+func (w *walker) finish(ctx context.Context, n redisx.Node, r batch.Read) error {
+	ds := w.step.Decide(r)
+	var measure []int
 	w.tally.mu.Lock()
-	for _, k := range keys {
-		if m := j.Match(k); m.OK() {
-			names, matches = append(names, k), append(matches, m)
-		} else {
-			w.tally.add(k, jobs.Decision{Outcome: jobs.SkipRegex}, scan.KeyInfo{Name: k, ExpireAt: -1})
+	for i, d := range ds {
+		if d.Outcome == jobs.Change && w.tally.wantsMemory() {
+			measure = append(measure, i)
 		}
 	}
 	w.tally.mu.Unlock()
-	replies := make(chan lookedUp, 1)
-	needs := j.Needs()
-	if !needs.TTL && !needs.Idle {
-		infos := make([]scan.KeyInfo, len(names))
-		for i, k := range names {
-			infos[i] = scan.KeyInfo{Name: k, Exists: true, ExpireAt: -1}
-		}
-		replies <- lookedUp{now: w.clock(), infos: infos}
-		return looking{matches: matches, replies: replies}
-	}
-	go func() {
-		now, infos, err := scan.Lookup(ctx, n.Client, names, scan.Lookups{Expiry: needs.TTL, ExpireTime: true, Idle: needs.Idle}, nil)
-		replies <- lookedUp{now: now, infos: infos, err: err}
-	}()
-	return looking{matches: matches, replies: replies}
-}
-
-// finish decides and tallies a batch whose lookups came back, then the
-// MEMORY USAGE its changed keys need, and reports progress.
-func (w *walker) finish(ctx context.Context, n redisx.Node, r lookedUp, matches []jobs.NameMatch) error {
-	needs := w.job.Needs()
-	clock := jobs.Clock{Now: r.now, RunStart: w.tally.runStart}
-	measure, decided := w.decide(r.infos, matches, needs, clock)
 	if len(measure) > 0 {
-		if err := w.measured(ctx, n, r.infos, measure, decided); err != nil {
+		if err := w.step.Measure(ctx, n.Client, ds, measure); err != nil {
 			return err
 		}
 	}
+	w.tally.mu.Lock()
+	for _, d := range ds {
+		if d.Outcome == jobs.Gone {
+			w.tally.gone++ // expired or deleted between SCAN and lookup: not scanned for our purposes
+			continue
+		}
+		w.tally.add(d.Info.Name, d.Decision, d.Info)
+	}
+	w.tally.mu.Unlock()
 	if w.o.Progress != nil {
 		w.o.Progress(w.tally.total())
 	}
 	return nil
-}
-
-// decide tallies the keys of a batch, except the changed keys that need a
-// MEMORY USAGE first: those it returns, by index, with their decisions.
-func (w *walker) decide(infos []scan.KeyInfo, matches []jobs.NameMatch, needs jobs.Needs, clock jobs.Clock) (measure []int, decided []jobs.Decision) {
-	w.tally.mu.Lock()
-	defer w.tally.mu.Unlock()
-	for i, ki := range infos {
-		if !ki.Exists {
-			w.tally.gone++ // expired or deleted between SCAN and lookup: not scanned for our purposes
-			continue
-		}
-		d := w.job.DecideMatch(toKey(ki, needs), clock, matches[i])
-		if d.Outcome == jobs.Change && w.tally.wantsMemory() {
-			measure = append(measure, i)
-			decided = append(decided, d)
-			continue
-		}
-		w.tally.add(ki.Name, d, ki)
-	}
-	return measure, decided
-}
-
-// measured looks up MEMORY USAGE of changed keys (all of them for a dump
-// job, whose too_big_to_backup is an outcome; else a sample) and tallies them.
-func (w *walker) measured(ctx context.Context, n redisx.Node, infos []scan.KeyInfo, idx []int, decided []jobs.Decision) error {
-	names := make([]string, len(idx))
-	for i, x := range idx {
-		names[i] = infos[x].Name
-	}
-	_, mem, err := scan.Lookup(ctx, n.Client, names, scan.Lookups{Memory: true}, nil)
-	if err != nil {
-		return err
-	}
-	w.tally.mu.Lock()
-	defer w.tally.mu.Unlock()
-	for i, x := range idx {
-		ki := infos[x]
-		if !mem[i].Exists {
-			w.tally.gone++
-			continue
-		}
-		ki.Memory = mem[i].Memory
-		d := decided[i]
-		if w.job.Backup.Mode == jobs.BackupDump && ki.Memory > w.job.Backup.MaxDumpSize {
-			d = jobs.Decision{Outcome: jobs.SkipTooBig, Why: fmt.Sprintf("%d bytes", ki.Memory)}
-		}
-		w.tally.add(ki.Name, d, ki)
-	}
-	return nil
-}
-
-func toKey(ki scan.KeyInfo, needs jobs.Needs) jobs.Key {
-	k := jobs.Key{Name: ki.Name, Idle: ki.Idle, HasTTL: ki.ExpireAt >= 0}
-	if k.HasTTL {
-		k.ExpireAt = time.UnixMilli(ki.ExpireAt)
-	}
-	return k
 }

@@ -1,0 +1,189 @@
+// Package batch decides the keys of one SCAN batch for a job, and walks a
+// node's batches through a two-stage pipeline. The planner and the
+// executor both go through it, so a key is decided the same way whether it
+// is planned or changed: the regex (its skips counted), the per-key reads
+// the job needs, what was read turned into jobs.Key, the job's rule
+// (jobs.DecideMatch) and the backup-size rule (too_big_to_backup).
+//
+// It lives under internal/ and not in jobs because it talks to Redis
+// (through internal/scan); jobs stays pure. It knows nothing of plans,
+// journals, checkpoints or reports: those are its callers'.
+package batch
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/redis/rueidis"
+
+	"github.com/keyjob/keyjob/internal/scan"
+	"github.com/keyjob/keyjob/jobs"
+)
+
+// Step decides the keys of a batch for one job.
+type Step struct {
+	Job *jobs.Job
+	// Reads are the per-key reads sent for the names that pass the regex.
+	// Without Expiry, Idle or Memory nothing is read at all: the job's
+	// conditions do not look at the key, so every key is taken to exist
+	// without a TTL (a write that finds otherwise says so).
+	Reads scan.Lookups
+	// RunStart is the run's start: fixed TTLs and grace count from it.
+	RunStart time.Time
+	// Now is the server's clock, for a batch that reads nothing.
+	Now func() time.Time
+}
+
+// Decision is what happens to one key of a batch, with what was read
+// about it.
+type Decision struct {
+	jobs.Decision
+	// Info is what was read (Exists and ExpireAt -1 when nothing was).
+	Info scan.KeyInfo
+	// Measured says Info.Memory was read.
+	Measured bool
+	// Units is what the decision counts for: 1 for a whole key. An action
+	// on a key's parts (hash fields, set or stream members) decides the
+	// parts a key holds and sets it to their number.
+	Units int64
+}
+
+// Matched is a batch after select.regex.
+type Matched struct {
+	Names   []string // passed the regex, in SCAN order
+	Skipped []string // did not: regex skips
+	matches []jobs.NameMatch
+}
+
+// Match applies select.regex to the keys of a batch, once per key.
+func (s *Step) Match(keys []string) Matched {
+	m := Matched{Names: make([]string, 0, len(keys)), matches: make([]jobs.NameMatch, 0, len(keys))}
+	for _, k := range keys {
+		if nm := s.Job.Match(k); nm.OK() {
+			m.Names, m.matches = append(m.Names, k), append(m.matches, nm)
+		} else {
+			m.Skipped = append(m.Skipped, k)
+		}
+	}
+	return m
+}
+
+// Read is a batch after its reads.
+type Read struct {
+	Matched
+	Now   time.Time
+	infos []scan.KeyInfo // nil: nothing was read
+}
+
+// reads says whether the step sends any per-key read.
+func (s *Step) reads() bool {
+	return s.Reads.Expiry || s.Reads.Idle || s.Reads.Memory || s.Reads.Type
+}
+
+// Read sends the reads of the names that passed the regex, in one
+// pipeline on the node's client.
+func (s *Step) Read(ctx context.Context, c rueidis.Client, m Matched) (Read, error) {
+	if !s.reads() {
+		return Read{Matched: m, Now: s.Now()}, nil
+	}
+	now, infos, err := scan.Lookup(ctx, c, m.Names, s.Reads, nil)
+	if err != nil {
+		return Read{}, err
+	}
+	return Read{Matched: m, Now: now, infos: infos}, nil
+}
+
+// Decide runs the job's rule over a batch that was read: a decision for
+// every key, the regex skips first. A key gone since SCAN is jobs.Gone.
+func (s *Step) Decide(r Read) []Decision {
+	ds := make([]Decision, 0, len(r.Skipped)+len(r.Names))
+	for _, k := range r.Skipped {
+		ds = append(ds, Decision{Decision: jobs.Decision{Outcome: jobs.SkipRegex}, Info: scan.KeyInfo{Name: k, Exists: true, ExpireAt: -1}, Units: 1})
+	}
+	clock := jobs.Clock{Now: r.Now, RunStart: s.RunStart}
+	for i, name := range r.Names {
+		ki := scan.KeyInfo{Name: name, Exists: true, ExpireAt: -1}
+		if r.infos != nil {
+			ki = r.infos[i]
+		}
+		d := Decision{Info: ki, Measured: s.Reads.Memory, Units: 1}
+		if !ki.Exists {
+			d.Outcome = jobs.Gone
+			ds = append(ds, d)
+			continue
+		}
+		d.Decision = s.Job.DecideMatch(toKey(ki), clock, r.matches[i])
+		if d.Measured {
+			s.sizeRule(&d)
+		}
+		ds = append(ds, d)
+	}
+	return ds
+}
+
+// Keys matches, reads and decides the keys of a batch in one go.
+func (s *Step) Keys(ctx context.Context, c rueidis.Client, keys []string) ([]Decision, error) {
+	r, err := s.Read(ctx, c, s.Match(keys))
+	if err != nil {
+		return nil, err
+	}
+	return s.Decide(r), nil
+}
+
+func toKey(ki scan.KeyInfo) jobs.Key {
+	k := jobs.Key{Name: ki.Name, Idle: ki.Idle, HasTTL: ki.ExpireAt >= 0}
+	if k.HasTTL {
+		k.ExpireAt = time.UnixMilli(ki.ExpireAt)
+	}
+	return k
+}
+
+// Dumps says whether the change of a key dumps it first: with backup:
+// dump, a delete, or an expire that gives the grace TTL (the key may be
+// gone before anyone looks again). Only such a key can be too big to back
+// up.
+func (s *Step) Dumps(d Decision) bool {
+	return d.Outcome == jobs.Change && s.Job.Backup.Mode == jobs.BackupDump &&
+		(s.Job.Action.Kind == jobs.ActionDelete || d.Grace)
+}
+
+// sizeRule makes a measured key that would be dumped and is larger than
+// backup.max_dump_size too_big_to_backup: DUMP of a huge key blocks the
+// server.
+func (s *Step) sizeRule(d *Decision) {
+	if s.Dumps(*d) && d.Info.Memory > s.Job.Backup.MaxDumpSize {
+		d.Decision = jobs.Decision{Outcome: jobs.SkipTooBig, Why: fmt.Sprintf("%d bytes", d.Info.Memory)}
+	}
+}
+
+// Measure reads MEMORY USAGE of the decisions at idx that were not
+// measured yet, in one pipeline, and applies the backup-size rule. A key
+// gone since it was decided becomes jobs.Gone.
+func (s *Step) Measure(ctx context.Context, c rueidis.Client, ds []Decision, idx []int) error {
+	var names []string
+	var at []int
+	for _, i := range idx {
+		if !ds[i].Measured {
+			names, at = append(names, ds[i].Info.Name), append(at, i)
+		}
+	}
+	if len(names) > 0 {
+		_, mem, err := scan.Lookup(ctx, c, names, scan.Lookups{Memory: true}, nil)
+		if err != nil {
+			return err
+		}
+		for n, i := range at {
+			ds[i].Measured = true
+			if !mem[n].Exists {
+				ds[i].Decision = jobs.Decision{Outcome: jobs.Gone}
+				continue
+			}
+			ds[i].Info.Memory = mem[n].Memory
+		}
+	}
+	for _, i := range idx {
+		s.sizeRule(&ds[i])
+	}
+	return nil
+}
