@@ -9,6 +9,7 @@ import (
 
 	"github.com/redis/rueidis"
 
+	"github.com/keyjob/keyjob/internal/commands"
 	"github.com/keyjob/keyjob/internal/redisx"
 	"github.com/keyjob/keyjob/jobs"
 )
@@ -50,9 +51,7 @@ func newWriter(j *jobs.Job) *writer {
 	w.flag = j.ExpireFlag()
 	sel := j.Select
 	// select.ttl none is implied by NX; anything else needs the script.
-	ttlNative := sel.TTL.Kind == jobs.TTLAny || (sel.TTL.Kind == jobs.TTLNone && w.flag == "NX")
-	dumpDelete := j.Action.Kind == jobs.ActionDelete && j.Backup.Mode == jobs.BackupDump
-	if !ttlNative || sel.Idle != nil || dumpDelete {
+	if commands.NeedsScript(j) {
 		w.form = formScript
 	}
 	w.ttlByServer = w.form == formNative && w.flag == "NX"

@@ -75,7 +75,8 @@ func Writes(j *jobs.Job) []Need {
 		needs = append(needs,
 			Need{redisx.CmdScriptLoad, "load the script that re-checks the condition at the change", true, "the condition cannot be re-checked: refused"},
 			Need{redisx.CmdEvalSHA, "run the re-checking script", true, "the condition cannot be re-checked: refused"},
-			Need{redisx.CmdEval, "run the script again on a node that lost it (a restart)", true, "a restarted node cannot be changed: refused"})
+			Need{redisx.CmdEval, "run the script again on a node that lost it (a restart)", true, "a restarted node cannot be changed: refused"},
+			Need{redisx.CmdPTTL, "the script's TTL re-check", true, "the condition cannot be re-checked: refused"})
 	} else if j.Action.Kind != jobs.ActionDelete {
 		needs = append(needs, Need{redisx.CmdExists, "tell a key gone from a condition that no longer holds", true, "the outcome of a change cannot be told: refused"})
 	}
@@ -85,14 +86,20 @@ func Writes(j *jobs.Job) []Need {
 	return needs
 }
 
-// Undo are the commands undo sends to restore a journal of the job's kind.
-func Undo(j *jobs.Job) []Need {
+// Undo are the commands undo sends: its script checks each key's expiry
+// is still keyjob's before it puts the old one back. dumps: the journal
+// holds dumps (backup: dump) to RESTORE.
+func Undo(dumps bool) []Need {
 	needs := []Need{
-		{redisx.CmdPExpireAt, "restore an expiry", true, "nothing can be restored"},
-		{redisx.CmdPersist, "restore a key without expiry", true, "nothing can be restored"},
+		{redisx.CmdScriptLoad, "load the undo script", true, "nothing can be restored: refused"},
+		{redisx.CmdEvalSHA, "run the undo script", true, "nothing can be restored: refused"},
+		{redisx.CmdEval, "run the script again on a node that lost it", true, "nothing can be restored: refused"},
+		{redisx.CmdPExpireTime, "is the key's expiry still the one keyjob set", true, "nothing can be restored: refused"},
+		{redisx.CmdPExpireAt, "restore an expiry", true, "nothing can be restored: refused"},
+		{redisx.CmdPersist, "restore a key without expiry", true, "nothing can be restored: refused"},
 	}
-	if j.Backup.Mode == jobs.BackupDump {
-		needs = append(needs, Need{redisx.CmdRestore, "recreate a deleted key from its dump", true, "no deleted key can be restored"})
+	if dumps {
+		needs = append(needs, Need{redisx.CmdRestore, "recreate a deleted key from its dump", true, "no deleted key can be restored: refused"})
 	}
 	return needs
 }
