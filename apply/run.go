@@ -114,9 +114,9 @@ type Run struct {
 	// memoryUnknown is why MEMORY USAGE cannot be sent ("" when it can):
 	// a dump-backed key is then measured by its DUMP payload.
 	memoryUnknown string
-	limiter *rate.Limiter
-	scanLim *rate.Limiter
-	report  *Report
+	limiter       *rate.Limiter
+	scanLim       *rate.Limiter
+	report        *Report
 	// Resumed is true when the run continues a checkpoint.
 	Resumed    bool
 	startFresh bool
