@@ -11,8 +11,9 @@ import (
 
 // Codes of the plan's messages about commands.
 const (
-	ErrMissingCommand = "missing_command"
-	WarnMemoryUnknown = "memory_unknown"
+	ErrMissingCommand  = "missing_command"
+	WarnMemoryUnknown  = "memory_unknown"
+	WarnCommandLacking = "command_lacking"
 )
 
 // CommandCheck is one command the run will send and what the server said
@@ -54,15 +55,15 @@ func checkCommands(ctx context.Context, conn *redisx.Conn, job *jobs.Job) (*Comm
 	return out, caps, nil
 }
 
-// judgeCommands adds the errors and warnings of lacking commands.
+// judgeCommands adds the errors and warnings of lacking commands: an
+// error for a read plan and apply both need, a warning for a write (the
+// plan's user need not be apply's).
 func judgeCommands(p *Plan, conn *redisx.Conn, caps *redisx.Caps, job *jobs.Job) {
-	needs := append(commands.Reads(job, conn.Cluster), commands.Writes(job)...)
-	for _, n := range needs {
-		if !n.Essential || !caps.Lacks(n.Cmd) {
-			continue
-		}
-		err := &redisx.MissingError{Cmd: n.Cmd, For: n.For, Why: caps.Why(n.Cmd), Addr: conn.Addr}
+	if err := commands.Refuse(caps, conn.Addr, commands.Reads(job, conn.Cluster)); err != nil {
 		p.fail(ErrMissingCommand, "%s", strings.Replace(err.Error(), "nothing was changed; ", "apply would refuse this job before its first change; ", 1))
+	}
+	if err := commands.Refuse(caps, conn.Addr, commands.Writes(job)); err != nil {
+		p.warn(WarnCommandLacking, "%s", strings.Replace(err.Error(), "nothing was changed; ", "apply as this user would refuse this job before its first change; ", 1))
 	}
 	if why := p.Estimates.MemoryUnknown; why != "" {
 		msg := "The memory of a key cannot be read: " + why + ". The memory figures of this plan are unknown."

@@ -113,13 +113,17 @@ func Names(needs []Need) []string {
 	return out
 }
 
-// Refuse returns the refusal for the first essential command caps says
-// the user lacks, nil when the run can be made.
+// Refuse returns the refusal naming every essential command caps says the
+// user lacks, nil when the run can be made.
 func Refuse(caps *redisx.Caps, addr string, needs []Need) error {
+	e := &redisx.MissingError{Addr: addr}
 	for _, n := range needs {
 		if n.Essential && caps.Lacks(n.Cmd) {
-			return &redisx.MissingError{Cmd: n.Cmd, For: n.For, Why: caps.Why(n.Cmd), Addr: addr}
+			e.Lacking = append(e.Lacking, redisx.Lacking{Cmd: n.Cmd, For: n.For, Why: caps.Why(n.Cmd)})
 		}
 	}
-	return nil
+	if len(e.Lacking) == 0 {
+		return nil
+	}
+	return e
 }

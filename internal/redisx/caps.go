@@ -74,8 +74,11 @@ var probeArgs = map[string][]string{
 }
 
 // writes are the commands that are sent as they are only when the caller
-// says it may write (apply, undo), never by plan or survey.
+// says it may write (apply, undo), never by plan or survey: the writes,
+// and the reads only apply sends (EXISTS, DUMP), which a plan user need
+// not have and whose refusal would land in ACL LOG.
 var writes = map[string]bool{
+	CmdExists: true, CmdDump: true,
 	CmdPExpireAt: true, CmdUnlink: true, CmdPersist: true, CmdRestore: true,
 	CmdEvalSHA: true, CmdEval: true, CmdScriptLoad: true, CmdNoTouch: true, CmdHPExpireAt: true,
 }
@@ -84,7 +87,7 @@ var writes = map[string]bool{
 // the capabilities the server may have (CLIENT NO-TOUCH, HPEXPIREAT).
 var Reads = []string{
 	CmdScan, CmdTime, CmdInfo, CmdPing, CmdConfigGet, CmdPTTL, CmdPExpireTime, CmdIdleTime,
-	CmdMemoryUsage, CmdType, CmdExists, CmdDump, CmdNoTouch, CmdHPExpireAt,
+	CmdMemoryUsage, CmdType, CmdNoTouch, CmdHPExpireAt,
 }
 
 // Probe asks every node of the target (the server itself, or each node
@@ -92,7 +95,7 @@ var Reads = []string{
 // lacks on the target. The first node's name and version stand for all.
 func (c *Conn) Probe(ctx context.Context, mayWrite bool, cmds ...string) (*Caps, error) {
 	if !c.Cluster {
-		return ProbeCaps(ctx, c.Client, mayWrite, cmds...)
+		return ProbeCaps(ctx, c.Client, c.user(), mayWrite, cmds...)
 	}
 	var caps *Caps
 	nodes := c.Client.Nodes()
@@ -102,7 +105,7 @@ func (c *Conn) Probe(ctx context.Context, mayWrite bool, cmds ...string) (*Caps,
 	}
 	sort.Strings(addrs)
 	for _, addr := range addrs {
-		nc, err := ProbeCaps(ctx, nodes[addr], mayWrite, cmds...)
+		nc, err := ProbeCaps(ctx, nodes[addr], c.user(), mayWrite, cmds...)
 		if err != nil {
 			return nil, explain(addr, err)
 		}
@@ -151,7 +154,7 @@ type Caps struct {
 	Version      string // the server's own version: valkey_version on Valkey
 	RedisVersion string // redis_version (Valkey answers 7.2.4 there)
 	Proto        int    // 3 when HELLO 3 was answered, else 2
-	User         string // ACL WHOAMI, "" when the user may not ask
+	User         string // the ACL user of the connection ("default" without one in the URL)
 	// Method says how permissions were checked: "ACL DRYRUN" (the user may
 	// run it), else "probe" (each command sent in a form that changes
 	// nothing; writes only when Probe was allowed to send them).
@@ -210,17 +213,28 @@ func (c *Caps) exists(cmd string) bool {
 // Grant is the ACL rule that grants cmd.
 func Grant(cmd string) string { return "+" + cmd }
 
-// MissingError is a refusal for want of a command, made before any change.
+// MissingError is a refusal for want of commands, made before any change.
 type MissingError struct {
-	Cmd  string // e.g. "script|load"
-	For  string // what the job needs it for
-	Why  string // Caps.Why
-	Addr string
+	Addr    string
+	Lacking []Lacking
+}
+
+// Lacking is one command a refused job needs.
+type Lacking struct {
+	Cmd string // e.g. "script|load"
+	For string // what the job needs it for
+	Why string // Caps.Why
 }
 
 func (e *MissingError) Error() string {
-	return fmt.Sprintf("%s: this job needs %s (%s) but %s: nothing was changed; rename it back on the server, or grant it to the user with the ACL rule %s",
-		e.Addr, strings.ToUpper(strings.ReplaceAll(e.Cmd, "|", " ")), e.For, e.Why, Grant(e.Cmd))
+	var needs, why, rules []string
+	for _, l := range e.Lacking {
+		needs = append(needs, fmt.Sprintf("%s (%s)", strings.ToUpper(strings.ReplaceAll(l.Cmd, "|", " ")), l.For))
+		why = append(why, l.Why)
+		rules = append(rules, Grant(l.Cmd))
+	}
+	return fmt.Sprintf("%s: this job needs %s but %s: nothing was changed; rename it back on the server, or grant it to the user with the ACL rule %s",
+		e.Addr, strings.Join(needs, ", "), strings.Join(why, "; "), strings.Join(rules, " "))
 }
 
 // ProbeCaps asks the server behind client what it can do: HELLO, INFO
@@ -228,7 +242,7 @@ func (e *MissingError) Error() string {
 // asked of ACL DRYRUN only (and left Unchecked when the user may not run
 // it): plan and survey send no write. It fails only when the server cannot
 // be reached.
-func ProbeCaps(ctx context.Context, client rueidis.Client, mayWrite bool, cmds ...string) (*Caps, error) {
+func ProbeCaps(ctx context.Context, client rueidis.Client, user string, mayWrite bool, cmds ...string) (*Caps, error) {
 	c := &Caps{Proto: 2, checks: map[string]Check{}}
 	if hello, err := client.Do(ctx, client.B().Hello().Build()).AsMap(); err == nil {
 		server, version, proto := hello["server"], hello["version"], hello["proto"]
@@ -252,12 +266,14 @@ func ProbeCaps(ctx context.Context, client rueidis.Client, mayWrite bool, cmds .
 	if c.Version == "" {
 		c.Version = c.RedisVersion
 	}
-	if user, err := client.Do(ctx, client.B().AclWhoami().Build()).ToString(); err == nil {
-		c.User = user
-	}
+	c.User = user
 	sort.Strings(cmds)
 	cmds = dedup(cmds)
-	if c.User != "" && c.dryRun(ctx, client, cmds) {
+	// ACL DRYRUN and COMMAND INFO only as the default user: a named
+	// (least-privilege) user is usually not granted them, and every refused
+	// call lands in ACL LOG, where an operator would find keyjob's probes
+	// among real denials. Probes log only the commands really lacking.
+	if user == "default" && c.dryRun(ctx, client, cmds) {
 		c.Method = "ACL DRYRUN"
 		return c, nil
 	}
@@ -280,7 +296,9 @@ func ProbeCaps(ctx context.Context, client rueidis.Client, mayWrite bool, cmds .
 	for i, res := range client.DoMulti(ctx, built...) {
 		c.set(send[i], classify(res.Error()))
 	}
-	c.commandInfo(ctx, client)
+	if user == "default" {
+		c.commandInfo(ctx, client)
+	}
 	return c, nil
 }
 

@@ -10,7 +10,7 @@ import (
 )
 
 // planRules are the README's least-privilege rules of keyjob-plan.
-const planRules = "+scan +pttl +pexpiretime +object|idletime +object|freq +memory|usage +type +info +time +config|get +ping +client|setname +hello +select +cluster|myid +cluster|slots"
+const planRules = "+scan +pttl +pexpiretime +object|idletime +object|freq +memory|usage +type +info +time +config|get +ping +client|setname +client|no-touch +hello +select +cluster|myid +cluster|slots"
 
 func dial(t *testing.T, url string) *redisx.Conn {
 	t.Helper()
@@ -83,8 +83,8 @@ func TestManaged_Caps(t *testing.T) {
 					t.Errorf("%s renamed away: %+v", cmd, ch)
 				}
 			}
-			if !conn.Caps.Has(redisx.CmdScan) || !conn.Caps.Has(redisx.CmdDump) {
-				t.Errorf("scan, dump: %+v %+v", conn.Caps.Check(redisx.CmdScan), conn.Caps.Check(redisx.CmdDump))
+			if !conn.Caps.Has(redisx.CmdScan) || !conn.Caps.Has(redisx.CmdPExpireTime) {
+				t.Errorf("scan, pexpiretime: %+v %+v", conn.Caps.Check(redisx.CmdScan), conn.Caps.Check(redisx.CmdPExpireTime))
 			}
 			caps, err := conn.Probe(context.Background(), true, redisx.CmdScriptLoad, redisx.CmdEvalSHA, redisx.CmdUnlink)
 			if err != nil {

@@ -133,6 +133,14 @@ func Dial(ctx context.Context, o Options) (*Conn, error) {
 	return c, nil
 }
 
+// user is the ACL user the connection authenticates as.
+func (c *Conn) user() string {
+	if c.opt.Username != "" {
+		return c.opt.Username
+	}
+	return "default"
+}
+
 // Close closes the client and every node client.
 func (c *Conn) Close() { c.Client.Close() }
 
