@@ -10,7 +10,7 @@ import (
 )
 
 // planRules are the README's least-privilege rules of keyjob-plan.
-const planRules = "+scan +pttl +pexpiretime +object|idletime +object|freq +memory|usage +type +info +time +config|get +ping +client|setname +client|no-touch +hello +select +cluster|myid +cluster|slots"
+const planRules = "+scan +pttl +pexpiretime +object|idletime +object|freq +memory|usage +type +info +time +config|get +ping +client|setname +hello +select +cluster|myid +cluster|slots"
 
 func dial(t *testing.T, url string) *redisx.Conn {
 	t.Helper()
