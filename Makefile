@@ -1,5 +1,8 @@
 # make demo   build the local Redis image if needed, then run keyjob demo on a throwaway Redis
 # make test   build the local Redis image when tests use it, then run every test
+# make test-matrix  build the server matrix's images (Redis 7.0 and 8.0,
+#             Valkey 8.1 and 9.x, scripts/server-image.sh), then run the
+#             conformance suite (TestMatrix_*, TestManaged_*) on each
 # make build  bin/keyjob
 # make image  localhost/keyjob-redis:local, a Redis image built without a registry
 #
@@ -12,7 +15,7 @@ LOCAL_REDIS_IMAGE := localhost/keyjob-redis:local
 KEYJOB_REDIS_IMAGE ?= $(LOCAL_REDIS_IMAGE)
 export KEYJOB_REDIS_IMAGE
 
-.PHONY: demo test build image
+.PHONY: demo test test-matrix build image
 
 demo: $(if $(filter $(LOCAL_REDIS_IMAGE),$(KEYJOB_REDIS_IMAGE)),image)
 	$(GO) run ./cmd/keyjob demo
@@ -20,6 +23,17 @@ demo: $(if $(filter $(LOCAL_REDIS_IMAGE),$(KEYJOB_REDIS_IMAGE)),image)
 test: $(if $(filter $(LOCAL_REDIS_IMAGE),$(KEYJOB_REDIS_IMAGE)),image)
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 40m ./...
+
+# The servers of the matrix (scripts/server-image.sh names) and the tests
+# that run on each. A server that cannot be built or started fails the run.
+MATRIX_SERVERS ?= redis-7.0 redis-8.0 valkey-8.1 valkey-9
+MATRIX_TESTS ?= ^Test(Matrix|Managed)_
+
+test-matrix:
+	$(GO) vet ./...
+	images="$$(bash scripts/server-image.sh $(MATRIX_SERVERS))" && \
+	test -n "$$images" && \
+	KEYJOB_MATRIX="$$(echo $$images)" $(GO) test -count=1 -timeout 40m -run '$(MATRIX_TESTS)' ./...
 
 build:
 	$(GO) build -o bin/keyjob ./cmd/keyjob

@@ -212,7 +212,7 @@ func (r *Run) decide(ctx context.Context, node redisx.Node, keys []string, count
 // newStep is the batch step of this invocation: the run's start is known
 // once the checkpoint is open.
 func (r *Run) newStep() *batch.Step {
-	return &batch.Step{Job: r.job, Reads: r.lookups(), RunStart: r.runStart, Now: r.serverNow}
+	return &batch.Step{Job: r.job, Reads: r.lookups(), RunStart: r.runStart, Now: r.serverNow, NoMemory: r.memoryUnknown}
 }
 
 // lookups are the per-key reads a batch needs: the rule's (TTL, idle) and
@@ -230,7 +230,7 @@ func (r *Run) lookups() scan.Lookups {
 	prevKnown := r.writer.flag == "NX" || r.job.Backup.Mode == jobs.BackupNone
 	// A dump-backed delete measures every key it will DUMP: in the same
 	// round trip as the other reads, not one of its own.
-	return scan.Lookups{Expiry: needs.TTL || !prevKnown, ExpireTime: true, Idle: needs.Idle, Memory: r.dumpsAll()}
+	return scan.Lookups{Expiry: needs.TTL || !prevKnown, ExpireTime: true, Idle: needs.Idle, Memory: r.dumpsAll() && r.memoryUnknown == ""}
 }
 
 // dumpsAll says whether every key the run changes is dumped first: a
@@ -364,6 +364,12 @@ func (r *Run) backup(ctx context.Context, node redisx.Node, todo []pending, coun
 		}
 		if err != nil {
 			return nil, fmt.Errorf("DUMP: %w", err)
+		}
+		if r.memoryUnknown != "" && int64(len(payload)) > r.job.Backup.MaxDumpSize {
+			// Without MEMORY USAGE the payload is the only measure: the
+			// key was dumped once, but is not kept nor changed.
+			drop[i] = string(jobs.SkipTooBig)
+			continue
 		}
 		todo[i].dump = payload
 		if deleting {

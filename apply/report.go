@@ -113,6 +113,10 @@ func newReport(r *Run) *Report {
 	if rep.Journal != "" {
 		rep.Undo = "keyjob undo " + rep.Journal
 	}
+	if r.memoryUnknown != "" {
+		rep.Warnings = append(rep.Warnings, "memory of a key: unknown ("+r.memoryUnknown+")"+
+			map[bool]string{true: "; backup: dump measured each key by its DUMP payload", false: ""}[r.job.Backup.Mode == jobs.BackupDump])
+	}
 	return rep
 }
 

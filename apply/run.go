@@ -137,9 +137,12 @@ type Run struct {
 	nodes   []redisx.Node
 	writer  *writer
 	step    *batch.Step
-	limiter *rate.Limiter
-	scanLim *rate.Limiter
-	report  *Report
+	// memoryUnknown is why MEMORY USAGE cannot be sent ("" when it can):
+	// a dump-backed key is then measured by its DUMP payload.
+	memoryUnknown string
+	limiter       *rate.Limiter
+	scanLim       *rate.Limiter
+	report        *Report
 	// Resumed is true when the run continues a checkpoint.
 	Resumed    bool
 	startFresh bool
@@ -192,6 +195,9 @@ func Prepare(ctx context.Context, conn *redisx.Conn, job *jobs.Job, o Options) (
 	}
 	if redisx.Major(info) < 7 {
 		return nil, fmt.Errorf("%s runs Redis %s; keyjob needs 7.0 or later (EXPIRE NX/GT/LT, PEXPIRETIME)", conn.Addr, info["redis_version"])
+	}
+	if err := r.checkCommands(ctx); err != nil {
+		return nil, err
 	}
 	if r.nodes, err = conn.Primaries(ctx); err != nil {
 		return nil, err

@@ -13,6 +13,7 @@ import (
 	"github.com/redis/rueidis"
 
 	"github.com/keyjob/keyjob/internal/checkpoint"
+	"github.com/keyjob/keyjob/internal/commands"
 	"github.com/keyjob/keyjob/internal/journal"
 	"github.com/keyjob/keyjob/internal/redisx"
 )
@@ -219,6 +220,15 @@ func Undo(ctx context.Context, conn *redisx.Conn, path string, o UndoOptions) (*
 	}
 	nodes, err := conn.Primaries(ctx)
 	if err != nil {
+		return nil, err
+	}
+	// Refused before the first change when a command is lacking.
+	needs := commands.Undo(check.Stats.Dumps > 0)
+	caps, err := conn.Probe(ctx, true, commands.Names(needs)...)
+	if err != nil {
+		return nil, err
+	}
+	if err := commands.Refuse(caps, conn.Addr, needs); err != nil {
 		return nil, err
 	}
 	s := newScript(undoScript)

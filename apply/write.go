@@ -9,6 +9,7 @@ import (
 
 	"github.com/redis/rueidis"
 
+	"github.com/keyjob/keyjob/internal/commands"
 	"github.com/keyjob/keyjob/internal/redisx"
 	"github.com/keyjob/keyjob/jobs"
 )
@@ -51,11 +52,7 @@ func newWriter(j *jobs.Job) *writer {
 	w.flag = j.ExpireFlag()
 	sel := j.Select
 	// select.ttl none is implied by NX; anything else needs the script.
-	ttlNative := sel.TTL.Kind == jobs.TTLAny || (sel.TTL.Kind == jobs.TTLNone && w.flag == "NX")
-	dumpDelete := j.Action.Kind == jobs.ActionDelete && j.Backup.Mode == jobs.BackupDump
-	// select.type: no native write checks a key's type, and another
-	// client may have rewritten a string as a hash since SCAN saw it.
-	if !ttlNative || sel.Idle != nil || dumpDelete || sel.Type != "" {
+	if commands.NeedsScript(j) {
 		w.form = formScript
 	}
 	// The script checks select.ttl none itself and tells a key with a TTL

@@ -57,6 +57,10 @@ func Build(ctx context.Context, conn *redisx.Conn, job *jobs.Job, o Options) (*P
 	if job.Needs().Idle && strings.Contains(srv.info["maxmemory_policy"], "lfu") {
 		return nil, fmt.Errorf("%w (%s): drop select.idle or plan against a server with an LRU policy", ErrLFUIdle, srv.info["maxmemory_policy"])
 	}
+	cmds, caps, err := checkCommands(ctx, conn, job)
+	if err != nil {
+		return nil, err
+	}
 	nodes, err := conn.Primaries(ctx)
 	if err != nil {
 		return nil, err
@@ -68,6 +72,8 @@ func Build(ctx context.Context, conn *redisx.Conn, job *jobs.Job, o Options) (*P
 	p := &Plan{FormatVersion: FormatVersion, GeneratedAt: start.UTC().Truncate(time.Millisecond)}
 	p.Job = jobInfo(job)
 	p.Target = srv.target(conn, len(nodes))
+	p.Commands = cmds
+	p.Estimates.MemoryUnknown = caps.Why(redisx.CmdMemoryUsage)
 	if conn.Cluster {
 		if p.Target.Keyspace, err = clusterKeyspace(ctx, nodes); err != nil {
 			return nil, err
@@ -76,6 +82,7 @@ func Build(ctx context.Context, conn *redisx.Conn, job *jobs.Job, o Options) (*P
 	p.DBSize, _ = p.Target.dbsize()
 
 	t := newTally(job, p.GeneratedAt, o.Sample > 0)
+	t.noMemory = p.Estimates.MemoryUnknown != ""
 	t.dbsizeHint = p.DBSize / int64(max(len(nodes), 1))
 	scanRate, changeRate := job.Limits.ScanRate, job.Limits.Rate
 	if o.ScanRate != 0 {
@@ -87,7 +94,7 @@ func Build(ctx context.Context, conn *redisx.Conn, job *jobs.Job, o Options) (*P
 	p.Job.Rate, p.Job.ScanRate = rateString(changeRate), rateString(scanRate)
 	needs := job.Needs()
 	step := &batch.Step{Job: job, RunStart: p.GeneratedAt, Now: serverClock(start),
-		Reads: scan.Lookups{Expiry: needs.TTL, ExpireTime: true, Idle: needs.Idle}}
+		Reads: scan.Lookups{Expiry: needs.TTL, ExpireTime: true, Idle: needs.Idle}, NoMemory: p.Estimates.MemoryUnknown}
 	w := walker{job: job, tally: t, o: o, step: step, limiter: limiterFor(scanRate, job.Limits.ScanCount)}
 	began := time.Now()
 	// The primaries are scanned at once, up to ShardsAtOnce of them (a
@@ -128,6 +135,7 @@ func Build(ctx context.Context, conn *redisx.Conn, job *jobs.Job, o Options) (*P
 	}
 	estimate(p, job, t, changeRate, scanRate)
 	judge(p, job, t)
+	judgeCommands(p, conn, caps, job)
 	guardLines(ctx, conn, srv, p, job)
 	return p, nil
 }

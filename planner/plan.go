@@ -42,6 +42,9 @@ type Plan struct {
 	Warnings     []Message        `json:"warnings"`
 	Errors       []Message        `json:"errors"`
 	ScanDuration Duration         `json:"scan_duration"`
+	// Commands are the commands the run will send, checked against the
+	// connected user; nil in a plan made before keyjob checked them.
+	Commands *Commands `json:"commands,omitempty"`
 }
 
 // SamplesPer is how many sample keys a plan keeps per outcome.
@@ -149,12 +152,15 @@ type Key struct {
 
 // Estimates are the plan's projections.
 type Estimates struct {
-	AOFBytes            int64    `json:"aof_bytes"` // appended by the run's own writes
-	AOFBytesPerKey      int64    `json:"aof_bytes_per_key"`
-	AOFGraceBytes       int64    `json:"aof_grace_bytes"`   // DELs when grace keys expire
-	ReplicationBytes    int64    `json:"replication_bytes"` // sent to each replica
-	RewriteDiskBytes    int64    `json:"rewrite_disk_bytes"`
-	MemoryFreedBytes    int64    `json:"memory_freed_bytes"`    // now, by deletes
+	AOFBytes         int64 `json:"aof_bytes"` // appended by the run's own writes
+	AOFBytesPerKey   int64 `json:"aof_bytes_per_key"`
+	AOFGraceBytes    int64 `json:"aof_grace_bytes"`   // DELs when grace keys expire
+	ReplicationBytes int64 `json:"replication_bytes"` // sent to each replica
+	RewriteDiskBytes int64 `json:"rewrite_disk_bytes"`
+	MemoryFreedBytes int64 `json:"memory_freed_bytes"` // now, by deletes
+	// MemoryUnknown is why no key's memory could be read ("" when it
+	// could): the memory figures above are then 0 and mean unknown.
+	MemoryUnknown       string   `json:"memory_unknown,omitempty"`
 	MemoryAddedBytes    int64    `json:"memory_added_bytes"`    // expires-table entries
 	MemoryExpiringBytes int64    `json:"memory_expiring_bytes"` // freed over time by new TTLs
 	MeanKeyBytes        int64    `json:"mean_key_bytes"`

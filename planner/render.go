@@ -452,7 +452,11 @@ func projectionRows(p *Plan, st reportStyle) []reportRow {
 		if t.MaxMemory > 0 && t.UsedMemory > 0 {
 			note = "→ " + words.Share(t.UsedMemory-e.MemoryFreedBytes, t.MaxMemory, "n/a") + " of maxmemory"
 		}
-		rows = append(rows, reportRow{"memory freed by the run", words.Size(e.MemoryFreedBytes), note})
+		freed := words.Size(e.MemoryFreedBytes)
+		if e.MemoryUnknown != "" {
+			freed, note = "unknown", e.MemoryUnknown
+		}
+		rows = append(rows, reportRow{"memory freed by the run", freed, note})
 	}
 	if p.Job.Action == "expire" || e.MemoryAddedBytes > 0 {
 		note := "a new entry in the expires table for each key"

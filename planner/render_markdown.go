@@ -55,6 +55,12 @@ func RenderMarkdown(w io.Writer, p *Plan) error {
 	}
 
 	mdGuards(&b, p, st)
+	if lines := commandLines(p); len(lines) > 0 {
+		for _, l := range lines {
+			b.WriteString("- " + l + "\n")
+		}
+		b.WriteString("\n")
+	}
 	mdSamples(&b, p, st)
 
 	var foot []string

@@ -81,6 +81,13 @@ func RenderText(w io.Writer, p *Plan) error {
 		}
 	}
 
+	if lines := commandLines(p); len(lines) > 0 {
+		b.WriteString("\n")
+		for i, l := range lines {
+			b.WriteString(words.Wrap(map[bool]string{true: "commands: ", false: "  "}[i == 0], l, textWidth))
+		}
+	}
+
 	textSamplesSection(&b, p, st)
 
 	var foot []string

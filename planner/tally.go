@@ -53,6 +53,7 @@ type tally struct {
 	memSum      int64
 	memChanged  int64 // sum of MEMORY USAGE over every changed key, when all are measured
 	dbsizeHint  int64
+	noMemory    bool // MEMORY USAGE cannot be sent: no key is measured
 }
 
 func newTally(job *jobs.Job, runStart time.Time, sampled bool) *tally {
@@ -71,7 +72,7 @@ func newTally(job *jobs.Job, runStart time.Time, sampled bool) *tally {
 
 // wantsMemory says whether a changed key gets a MEMORY USAGE lookup.
 func (t *tally) wantsMemory() bool {
-	return t.job.Backup.Mode == jobs.BackupDump || t.memMeasured < memorySample
+	return !t.noMemory && (t.job.Backup.Mode == jobs.BackupDump || t.memMeasured < memorySample)
 }
 
 func (t *tally) add(name string, d jobs.Decision, ki scan.KeyInfo) {

@@ -26,6 +26,7 @@ const (
 	NoteIdleNotRead   = "idle_not_read"
 	NoteVanished      = "keys_vanished"
 	NoteReplicaTarget = "target_is_replica"
+	NoteMemoryUnknown = "memory_unknown"
 )
 
 // listed is how many patterns or keys a message names before "and N more".

@@ -87,6 +87,7 @@ func Run(ctx context.Context, conn *redisx.Conn, o Options) (*Survey, error) {
 			node: n, table: newTable(o.MaxPatterns, uint64(i)+1), dbsize: sizes[i],
 			lookups:  scan.Lookups{Expiry: true, ExpireTime: redisx.Major(info) >= 7, Type: true},
 			idle:     s.IdleRead,
+			memory:   !conn.Caps.Lacks(redisx.CmdMemoryUsage),
 			progress: o.Progress, total: &scanned,
 		}
 		if o.Sample > 0 {
@@ -111,6 +112,9 @@ func Run(ctx context.Context, conn *redisx.Conn, o Options) (*Survey, error) {
 	t.finish()
 	summarise(s, t, walkers, o)
 	judge(s, gone)
+	if why := conn.Caps.Why(redisx.CmdMemoryUsage); why != "" {
+		s.note(NoteMemoryUnknown, "The memory of a key cannot be read: %s. Every memory figure of this survey is unknown (shown as 0).", why)
+	}
 	return s, nil
 }
 
@@ -167,6 +171,7 @@ type walker struct {
 	dbsize  int64
 	lookups scan.Lookups
 	idle    bool
+	memory  bool  // MEMORY USAGE can be sent
 	quota   int64 // keys to read before stopping; 0 for all
 
 	scanned, gone int64
@@ -273,7 +278,7 @@ func (w *walker) batch(ctx context.Context, keys []string) error {
 }
 
 func (w *walker) lookDetails(ctx context.Context) error {
-	_, ds, err := scan.Lookup(ctx, w.node.Client, w.names, scan.Lookups{Idle: w.idle, Memory: true}, w.detailInfos)
+	_, ds, err := scan.Lookup(ctx, w.node.Client, w.names, scan.Lookups{Idle: w.idle, Memory: w.memory}, w.detailInfos)
 	if err != nil {
 		return err
 	}

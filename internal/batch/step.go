@@ -33,6 +33,9 @@ type Step struct {
 	RunStart time.Time
 	// Now is the server's clock, for a batch that reads nothing.
 	Now func() time.Time
+	// NoMemory is why MEMORY USAGE cannot be sent, "" when it can: Measure
+	// then reads nothing and the size rule is left to the caller.
+	NoMemory string
 }
 
 // Decision is what happens to one key of a batch, with what was read
@@ -204,6 +207,12 @@ func (s *Step) Measure(ctx context.Context, c rueidis.Client, ds []Decision, idx
 		if !ds[i].Measured {
 			names, at = append(names, ds[i].Info.Name), append(at, i)
 		}
+	}
+	if len(names) > 0 && s.NoMemory != "" {
+		for _, i := range at {
+			ds[i].Measured, ds[i].Info.Memory = true, -1 // unknown
+		}
+		names = nil
 	}
 	if len(names) > 0 {
 		_, mem, err := scan.Lookup(ctx, c, names, scan.Lookups{Memory: true}, nil)

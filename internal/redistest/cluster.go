@@ -36,7 +36,12 @@ type Cluster struct {
 // waits until the cluster reports ok.
 func StartCluster(t testing.TB, primaries, replicas int) *Cluster {
 	t.Helper()
-	img := Image(t)
+	return StartClusterOn(t, Image(t), primaries, replicas)
+}
+
+// StartClusterOn is StartCluster on the servers of image img.
+func StartClusterOn(t testing.TB, img string, primaries, replicas int) *Cluster {
+	t.Helper()
 	n := primaries * (1 + replicas)
 	ports := freePorts(t, n)
 	var script strings.Builder

@@ -63,6 +63,9 @@ type Options struct {
 	Tmpfs     string   // size of a tmpfs at /data, e.g. "64m"; its content is lost on Restart
 	Save      string   // save points, e.g. "60 1000"; "" means no RDB snapshots
 	Args      []string // more redis-server arguments, e.g. {"--hz", "100"}
+	// Image is the server's image; "" is Image(t)'s. The matrix tests
+	// name one of Matrix's.
+	Image string
 }
 
 // args is the redis-server command line. Both LocalImage (entrypoint
@@ -169,6 +172,9 @@ func Start(t testing.TB, opts Options) *Server {
 func start(t testing.TB, opts Options, extra ...testcontainers.ContainerCustomizer) *Server {
 	t.Helper()
 	img := Image(t)
+	if opts.Image != "" {
+		img = opts.Image
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), startupTimeout)
 	defer cancel()
 

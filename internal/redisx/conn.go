@@ -48,7 +48,10 @@ type Conn struct {
 	Addr    string
 	DB      int
 	Cluster bool
-	opt     rueidis.ClientOption
+	// Caps is what the server answered at the dial: its name and version,
+	// and the reads keyjob sends (never a write). Probe asks about writes.
+	Caps *Caps
+	opt  rueidis.ClientOption
 }
 
 // ErrUnreachable is returned when no connection could be made.
@@ -107,11 +110,16 @@ func Dial(ctx context.Context, o Options) (*Conn, error) {
 		return nil, explain(addr, err)
 	}
 	c.Cluster = info["cluster_enabled"] == "1"
-	if noTouch(info["redis_version"]) {
+	if c.Caps, err = c.Probe(ctx, false, Reads...); err != nil {
+		client.Close()
+		return nil, explain(addr, err)
+	}
+	if c.Caps.Has(CmdNoTouch) {
 		// CLIENT NO-TOUCH (7.2+) keeps keyjob's own reads from touching
 		// the LRU clocks of the keys. It is sent on every new connection,
-		// and an older server would refuse the connection for it: so it is
-		// asked for only once the version is known.
+		// and a server without it (or a user not granted it) would refuse
+		// the connection for it: so it is asked for only once the server
+		// said it has it.
 		client.Close()
 		c.opt.ClientNoTouch = true
 		if c.Client, err = rueidis.NewClient(c.opt); err != nil {
@@ -123,6 +131,14 @@ func Dial(ctx context.Context, o Options) (*Conn, error) {
 		return nil, fmt.Errorf("%s is a cluster, which has only database 0, but the URL names database %d", addr, db)
 	}
 	return c, nil
+}
+
+// user is the ACL user the connection authenticates as.
+func (c *Conn) user() string {
+	if c.opt.Username != "" {
+		return c.opt.Username
+	}
+	return "default"
 }
 
 // Close closes the client and every node client.
@@ -305,11 +321,4 @@ func (c *Conn) DialNode(addr string) (rueidis.Client, error) {
 		return nil, explain(addr, err)
 	}
 	return client, nil
-}
-
-// noTouch says whether a server version has CLIENT NO-TOUCH (7.2+).
-func noTouch(version string) bool {
-	var major, minor int
-	fmt.Sscanf(version, "%d.%d", &major, &minor)
-	return major > 7 || major == 7 && minor >= 2
 }

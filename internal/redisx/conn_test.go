@@ -6,19 +6,6 @@ import (
 	"testing"
 )
 
-func TestNoTouch(t *testing.T) {
-	for _, tc := range []struct {
-		version string
-		want    bool
-	}{
-		{"6.2.14", false}, {"7.0.15", false}, {"7.1.0", false}, {"7.2.0", true}, {"7.4.1", true}, {"8.0.0", true}, {"", false},
-	} {
-		if got := noTouch(tc.version); got != tc.want {
-			t.Errorf("noTouch(%q) = %v, want %v", tc.version, got, tc.want)
-		}
-	}
-}
-
 // An option error never repeats the URL's password, and is ErrBadOptions.
 func TestClientOption_ErrorsHideThePassword(t *testing.T) {
 	const pw = "Sup3r-S3cret"

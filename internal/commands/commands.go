@@ -1,0 +1,131 @@
+// Package commands says which Redis commands a job's run sends, what each
+// is for, and whether the run can do without it: the one list plan shows
+// and checks against the connected user, and apply checks before its
+// first change. docs/commands.md is its reader's version.
+//
+// It depends on jobs and redisx only; planner and apply call it.
+package commands
+
+import (
+	"github.com/keyjob/keyjob/internal/redisx"
+	"github.com/keyjob/keyjob/jobs"
+)
+
+// Need is one command a run sends.
+type Need struct {
+	Cmd string `json:"command"` // as an ACL rule names it: "memory|usage"
+	For string `json:"for"`
+	// Essential: the run cannot be made safely without it and is refused
+	// before its first change. Otherwise a figure is unknown and the run
+	// says so.
+	Essential bool `json:"essential"`
+	// Without says what happens when the command is missing or denied.
+	Without string `json:"without"`
+}
+
+// NeedsScript says whether apply sends the job's changes through the
+// guarded script (EVALSHA): a TTL condition EXPIRE's flags cannot express,
+// an idle condition, or a dump-backed delete (the script checks the
+// key's DUMP digest at the moment of the delete).
+func NeedsScript(j *jobs.Job) bool {
+	sel := j.Select
+	ttlNative := sel.TTL.Kind == jobs.TTLAny || (sel.TTL.Kind == jobs.TTLNone && j.ExpireFlag() == "NX")
+	dumpDelete := j.Action.Kind == jobs.ActionDelete && j.Backup.Mode == jobs.BackupDump
+	// select.type: no native write checks a key's type, and another
+	// client may have rewritten a string as a hash since SCAN saw it.
+	return !ttlNative || sel.Idle != nil || dumpDelete || sel.Type != ""
+}
+
+// Reads are the commands plan and apply send to read a job's keys and the
+// server, in the order docs/commands.md lists them.
+func Reads(j *jobs.Job, cluster bool) []Need {
+	needs := []Need{
+		{redisx.CmdScan, "walk the keyspace", true, "nothing can be selected"},
+		{redisx.CmdTime, "the server's clock for every decision", true, "no decision can be made"},
+		{redisx.CmdInfo, "the target, the guards' figures", true, "no guard can decide"},
+		{redisx.CmdPing, "the latency guard", true, "the latency guard is blind"},
+		{redisx.CmdConfigGet, "save points and AOF rewrite settings, to project forks", false, "the forks the run triggers are shown as unknown"},
+		{redisx.CmdMemoryUsage, "the memory a change frees; the size of a key before DUMP", false, "memory figures are shown as unknown; a dump-backed job measures each key by its DUMP payload"},
+	}
+	n := j.Needs()
+	if n.TTL || j.Backup.Mode != jobs.BackupNone {
+		needs = append(needs, Need{redisx.CmdPExpireTime, "a key's current expiry", true, "no TTL condition can be checked and nothing journalled"})
+	}
+	if n.Idle {
+		needs = append(needs, Need{redisx.CmdIdleTime, "select.idle", true, "the idle condition cannot be checked"})
+	}
+	if cluster {
+		needs = append(needs,
+			Need{redisx.CmdClusterMyID, "a node's identity in the checkpoint", true, "a cluster cannot be walked"},
+			Need{redisx.CmdClusterSlot, "which primary serves which slots", true, "a cluster cannot be walked"})
+	}
+	return needs
+}
+
+// Writes are the commands apply sends to change the job's keys.
+func Writes(j *jobs.Job) []Need {
+	var needs []Need
+	switch j.Action.Kind {
+	case jobs.ActionExpire:
+		needs = append(needs, Need{redisx.CmdPExpireAt, "set the expiry", true, "nothing can be changed"})
+	case jobs.ActionDelete:
+		needs = append(needs, Need{redisx.CmdUnlink, "delete the key", true, "nothing can be changed"})
+	case jobs.ActionPersist:
+		needs = append(needs, Need{redisx.CmdPersist, "remove the expiry", true, "nothing can be changed"})
+	}
+	if NeedsScript(j) {
+		needs = append(needs,
+			Need{redisx.CmdScriptLoad, "load the script that re-checks the condition at the change", true, "the condition cannot be re-checked: refused"},
+			Need{redisx.CmdEvalSHA, "run the re-checking script", true, "the condition cannot be re-checked: refused"},
+			Need{redisx.CmdEval, "run the script again on a node that lost it (a restart)", true, "a restarted node cannot be changed: refused"},
+			Need{redisx.CmdPTTL, "the script's TTL re-check", true, "the condition cannot be re-checked: refused"})
+	} else if j.Action.Kind != jobs.ActionDelete {
+		needs = append(needs, Need{redisx.CmdExists, "tell a key gone from a condition that no longer holds", true, "the outcome of a change cannot be told: refused"})
+	}
+	if j.Backup.Mode == jobs.BackupDump {
+		needs = append(needs, Need{redisx.CmdDump, "backup: dump, the journal's copy of a key", true, "no backup can be made: refused"})
+	}
+	return needs
+}
+
+// Undo are the commands undo sends: its script checks each key's expiry
+// is still keyjob's before it puts the old one back. dumps: the journal
+// holds dumps (backup: dump) to RESTORE.
+func Undo(dumps bool) []Need {
+	needs := []Need{
+		{redisx.CmdScriptLoad, "load the undo script", true, "nothing can be restored: refused"},
+		{redisx.CmdEvalSHA, "run the undo script", true, "nothing can be restored: refused"},
+		{redisx.CmdEval, "run the script again on a node that lost it", true, "nothing can be restored: refused"},
+		{redisx.CmdPExpireTime, "is the key's expiry still the one keyjob set", true, "nothing can be restored: refused"},
+		{redisx.CmdPExpireAt, "restore an expiry", true, "nothing can be restored: refused"},
+		{redisx.CmdPersist, "restore a key without expiry", true, "nothing can be restored: refused"},
+	}
+	if dumps {
+		needs = append(needs, Need{redisx.CmdRestore, "recreate a deleted key from its dump", true, "no deleted key can be restored: refused"})
+	}
+	return needs
+}
+
+// Names lists the commands of needs.
+func Names(needs []Need) []string {
+	out := make([]string, len(needs))
+	for i, n := range needs {
+		out[i] = n.Cmd
+	}
+	return out
+}
+
+// Refuse returns the refusal naming every essential command caps says the
+// user lacks, nil when the run can be made.
+func Refuse(caps *redisx.Caps, addr string, needs []Need) error {
+	e := &redisx.MissingError{Addr: addr}
+	for _, n := range needs {
+		if n.Essential && caps.Lacks(n.Cmd) {
+			e.Lacking = append(e.Lacking, redisx.Lacking{Cmd: n.Cmd, For: n.For, Why: caps.Why(n.Cmd)})
+		}
+	}
+	if len(e.Lacking) == 0 {
+		return nil
+	}
+	return e
+}
