@@ -39,11 +39,16 @@ type pending struct {
 // them and commits their cursors. While batch N's changes are on the
 // wire, batch N+1 is being decided and journaled.
 //
-// Nothing waits between deciding and sending: a decision holds only for
-// the moment it was made (a computed expiry still ahead, the TTL a key
-// had), and a pause can last hours. So the pause and the guards are waited
-// for before the keys are read, and the rate limiter is paid after the
-// send, which paces the run just the same.
+// A decision holds only for the moment it was made (a computed expiry
+// still ahead, the TTL a key had), and a pause can last hours, so the
+// pause and the guards are waited for before the keys are read. The rate
+// limiter is paid between the journal and the send: paid after the send,
+// a SCAN batch larger than its COUNT (SCAN's COUNT is a hint) let a second
+// carry the rate plus that whole batch (4,161 changes in a second at
+// --rate 3000, batches of 1,000). Paid before the send, no second carries
+// more than the rate plus the limiter's burst of one batch. The wait is at
+// most a batch's worth of the rate (a batch is never larger than a second
+// of it), and every condition is re-checked at the write anyway.
 
 // inFlight is how many batches may be sent and not yet finished, beyond
 // the one being finished: enough to keep the server busy while the next
@@ -85,12 +90,6 @@ func (r *Run) walkBatches(ctx context.Context, sc rueidis.Client, cursor uint64,
 			f, err := r.prepare(ctx, node, b)
 			return f, f != nil, err
 		},
-		Handed: func(ctx context.Context, f *flight) error {
-			if err := scan.Wait(ctx, r.limiter, len(f.todo)); err != nil {
-				return errInterrupted
-			}
-			return nil
-		},
 		Finish: func(f *flight, drain bool) (bool, error) {
 			if drain {
 				if f.replies != nil {
@@ -131,6 +130,12 @@ func (r *Run) prepare(ctx context.Context, node redisx.Node, b scan.Batch) (*fli
 	if err != nil {
 		r.release(allowed)
 		return nil, err
+	}
+	if err := scan.Wait(ctx, r.limiter, len(todo)); err != nil {
+		// Journaled, never sent: the journal's record of a change not made
+		// is harmless to undo (it puts back the state the key still has).
+		r.release(allowed)
+		return nil, errInterrupted
 	}
 	if testHookBeforeSend != nil {
 		testHookBeforeSend(keysOf(todo))

@@ -91,7 +91,14 @@ func TestManaged_RenamedCommands(t *testing.T) {
 			applyE2ESeed(t, 500, c)
 			before := managedSnapshot(t, c)
 			dir := t.TempDir()
-			job := writeJob(t, dir, "job.yaml", applyE2ETicketJob)
+			// select.type is re-checked at the write by the script, so the
+			// ticket job as written needs SCRIPT; without select.type its
+			// conditions are native (PEXPIREAT NX) and it runs.
+			native := strings.Replace(applyE2ETicketJob, "  type: string\n", "", 1)
+			if native == applyE2ETicketJob {
+				t.Fatal("the ticket job has no select.type line to drop")
+			}
+			job := writeJob(t, dir, "job.yaml", native)
 			state := filepath.Join(dir, "state")
 
 			var plan clusterE2EPlanJSON
@@ -112,15 +119,16 @@ func TestManaged_RenamedCommands(t *testing.T) {
 				t.Errorf("survey does not say memory is unknown\n%s", s)
 			}
 
-			// A job that needs the script: refused before "run started".
-			idle := writeJob(t, dir, "idle.yaml", matrixIdleJob)
-			r := keyjob(t, nil, applyE2EArgs(srv.URL, state, "--yes", idle)...)
-			if r.code == 0 || !strings.Contains(r.stderr, "SCRIPT LOAD") || !strings.Contains(r.stderr, "+script|load") || strings.Contains(r.stderr, "run started") {
-				t.Errorf("the idle job was not refused naming SCRIPT LOAD and +script|load\n%s", r)
+			// Jobs that need the script: refused before "run started".
+			for name, text := range map[string]string{"idle.yaml": matrixIdleJob, "typed.yaml": applyE2ETicketJob} {
+				r := keyjob(t, nil, applyE2EArgs(srv.URL, filepath.Join(dir, "state-"+name), "--yes", writeJob(t, dir, name, text))...)
+				if r.code == 0 || !strings.Contains(r.stderr, "SCRIPT LOAD") || !strings.Contains(r.stderr, "+script|load") || strings.Contains(r.stderr, "run started") {
+					t.Errorf("%s was not refused naming SCRIPT LOAD and +script|load\n%s", name, r)
+				}
+				wantUnchanged(t, "after the refusal of "+name, before, managedSnapshot(t, c))
 			}
-			wantUnchanged(t, "after the idle job's refusal", before, managedSnapshot(t, c))
 
-			r = keyjob(t, nil, applyE2EArgs(srv.URL, state, "--yes", job)...)
+			r := keyjob(t, nil, applyE2EArgs(srv.URL, state, "--yes", job)...)
 			wantExit(t, r, 0)
 			if !strings.Contains(r.stdout+r.stderr, "memory of a key: unknown") {
 				t.Errorf("the apply summary does not say memory is unknown\n%s", r)

@@ -18,9 +18,6 @@ type Stages[T any] struct {
 	// Prepare works on a batch and returns the item to finish (ok false:
 	// nothing to finish). An error ends the walk after that item.
 	Prepare func(ctx context.Context, b scan.Batch) (item T, ok bool, err error)
-	// Handed, when set, runs in the walk's goroutine after an item went
-	// to Finish (and Prepare returned no error): a pace to keep, say.
-	Handed func(ctx context.Context, item T) error
 	// Finish is called for every item made, even after the walk stopped:
 	// an item that was sent is finished. drain is true once an earlier
 	// Finish broke the walk: the item is then only waited for and given
@@ -61,9 +58,6 @@ func Walk[T any](ctx context.Context, client rueidis.Client, cursor uint64, opts
 			return err
 		}
 		items <- it // Finish takes every item, so this never blocks for long
-		if err == nil && st.Handed != nil {
-			err = st.Handed(wctx, it)
-		}
 		return err
 	})
 	close(items)

@@ -79,6 +79,14 @@ func Writes(j *jobs.Job) []Need {
 			Need{redisx.CmdEvalSHA, "run the re-checking script", true, "the condition cannot be re-checked: refused"},
 			Need{redisx.CmdEval, "run the script again on a node that lost it (a restart)", true, "a restarted node cannot be changed: refused"},
 			Need{redisx.CmdPTTL, "the script's TTL re-check", true, "the condition cannot be re-checked: refused"})
+		// The script's own calls are checked against the user's ACL at the
+		// moment of the call: a lacking one would fail the run mid-way.
+		if j.Select.Type != "" {
+			needs = append(needs, Need{redisx.CmdType, "the script's select.type re-check", true, "the condition cannot be re-checked: refused"})
+		}
+		if j.Select.Idle != nil {
+			needs = append(needs, Need{redisx.CmdIdleTime, "the script's select.idle re-check", true, "the condition cannot be re-checked: refused"})
+		}
 	} else if j.Action.Kind != jobs.ActionDelete {
 		needs = append(needs, Need{redisx.CmdExists, "tell a key gone from a condition that no longer holds", true, "the outcome of a change cannot be told: refused"})
 	}
