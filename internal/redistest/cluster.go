@@ -53,7 +53,13 @@ func StartClusterOn(t testing.TB, img string, primaries, replicas int) *Cluster 
 			"--cluster-node-timeout 2000 --daemonize yes --logfile /data/%d/log; ", p, p, p, p, p)
 		addrs = append(addrs, "127.0.0.1:"+strconv.Itoa(p))
 	}
-	fmt.Fprintf(&script, "sleep 1; /usr/bin/redis-cli --cluster create %s --cluster-replicas %d --cluster-yes && echo CLUSTER-CREATED; exec tail -f /dev/null",
+	// Every server must answer before the cluster is made: a fixed second
+	// was too short for 40 daemonized servers on a busy 2-core machine
+	// (redis-cli --cluster create then failed and no slot was assigned).
+	for _, p := range ports {
+		fmt.Fprintf(&script, "until /usr/bin/redis-cli -p %d ping >/dev/null 2>&1; do sleep 0.1; done; ", p)
+	}
+	fmt.Fprintf(&script, "/usr/bin/redis-cli --cluster create %s --cluster-replicas %d --cluster-yes && echo CLUSTER-CREATED; exec tail -f /dev/null",
 		strings.Join(addrs, " "), replicas)
 
 	exposed := make([]string, 0, n)
