@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/keyjob/keyjob/internal/journal"
+	"github.com/keyjob/keyjob/internal/redisx"
 	"github.com/keyjob/keyjob/internal/redistest"
 )
 
@@ -170,6 +171,129 @@ func TestApply_ChangedBetweenScanAndChange(t *testing.T) {
 			t.Errorf("%s exists again", deleted)
 		}
 	})
+	t.Run("ExpireNXNative", func(t *testing.T) {
+		// Without select.type the write is PEXPIREAT NX, whose 0 means a
+		// TTL or a key gone: the keys it left alone are told apart after
+		// the batch, so the deleted key is gone and not folded into ttl.
+		srv, c := startRedis(t, redistest.Options{})
+		set := seedTickets(t, c, 200)
+		var touched, deleted string
+		setHook(t, func(keys []string) {
+			if touched != "" || len(keys) < 2 {
+				return
+			}
+			var fresh []string
+			for _, k := range keys {
+				if !slices.Contains(set.withTTL, k) {
+					fresh = append(fresh, k)
+				}
+			}
+			touched, deleted = fresh[0], fresh[1]
+			do(t, c, c.B().Expire().Key(touched).Seconds(12345).Build(), c.B().Del().Key(deleted).Build())
+		})
+		job := loadJob(t, strings.Replace(ticketJob, "  type: string\n", "", 1))
+		if job.Select.Type != "" {
+			t.Fatal("the job still selects a type")
+		}
+		before := snapshot(t, c)
+		rep := mustRun(t, dial(t, srv.URL), job, Options{StateDir: t.TempDir()})
+		if got, want := rep.Outcomes.Skip["ttl"], int64(len(set.withTTL)+1); got != want {
+			t.Errorf("ttl = %d, want %d (the keys that had a TTL and the one given one after SCAN)", got, want)
+		}
+		if got := rep.Outcomes.Skip["gone"]; got != 1 {
+			t.Errorf("gone = %d, want 1", got)
+		}
+		// change is the keys the run gave a TTL, counted in the keyspace
+		// (without select.type, the hashes named like tickets too).
+		var truth int64
+		for k, s := range snapshot(t, c) {
+			if before[k].ExpireAt == -1 && s.ExpireAt > 0 && k != touched {
+				truth++
+			}
+		}
+		if rep.Outcomes.Change != truth || truth == 0 {
+			t.Errorf("change = %d, the keyspace says %d", rep.Outcomes.Change, truth)
+		}
+	})
+	for _, backup := range []string{"journal", "dump"} {
+		t.Run("Idle/"+backup, func(t *testing.T) {
+			// select.idle: keys read by someone else after SCAN are no
+			// longer idle at the moment of the change: not touched.
+			srv, c := startRedis(t, redistest.Options{})
+			ctx := context.Background()
+			for i := range 100 {
+				k := "cold:" + strconv.Itoa(i)
+				do(t, c, c.B().Set().Key(k).Value("v"+strconv.Itoa(i)).Build())
+				payload, err := c.Do(ctx, c.B().Dump().Key(k).Build()).AsBytes()
+				if err != nil {
+					t.Fatal(err)
+				}
+				// RESTORE ... IDLETIME: a key nobody has read for two hours.
+				do(t, c, c.B().Restore().Key(k).Ttl(0).SerializedValue(string(payload)).Replace().Idletime(7200).Build())
+			}
+			var touched, deleted string
+			setHook(t, func(keys []string) {
+				if touched != "" || len(keys) < 2 {
+					return
+				}
+				touched, deleted = keys[0], keys[1]
+				do(t, c, c.B().Get().Key(touched).Build(), c.B().Del().Key(deleted).Build())
+			})
+			action := "action: {expire: {ttl: 1d}}"
+			if backup == "dump" {
+				action = "action: {delete: {}}"
+			}
+			job := loadJob(t, `version: 1
+name: cold-keys
+select: {match: "cold:*", idle: "> 1h"}
+`+action+`
+backup: `+backup+`
+limits: {rate: unlimited, scan_count: 20}
+`)
+			conn := dial(t, srv.URL)
+			if backup == "dump" && !conn.Caps.NoTouch() {
+				// Redis 7.0: the backup's DUMP would reset every key's
+				// idle time; refused before any change.
+				_, err := Prepare(ctx, conn, job, Options{StateDir: t.TempDir()})
+				var missing *redisx.MissingError
+				if !errors.As(err, &missing) || !strings.Contains(err.Error(), "NO-TOUCH") {
+					t.Fatalf("without CLIENT NO-TOUCH: %v, want a refusal naming it", err)
+				}
+				if n, _ := c.Do(ctx, c.B().Dbsize().Build()).AsInt64(); n != 100 {
+					t.Errorf("%d keys after the refusal, want 100", n)
+				}
+				return
+			}
+			rep := mustRun(t, conn, job, Options{StateDir: t.TempDir()})
+			if got := rep.Outcomes.Skip["changed_since_scan"]; got != 1 {
+				t.Errorf("changed_since_scan = %d, want 1 (the key read after SCAN)", got)
+			}
+			if got := rep.Outcomes.Skip["gone"]; got != 1 {
+				t.Errorf("gone = %d, want 1", got)
+			}
+			if got := rep.Outcomes.Change; got != 98 {
+				t.Errorf("change = %d, want 98 (%v)", got, rep.Outcomes.Skip)
+			}
+			after := snapshot(t, c)
+			if s, ok := after[touched]; !ok || s.ExpireAt != -1 {
+				t.Errorf("%s, read after SCAN, changed by the run: %+v (exists %v)", touched, s, ok)
+			}
+			changed := 0
+			for i := range 100 {
+				k := "cold:" + strconv.Itoa(i)
+				s, ok := after[k]
+				if k == touched || k == deleted {
+					continue
+				}
+				if (backup == "dump" && !ok) || (backup == "journal" && ok && s.ExpireAt > 0) {
+					changed++
+				}
+			}
+			if changed != 98 {
+				t.Errorf("%d keys changed in the keyspace, want 98", changed)
+			}
+		})
+	}
 	t.Run("Type", func(t *testing.T) {
 		// select.type: string. Keys rewritten as hashes after SCAN are
 		// outside the selection at the moment of the change: not touched.

@@ -74,8 +74,9 @@ type flight struct {
 // sent is a batch's replies, or why it was not sent (its journal records
 // could not be made durable).
 type sent struct {
-	res []rueidis.RedisResult
-	err error
+	calls []call
+	res   []rueidis.RedisResult
+	err   error
 }
 
 // walkBatches runs one node's walk through the pipeline: it returns when
@@ -156,7 +157,7 @@ func (r *Run) finishBatch(node redisx.Node, st *checkpoint.Node, f *flight) (com
 		s := <-f.replies
 		err := s.err
 		if err == nil {
-			err = r.tally(ctx, f.todo, s.res, f.counts)
+			err = r.tally(ctx, f.todo, s.calls, s.res, f.counts)
 		}
 		if err != nil {
 			r.release(f.allowed)
@@ -427,10 +428,13 @@ func (r *Run) dispatch(todo []pending, durable int64) <-chan sent {
 		return nil
 	}
 	c := r.conn.Client // routes by slot in a cluster
-	cmds := make(rueidis.Commands, len(todo))
+	calls := r.writer.calls(c, todo, r.conn.Cluster)
+	cmds := make(rueidis.Commands, len(calls))
+	for i, cl := range calls {
+		cmds[i] = cl.cmd
+	}
 	var bytes int64
-	for i, p := range todo {
-		cmds[i] = r.writer.command(c, p.change)
+	for _, p := range todo {
 		bytes += int64(len(p.key)) + 48
 	}
 	replies := make(chan sent, 1)
@@ -443,7 +447,7 @@ func (r *Run) dispatch(todo []pending, durable int64) <-chan sent {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), sendTimeout)
 		defer cancel()
-		replies <- sent{res: c.DoMulti(ctx, cmds...)}
+		replies <- sent{calls: calls, res: c.DoMulti(ctx, cmds...)}
 	}()
 	if r.x.Gate != nil {
 		r.x.Gate.Sent(bytes)
@@ -451,25 +455,24 @@ func (r *Run) dispatch(todo []pending, durable int64) <-chan sent {
 	return replies
 }
 
-// tally counts the replies of a batch's changes. A native command's 0
-// means "gone" or "condition no longer holds". Under EXPIRE NX without a
-// read, that is the job's own TTL check: the key counts as ttl, with no
-// command to tell a key deleted in the moment between SCAN and the write
-// from one with a TTL (that read would cost a command per key left alone,
-// and a job over a keyspace where half the keys have a TTL would pay it
-// for half of them). Otherwise the few keys are told apart with EXISTS.
-func (r *Run) tally(ctx context.Context, todo []pending, res []rueidis.RedisResult, counts map[string]int64) error {
+// tally counts the replies of a batch's changes. The script's replies are
+// exact (changed, gone, has a TTL under NX, a condition no longer holds).
+// A native command's 0 means "gone" or "condition no longer holds"; the
+// few such keys are told apart with EXISTS after the batch. Under EXPIRE
+// NX with no TTL read before the write (the job's whole TTL check is the
+// NX), a key that exists counts as ttl: its TTL was there when the run
+// came to change it, and with no read there is no earlier moment to
+// compare with. A key deleted in the moment between SCAN and the write
+// counts as gone, for real: the EXISTS costs one command per key left
+// alone, pipelined after the batch (2% of the tickets in the bench).
+func (r *Run) tally(ctx context.Context, todo []pending, calls []call, res []rueidis.RedisResult, counts map[string]int64) error {
 	c := r.conn.Client
+	replies, err := r.writer.replies(ctx, c, calls, res, len(todo))
+	if err != nil {
+		return err
+	}
 	var ambiguous, unchanged []string
-	for i, rr := range res {
-		n, err := rr.AsInt64()
-		if err != nil && isNoScript(err) {
-			if n, err = r.writer.retry(ctx, c, todo[i].change); err != nil {
-				return err
-			}
-		} else if err != nil {
-			return fmt.Errorf("change %q: %w", todo[i].key, err)
-		}
+	for i, n := range replies {
 		if n != replyChanged {
 			unchanged = append(unchanged, todo[i].key)
 		}
@@ -482,23 +485,28 @@ func (r *Run) tally(ctx context.Context, todo []pending, res []rueidis.RedisResu
 		case n == replyGone:
 			counts[string(jobs.Gone)]++
 		case n == replyHasTTL && r.nxUnread():
-			ambiguous = append(ambiguous, todo[i].key) // the job's own ttl skip
+			counts[string(jobs.SkipTTL)]++ // the job's own ttl skip
 		case r.writer.form == formScript:
 			counts[string(jobs.ChangedSinceScan)]++
 		default:
 			ambiguous = append(ambiguous, todo[i].key)
 		}
 	}
-	if r.nxUnread() {
-		counts[string(jobs.SkipTTL)] += int64(len(ambiguous))
-		return r.journalUnchanged(unchanged)
+	if err := r.journalUnchanged(unchanged); err != nil {
+		return err
 	}
 	return r.tellApart(ctx, c, ambiguous, counts)
 }
 
+// tellApart counts the keys a native command left alone: gone, or (the
+// key exists) the condition that no longer held.
 func (r *Run) tellApart(ctx context.Context, c rueidis.Client, keys []string, counts map[string]int64) error {
 	if len(keys) == 0 {
 		return nil
+	}
+	exists := string(jobs.ChangedSinceScan)
+	if r.nxUnread() {
+		exists = string(jobs.SkipTTL)
 	}
 	cmds := make(rueidis.Commands, len(keys))
 	for i, k := range keys {
@@ -512,7 +520,7 @@ func (r *Run) tellApart(ctx context.Context, c rueidis.Client, keys []string, co
 		if n == 0 {
 			counts[string(jobs.Gone)]++
 		} else {
-			counts[string(jobs.ChangedSinceScan)]++
+			counts[exists]++
 		}
 	}
 	return nil

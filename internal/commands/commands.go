@@ -92,6 +92,12 @@ func Writes(j *jobs.Job) []Need {
 	}
 	if j.Backup.Mode == jobs.BackupDump {
 		needs = append(needs, Need{redisx.CmdDump, "backup: dump, the journal's copy of a key", true, "no backup can be made: refused"})
+		if j.Select.Idle != nil {
+			// DUMP is a read that touches the key: without NO-TOUCH the
+			// backup itself would make every key look just read, and the
+			// script's idle re-check would leave them all.
+			needs = append(needs, Need{redisx.CmdNoTouch, "keep the backup's DUMP from resetting the idle time the script re-checks (Redis 7.2+, Valkey 8+)", true, "the backup makes every key look just read: refused"})
+		}
 	}
 	return needs
 }
