@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/keyjob/keyjob/internal/journal"
-	"github.com/keyjob/keyjob/internal/redisx"
 	"github.com/keyjob/keyjob/internal/redistest"
+	"github.com/keyjob/keyjob/internal/redisx"
 )
 
 // The ticket story's job: every ticket without a TTL gets exactly the

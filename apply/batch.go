@@ -414,7 +414,7 @@ func (r *Run) journalBatch(node redisx.Node, todo []pending) (int64, error) {
 	}
 	pos, err := r.journal.AppendBatch(node.ID, recs...)
 	if err != nil {
-		return 0, fmt.Errorf("journal: %w", err)
+		return 0, local("journal", err)
 	}
 	return pos, nil
 }
@@ -441,7 +441,7 @@ func (r *Run) dispatch(todo []pending, durable int64) <-chan sent {
 	go func() {
 		if r.journal != nil {
 			if err := r.journal.SyncTo(durable); err != nil {
-				replies <- sent{err: fmt.Errorf("journal: %w", err)}
+				replies <- sent{err: local("journal", err)}
 				return
 			}
 		}
@@ -539,7 +539,7 @@ func (r *Run) journalUnchanged(keys []string) error {
 		recs[i] = journal.Record{Key: k, PrevExpireMs: journal.NoExpire, Action: journal.ActionUnchanged}
 	}
 	if _, err := r.journal.Append(recs...); err != nil {
-		return fmt.Errorf("journal: %w", err)
+		return local("journal", err)
 	}
 	return nil
 }
@@ -576,6 +576,7 @@ func (r *Run) commit(st *checkpoint.Node, b scan.Batch, counts map[string]int64,
 	r.nodeScanned[st.ID] += int64(len(b.Keys))
 	if !partial {
 		st.Cursor = strconv.FormatUint(b.Cursor, 10)
+		passed(st, b.Keys)
 	}
 }
 

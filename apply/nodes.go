@@ -308,3 +308,14 @@ func containsID(nodes []checkpoint.Node, id string) bool {
 	}
 	return false
 }
+
+// localError is a failure of keyjob's own files (the checkpoint, the
+// journal): waiting for a node does not cure it, so the run stops at once
+// rather than wait for a node that is not the cause.
+type localError struct{ err error }
+
+func local(what string, err error) error { return localError{fmt.Errorf("%s: %w", what, err)} }
+
+func (e localError) Error() string   { return e.err.Error() }
+func (e localError) Unwrap() error   { return e.err }
+func (e localError) Permanent() bool { return true }

@@ -35,8 +35,19 @@ import (
 
 // readBack is what the journal says a node changed.
 type readBack struct {
-	changed, grace int64
-	hashes         []uint64
+	hashes []uint64 // sorted
+	grace  map[uint64]bool
+}
+
+// graceOf counts the keys of hs that got the grace TTL.
+func (rb readBack) graceOf(hs []uint64) int64 {
+	var n int64
+	for _, h := range hs {
+		if rb.grace[h] {
+			n++
+		}
+	}
+	return n
 }
 
 // recount reads back, from the journal, the changes of the nodes in from
@@ -61,8 +72,10 @@ func (r *Run) recount(ctx context.Context, from map[string]int64) error {
 		}
 	}
 	recs := map[string][]journal.Record{}
+	ends := map[string]int64{}
 	err = jr.Forward(low, func(b journal.Batch) error {
 		if end, ok := from[b.Node]; ok && b.End > end {
+			ends[b.Node] = max(ends[b.Node], b.End)
 			for _, rec := range b.Records {
 				if rec.Action != journal.ActionUnchanged {
 					recs[b.Node] = append(recs[b.Node], rec)
@@ -85,19 +98,30 @@ func (r *Run) recount(ctx context.Context, from map[string]int64) error {
 				if n.Counts == nil {
 					n.Counts = map[string]int64{}
 				}
-				n.Counts[string(jobs.Change)] += rb.changed
-				n.Counts[changeGrace] += rb.grace
+				// A key the walk counted from an earlier read-back is
+				// not counted again (Ahead keeps it until the walk
+				// passes it).
+				fresh := rb.hashes[:0:0]
+				for _, h := range rb.hashes {
+					if _, found := slices.BinarySearch(n.Ahead, h); !found {
+						fresh = append(fresh, h)
+					}
+				}
+				changed, grace := int64(len(fresh)), rb.graceOf(fresh)
+				n.Counts[string(jobs.Change)] += changed
+				n.Counts[changeGrace] += grace
+				r.cp.Counts[string(jobs.Change)] += changed
+				r.cp.Counts[changeGrace] += grace
+				n.Ahead = append(n.Ahead, fresh...)
+				slices.Sort(n.Ahead)
+				// What was read back is counted: a later resume reads on
+				// from here, with Ahead saved beside it.
+				n.JournalEnd = max(n.JournalEnd, ends[id])
 			}
 		}
-		r.cp.Counts[string(jobs.Change)] += rb.changed
-		r.cp.Counts[changeGrace] += rb.grace
 		r.cp.Changes = max(r.cp.Changes, r.cp.Counts[string(jobs.Change)])
-		if r.counted == nil {
-			r.counted = map[string][]uint64{}
-		}
-		r.counted[id] = rb.hashes
 		r.mu.Unlock()
-		r.log.Info("counted, from the journal, the changes the checkpoint had not counted (a kill, or a node rescanned)", "node", id, "changes", rb.changed)
+		r.log.Info("counted, from the journal, the changes the checkpoint had not counted (a kill, or a node rescanned)", "node", id, "changes", len(rb.hashes))
 	}
 	return nil
 }
@@ -108,8 +132,7 @@ func (r *Run) forget(n *checkpoint.Node) map[string]int64 {
 	for k, v := range n.Counts {
 		r.cp.Counts[k] -= v
 	}
-	n.Counts, n.JournalEnd = nil, 0
-	delete(r.counted, n.ID)
+	n.Counts, n.JournalEnd, n.Ahead = nil, 0, nil
 	return map[string]int64{n.ID: 0}
 }
 
@@ -156,11 +179,11 @@ func (r *Run) readBack(ctx context.Context, recs []journal.Record) (readBack, er
 	}
 	slices.SortFunc(keys, func(a, b found) int { return cmp.Compare(a.h, b.h) })
 	keys = slices.CompactFunc(keys, func(a, b found) bool { return a.h == b.h })
-	rb := readBack{changed: int64(len(keys)), hashes: make([]uint64, len(keys))}
+	rb := readBack{hashes: make([]uint64, len(keys)), grace: map[uint64]bool{}}
 	for i, k := range keys {
 		rb.hashes[i] = k.h
 		if k.grace {
-			rb.grace++
+			rb.grace[k.h] = true
 		}
 	}
 	return rb, nil
@@ -173,21 +196,43 @@ func (r *Run) graceFor(key string) bool {
 	return d.Grace
 }
 
-// uncounted is keys without those recount counted already.
+// uncounted is keys without those a read-back counted already.
 func (r *Run) uncounted(node string, keys []string) []string {
 	r.mu.Lock()
-	counted := r.counted[node]
+	var ahead []uint64
+	for i := range r.cp.Nodes {
+		if r.cp.Nodes[i].ID == node {
+			ahead = r.cp.Nodes[i].Ahead
+		}
+	}
 	r.mu.Unlock()
-	if len(counted) == 0 {
+	if len(ahead) == 0 {
 		return keys
 	}
 	out := keys[:0:0]
 	for _, k := range keys {
-		if _, found := slices.BinarySearch(counted, keyHash(k)); !found {
+		if _, found := slices.BinarySearch(ahead, keyHash(k)); !found {
 			out = append(out, k)
 		}
 	}
 	return out
+}
+
+// passed drops from a node's Ahead the keys of a batch the walk has
+// committed: it has come to them, and did not count them. Called with
+// r.mu held.
+func passed(st *checkpoint.Node, keys []string) {
+	if len(st.Ahead) == 0 {
+		return
+	}
+	seen := map[uint64]bool{}
+	for _, k := range keys {
+		seen[keyHash(k)] = true
+	}
+	st.Ahead = slices.DeleteFunc(slices.Clone(st.Ahead), func(h uint64) bool { return seen[h] })
+	if len(st.Ahead) == 0 {
+		st.Ahead = nil
+	}
 }
 
 func keyHash(k string) uint64 {

@@ -165,10 +165,6 @@ type Run struct {
 	// stale is set when a node failed: the next nodeFor asks the
 	// cluster who serves what.
 	stale bool
-	// counted are the hashes of keys reconcile counted as changed by a
-	// killed invocation: the resumed walk does not count them again.
-	// Per node, sorted; guarded by mu, replaced, never changed in place.
-	counted map[string][]uint64
 	// scanCount is the SCAN COUNT hint: limits.scan_count, or less when
 	// the rate is below one batch a second.
 	scanCount int
@@ -268,7 +264,29 @@ func (r *Run) Execute(ctx context.Context, x Exec) (*Report, error) {
 		return nil, err
 	}
 	err = r.walk(ctx)
+	// The end is written in the order that leaves every kill between two
+	// steps resumable or whole: the report first (a resume rewrites it),
+	// then the checkpoint (the run's commit: after it --resume says the
+	// run completed), then the journal's trailer. A journal without its
+	// trailer under a completed checkpoint holds every record the
+	// checkpoint counts (undo checks), so undo can still be trusted.
 	stopErr := r.finish(err)
+	if werr := r.report.write(r.o.StateDir); werr != nil && stopErr == nil {
+		stopErr = werr
+	}
+	if r.journal != nil {
+		// Every record durable before the checkpoint counts them (the
+		// unchanged marks of the last batch are not, until synced).
+		if jerr := r.journal.Sync(); jerr != nil && stopErr == nil {
+			stopErr = fmt.Errorf("journal: %w", jerr)
+		}
+	}
+	if serr := r.save(true); serr != nil {
+		r.log.Error("checkpoint not written", "err", serr)
+		if stopErr == nil {
+			stopErr = serr
+		}
+	}
 	if r.journal != nil {
 		// A trailer says the journal is whole: the run completed, or
 		// stopped cleanly and may be resumed. A killed run leaves none.
@@ -283,9 +301,6 @@ func (r *Run) Execute(ctx context.Context, x Exec) (*Report, error) {
 		r.log.Info("journal fsyncs", "syncs", st.Syncs, "total", st.Total, "max", st.Max,
 			"under_1ms", st.Buckets[0], "under_4ms", st.Buckets[1], "under_16ms", st.Buckets[2],
 			"under_64ms", st.Buckets[3], "under_256ms", st.Buckets[4], "longer", st.Buckets[5])
-	}
-	if werr := r.report.write(r.o.StateDir); werr != nil && stopErr == nil {
-		stopErr = werr
 	}
 	return r.report, stopErr
 }
@@ -317,12 +332,6 @@ func (r *Run) finish(err error) error {
 	default:
 		rep.Stopped = "error: " + err.Error()
 	}
-	if serr := r.save(true); serr != nil {
-		r.log.Error("checkpoint not written", "err", serr)
-		if err == nil {
-			err = serr
-		}
-	}
 	rep.fill(r)
 	r.log.Info("run ended", "stopped", rep.Stopped, "changed", rep.Outcomes.Change)
 	return err
@@ -341,7 +350,7 @@ func (r *Run) save(force bool) error {
 		r.cp.JournalRecords = r.journal.DurableRecords()
 	}
 	if err := checkpoint.Save(r.cpPath, r.cp); err != nil {
-		return fmt.Errorf("checkpoint: %w", err)
+		return local("checkpoint", err)
 	}
 	r.lastSave = time.Now()
 	return nil

@@ -228,14 +228,13 @@ func (w *writer) staticArgs() []string {
 	return []string{w.ttlKind, w.ttlMs, w.idleOp, w.idleS, action, w.flag, w.typ}
 }
 
-// keyArgs are one key's: the digest of its DUMP (a dump-backed delete)
-// and its new expiry.
+// keyArgs are one key's: its new expiry (expire), the digest of its DUMP
+// (a dump-backed delete), or "".
 func (w *writer) keyArgs(ch change) []string {
-	at := ""
 	if w.job.Action.Kind == jobs.ActionExpire {
-		at = strconv.FormatInt(ch.expireAt, 10)
+		return []string{strconv.FormatInt(ch.expireAt, 10)}
 	}
-	return []string{ch.digest, at}
+	return []string{ch.digest}
 }
 
 // guardedChange re-checks each key's conditions (type, TTL, idle time,
@@ -251,37 +250,38 @@ const guardedChange = `#!lua flags=allow-oom
 local tk, tms, iop, is, a, flag, typ = ARGV[1], tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4]), ARGV[5], ARGV[6], ARGV[7]
 local nxIsTTL = tk == 'none' and a == 'expire' and flag == 'NX'
 local readTTL = tk == 'lt' or tk == 'gt' or (tk == 'none' and not nxIsTTL)
-local function one(k, digest, at)
-  if typ ~= '' then
-    local t = redis.call('TYPE', k)['ok']
-    if t == 'none' then return -2 end
-    if t ~= typ then return 0 end
-  end
-  if readTTL then
-    local pt = redis.call('PTTL', k)
-    if pt == -2 then return -2 end
-    if tk == 'none' and pt ~= -1 then return 0 end
-    if tk == 'lt' and (pt == -1 or pt >= tms) then return 0 end
-    if tk == 'gt' and (pt == -1 or pt <= tms) then return 0 end
-  elseif typ == '' and redis.call('EXISTS', k) == 0 then
-    return -2
-  end
-  if iop ~= '' then
-    local idle = redis.call('OBJECT', 'IDLETIME', k)
-    if iop == 'lt' and idle >= is then return 0 end
-    if iop == 'gt' and idle <= is then return 0 end
-  end
-  if digest ~= '' and redis.sha1hex(redis.call('DUMP', k)) ~= digest then return 0 end
-  if a == 'delete' then return redis.call('UNLINK', k) end
-  if a == 'persist' then return redis.call('PERSIST', k) end
-  local n
-  if flag == '' then n = redis.call('PEXPIREAT', k, at) else n = redis.call('PEXPIREAT', k, at, flag) end
-  if n == 0 and nxIsTTL then return 2 end
-  return n
-end
+local call = redis.call
 local out = {}
-for i, k in ipairs(KEYS) do
-  out[i] = one(k, ARGV[6 + 2 * i], ARGV[7 + 2 * i])
+for i = 1, #KEYS do
+  local k, v, r = KEYS[i], ARGV[7 + i], nil
+  if typ ~= '' then
+    local t = call('TYPE', k)['ok']
+    if t == 'none' then r = -2 elseif t ~= typ then r = 0 end
+  end
+  if r == nil and readTTL then
+    local pt = call('PTTL', k)
+    if pt == -2 then r = -2
+    elseif tk == 'none' and pt ~= -1 then r = 0
+    elseif tk == 'lt' and (pt == -1 or pt >= tms) then r = 0
+    elseif tk == 'gt' and (pt == -1 or pt <= tms) then r = 0 end
+  elseif r == nil and typ == '' and call('EXISTS', k) == 0 then
+    r = -2
+  end
+  if r == nil and iop ~= '' then
+    local idle = call('OBJECT', 'IDLETIME', k)
+    if (iop == 'lt' and idle >= is) or (iop == 'gt' and idle <= is) then r = 0 end
+  end
+  if r == nil then
+    if a == 'delete' then
+      if v ~= '' and redis.sha1hex(call('DUMP', k)) ~= v then r = 0 else r = call('UNLINK', k) end
+    elseif a == 'persist' then
+      r = call('PERSIST', k)
+    else
+      if flag == '' then r = call('PEXPIREAT', k, v) else r = call('PEXPIREAT', k, v, flag) end
+      if r == 0 and nxIsTTL then r = 2 end
+    end
+  end
+  out[i] = r
 end
 return out
 `

@@ -271,16 +271,14 @@ func tail(s string, n int) string {
 
 // result is one case's run.
 type result struct {
-	Wall        time.Duration
-	ServerCmd   time.Duration // sum of INFO commandstats usec
-	ServerCPU   time.Duration // redis-server user+system CPU
-	RSS         int64
-	ClientCPU   time.Duration
-	Stats       map[string]cmdStat
-	SlowScans   int64
-	SlowOthers  int64         // other commands above 2 ms: the server thread held by something else
-	SlowestScan time.Duration // 0 when no SCAN took over 2 ms
-	Err         error
+	Wall      time.Duration
+	ServerCmd time.Duration // sum of INFO commandstats usec
+	ServerCPU time.Duration // redis-server user+system CPU
+	RSS       int64
+	ClientCPU time.Duration
+	Stats     map[string]cmdStat
+	Slow      slow // SLOWLOG: SCANs over 2 ms, script calls over 1 ms, others over 2 ms
+	Err       error
 }
 
 // ServerRatio is wall time over the server's time for the commands sent.
@@ -370,7 +368,7 @@ func runCase(ctx context.Context, e *env, c benchCase, rdb string, st seed.Story
 		r.Err = err
 	}
 	r.ServerCmd = topLevelTime(r.Stats)
-	r.SlowScans, r.SlowOthers, r.SlowestScan, _ = srv.SlowScans(ctx)
+	r.Slow, _ = srv.Slow(ctx)
 	if r.Err != nil {
 		return r
 	}

@@ -28,6 +28,7 @@ import (
 	"io/fs"
 	"net"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -154,6 +155,12 @@ type Node struct {
 	// Counts is the node's share of Checkpoint.Counts: a node rescanned
 	// from the start (a restart) has them replaced, not added to.
 	Counts map[string]int64 `json:"counts,omitempty"`
+	// Ahead are the keys beyond Cursor that a killed invocation changed
+	// and a resume counted from the journal (64-bit FNV-1a hashes of the
+	// names, sorted): the walk does not count them again when it comes to
+	// them, and drops them once it has. Empty but for the few batches
+	// after a kill.
+	Ahead []uint64 `json:"ahead,omitempty"`
 }
 
 // New returns a checkpoint for a run that starts now: format version set,
@@ -239,6 +246,12 @@ func (cp *Checkpoint) Validate() error {
 		}
 		if n.Restarts < 0 {
 			return fmt.Errorf("nodes[%d].restarts is negative (%d)", i, n.Restarts)
+		}
+		if !slices.IsSorted(n.Ahead) {
+			return fmt.Errorf("nodes[%d].ahead is not sorted: a resume writes it sorted", i)
+		}
+		if int64(len(n.Ahead)) > n.Counts["change"] {
+			return fmt.Errorf("nodes[%d].ahead holds %d keys, more than the node's %d changes: every key in it was counted as changed", i, len(n.Ahead), n.Counts["change"])
 		}
 	}
 	done := true
