@@ -527,3 +527,116 @@ func TestApply_MaxChanges(t *testing.T) {
 		t.Errorf("after the resume %d keys changed, want still 75", got)
 	}
 }
+
+// Other clients delete, retype and re-TTL selected tickets while the run
+// goes on. Each writer's change is one script that also says whether the
+// run had reached the key (it has keyjob's TTL: every selected ticket had
+// none). Whatever the interleaving: a key a writer changed before the run
+// reached it is never changed by the run, the report's change is the
+// keys the run changed, and the keys the writers took away before the run
+// reached them are all that gone, changed_since_scan and the extra ttl
+// count (some the SCAN did not see at all: deleted or retyped before it).
+func TestApply_ConcurrentWriters(t *testing.T) {
+	srv, c := startRedis(t, redistest.Options{})
+	set := seedTickets(t, c, 3000)
+	ctx := context.Background()
+	const writer = `
+local pt = redis.call('PTTL', KEYS[1])
+if pt == -2 then return -1 end
+local op = ARGV[1]
+if op == 'del' then redis.call('DEL', KEYS[1])
+elseif op == 'retype' then redis.call('DEL', KEYS[1]); redis.call('HSET', KEYS[1], 'f', 'v')
+else redis.call('PEXPIRE', KEYS[1], 77777000) end
+if pt == -1 then return 0 end
+return 1`
+	type act struct {
+		op      string
+		reached bool
+	}
+	acted := map[string]act{}
+	keys := set.selected()
+	job := loadJob(t, strings.Replace(ticketJob, "rate: unlimited", "rate: 1500", 1))
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		ops := []string{"del", "retype", "ttl"}
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			case <-time.After(2 * time.Millisecond):
+			}
+			k := keys[(i*7919)%len(keys)]
+			if _, ok := acted[k]; ok {
+				continue
+			}
+			op := ops[i%3]
+			n, err := c.Do(ctx, c.B().Eval().Script(writer).Numkeys(1).Key(k).Arg(op).Build()).AsInt64()
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			acted[k] = act{op, n == 1}
+		}
+	}()
+	rep := mustRun(t, dial(t, srv.URL), job, Options{StateDir: t.TempDir()})
+	close(stop)
+	<-done
+
+	after := snapshot(t, c)
+	var before, changedAfter int64
+	beforeBy := map[string]int64{}
+	for k, a := range acted {
+		if a.reached {
+			changedAfter++
+			continue
+		}
+		before++
+		beforeBy[a.op]++
+		s, ok := after[k]
+		switch a.op {
+		case "del":
+			if ok {
+				t.Errorf("%s, deleted before the run reached it, exists: %+v", k, s)
+			}
+		case "retype":
+			if s.Type != "hash" || s.ExpireAt != -1 {
+				t.Errorf("%s, rewritten as a hash before the run reached it: %+v, want a hash without TTL", k, s)
+			}
+		case "ttl":
+			if left := s.ExpireAt - time.Now().UnixMilli(); left < 77000000 || left > 77777000 {
+				t.Errorf("%s, given a TTL by another client before the run reached it: expires in %d ms, want that TTL", k, left)
+			}
+		}
+	}
+	if before == 0 || changedAfter == 0 {
+		t.Fatalf("the writers changed %d keys before the run reached them and %d after: the test did not race", before, changedAfter)
+	}
+	var untouched int64
+	for _, k := range keys {
+		if _, ok := acted[k]; !ok {
+			if after[k].ExpireAt <= 0 {
+				t.Errorf("%s, selected and left alone by the writers, has no TTL", k)
+			}
+			untouched++
+		}
+	}
+	if want := untouched + changedAfter; rep.Outcomes.Change != want {
+		t.Errorf("change = %d, want %d (%d keys no writer touched, %d the run changed before a writer did)", rep.Outcomes.Change, want, untouched, changedAfter)
+	}
+	took := rep.Outcomes.Skip["gone"] + rep.Outcomes.Skip["changed_since_scan"] + rep.Outcomes.Skip["ttl"] - int64(len(set.withTTL))
+	if took > before || rep.Outcomes.Skip["gone"] > beforeBy["del"] || rep.Outcomes.Skip["changed_since_scan"] > beforeBy["retype"] {
+		t.Errorf("gone %d, changed_since_scan %d, ttl %d (%d had one): more than the writers took before the run reached them (%v)",
+			rep.Outcomes.Skip["gone"], rep.Outcomes.Skip["changed_since_scan"], rep.Outcomes.Skip["ttl"], len(set.withTTL), beforeBy)
+	}
+	var sum int64
+	for _, n := range rep.Outcomes.Skip {
+		sum += n
+	}
+	if sum+rep.Outcomes.Change != rep.Scanned {
+		t.Errorf("scanned %d, outcomes add up to %d", rep.Scanned, sum+rep.Outcomes.Change)
+	}
+	t.Logf("writers: %d keys before the run reached them (%v), %d after; report: change %d, gone %d, changed_since_scan %d, ttl %d",
+		before, beforeBy, changedAfter, rep.Outcomes.Change, rep.Outcomes.Skip["gone"], rep.Outcomes.Skip["changed_since_scan"], rep.Outcomes.Skip["ttl"])
+}
