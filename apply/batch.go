@@ -69,6 +69,7 @@ type flight struct {
 	partial bool
 	replies <-chan sent // nil when nothing was sent
 	durable int64       // the end of its journal frame; 0 without one
+	changed []string    // the keys changed, once its replies are counted
 }
 
 // sent is a batch's replies, or why it was not sent (its journal records
@@ -157,14 +158,14 @@ func (r *Run) finishBatch(node redisx.Node, st *checkpoint.Node, f *flight) (com
 		s := <-f.replies
 		err := s.err
 		if err == nil {
-			err = r.tally(ctx, f.todo, s.calls, s.res, f.counts)
+			f.changed, err = r.tally(ctx, f.todo, s.calls, s.res, f.counts)
 		}
 		if err != nil {
 			r.release(f.allowed)
 			return false, err
 		}
 	}
-	r.commit(st, f.b, f.counts, f.partial, f.allowed, f.durable)
+	r.commit(st, f, f.allowed, f.durable)
 	r.observe(node, false)
 	if err := r.save(false); err != nil {
 		return true, err
@@ -465,11 +466,11 @@ func (r *Run) dispatch(todo []pending, durable int64) <-chan sent {
 // compare with. A key deleted in the moment between SCAN and the write
 // counts as gone, for real: the EXISTS costs one command per key left
 // alone, pipelined after the batch (2% of the tickets in the bench).
-func (r *Run) tally(ctx context.Context, todo []pending, calls []call, res []rueidis.RedisResult, counts map[string]int64) error {
+func (r *Run) tally(ctx context.Context, todo []pending, calls []call, res []rueidis.RedisResult, counts map[string]int64) (changed []string, err error) {
 	c := r.conn.Client
 	replies, err := r.writer.replies(ctx, c, calls, res, len(todo))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var ambiguous, unchanged []string
 	for i, n := range replies {
@@ -478,6 +479,7 @@ func (r *Run) tally(ctx context.Context, todo []pending, calls []call, res []rue
 		}
 		switch {
 		case n == replyChanged:
+			changed = append(changed, todo[i].key)
 			counts[string(jobs.Change)]++
 			if todo[i].grace {
 				counts[changeGrace]++
@@ -493,9 +495,9 @@ func (r *Run) tally(ctx context.Context, todo []pending, calls []call, res []rue
 		}
 	}
 	if err := r.journalUnchanged(unchanged); err != nil {
-		return err
+		return nil, err
 	}
-	return r.tellApart(ctx, c, ambiguous, counts)
+	return changed, r.tellApart(ctx, c, ambiguous, counts)
 }
 
 // tellApart counts the keys a native command left alone: gone, or (the
@@ -549,9 +551,10 @@ const changeGrace = "change_grace"
 
 // commit records a finished batch: its counts and, unless only part of it
 // was applied (--limit, max_changes), its cursor. A partial batch is
-// scanned again on resume; its changed keys are then skipped or set to the
-// same absolute expiry.
-func (r *Run) commit(st *checkpoint.Node, b scan.Batch, counts map[string]int64, partial bool, reserved int, durable int64) {
+// scanned again on resume: its changed keys go to the node's Ahead, so
+// that they are not counted again, and the rest are decided then.
+func (r *Run) commit(st *checkpoint.Node, f *flight, reserved int, durable int64) {
+	b, counts, partial := f.b, f.counts, f.partial
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	st.JournalEnd = max(st.JournalEnd, durable)
@@ -577,6 +580,8 @@ func (r *Run) commit(st *checkpoint.Node, b scan.Batch, counts map[string]int64,
 	if !partial {
 		st.Cursor = strconv.FormatUint(b.Cursor, 10)
 		passed(st, b.Keys)
+	} else {
+		ahead(st, f.changed)
 	}
 }
 

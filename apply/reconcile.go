@@ -235,6 +235,20 @@ func passed(st *checkpoint.Node, keys []string) {
 	}
 }
 
+// ahead adds to a node's Ahead keys changed beyond its cursor (a batch
+// applied in part). Called with r.mu held.
+func ahead(st *checkpoint.Node, keys []string) {
+	if len(keys) == 0 {
+		return
+	}
+	next := slices.Clone(st.Ahead)
+	for _, k := range keys {
+		next = append(next, keyHash(k))
+	}
+	slices.Sort(next)
+	st.Ahead = slices.Compact(next)
+}
+
 func keyHash(k string) uint64 {
 	h := fnv.New64a()
 	h.Write([]byte(k))

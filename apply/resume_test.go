@@ -133,6 +133,14 @@ func TestApply_LimitCanary(t *testing.T) {
 	if got, want := rep.Outcomes.Change, int64(len(set.selected())); got != want {
 		t.Errorf("report: change = %d, want %d", got, want)
 	}
+	// The canary stopped in the middle of a batch, which the resume
+	// scanned again: its changed keys are not counted again as ttl.
+	if got, want := rep.Outcomes.Skip["ttl"], int64(len(set.withTTL)); got != want {
+		t.Errorf("report: ttl = %d, want %d (the keys that had one before the run)", got, want)
+	}
+	if want := int64(len(set.selected()) + len(set.withTTL) + len(set.skipped)); rep.Scanned != want {
+		t.Errorf("report: scanned = %d, want %d", rep.Scanned, want)
+	}
 }
 
 // A resumed run reads "now" from the server, not from the run's start: a

@@ -77,10 +77,18 @@ func Writes(j *jobs.Job) []Need {
 		needs = append(needs,
 			Need{redisx.CmdScriptLoad, "load the script that re-checks the condition at the change", true, "the condition cannot be re-checked: refused"},
 			Need{redisx.CmdEvalSHA, "run the re-checking script", true, "the condition cannot be re-checked: refused"},
-			Need{redisx.CmdEval, "run the script again on a node that lost it (a restart)", true, "a restarted node cannot be changed: refused"},
-			Need{redisx.CmdPTTL, "the script's TTL re-check", true, "the condition cannot be re-checked: refused"})
+			Need{redisx.CmdEval, "run the script again on a node that lost it (a restart)", true, "a restarted node cannot be changed: refused"})
 		// The script's own calls are checked against the user's ACL at the
 		// moment of the call: a lacking one would fail the run mid-way.
+		// It reads the TTL unless the EXPIRE NX is the TTL check, and
+		// asks EXISTS only when neither TYPE nor PTTL tells a gone key.
+		readTTL := j.Select.TTL.Kind == jobs.TTLCompare ||
+			(j.Select.TTL.Kind == jobs.TTLNone && !(j.Action.Kind == jobs.ActionExpire && j.ExpireFlag() == "NX"))
+		if readTTL {
+			needs = append(needs, Need{redisx.CmdPTTL, "the script's TTL re-check", true, "the condition cannot be re-checked: refused"})
+		} else if j.Select.Type == "" {
+			needs = append(needs, Need{redisx.CmdExists, "the script tells a gone key", true, "the condition cannot be re-checked: refused"})
+		}
 		if j.Select.Type != "" {
 			needs = append(needs, Need{redisx.CmdType, "the script's select.type re-check", true, "the condition cannot be re-checked: refused"})
 		}
