@@ -573,14 +573,25 @@ type failoverScenario struct {
 	seed func(t *testing.T, c rueidis.Client)
 	// changes is what the job must do to the keys of before.
 	changes func(t *testing.T, before map[string]redistest.KeyState, runStartMs int64) map[string]int64
+	// ttlSkips is how many keys of before the job leaves for their TTL.
+	ttlSkips func(before map[string]redistest.KeyState) int64
 	// progress is how far the job got on a node, from its keyspace.
 	progress func(keys, expires int64) int64
 }
 
 var ticketFailover = failoverScenario{
-	job:      ticketJob,
-	seed:     clusterSeed,
-	changes:  clusterTicketChanges,
+	job:     ticketJob,
+	seed:    clusterSeed,
+	changes: clusterTicketChanges,
+	ttlSkips: func(before map[string]redistest.KeyState) int64 {
+		var n int64
+		for k, s := range before {
+			if clusterTicketName.MatchString(k) && s.Type == "string" && s.ExpireAt != -1 {
+				n++
+			}
+		}
+		return n
+	},
 	progress: func(_, expires int64) int64 { return expires },
 }
 
@@ -714,7 +725,19 @@ func failoverRunWith(t *testing.T, cl *redistest.Cluster, sc failoverScenario, f
 	// Every key right, read from the primaries serving the slots now.
 	fresh := cl.Client(t)
 	cp := loadCheckpoint(t, state, job.Name)
-	assertChanges(t, "after the failover", fresh, before, snapshot(t, fresh), vals, sc.changes(t, before, cp.RunStartMs))
+	changes := sc.changes(t, before, cp.RunStartMs)
+	assertChanges(t, "after the failover", fresh, before, snapshot(t, fresh), vals, changes)
+	// Counted once: the slots rescanned on the new primary count the keys
+	// changed before the failover (journaled under the old primary's ID)
+	// as changed, not again as already having a TTL.
+	if rep.Outcomes.Change != int64(len(changes)) {
+		t.Errorf("report: change %d, the job changed %d keys", rep.Outcomes.Change, len(changes))
+	}
+	if sc.ttlSkips != nil {
+		if got, want := rep.Outcomes.Skip["ttl"], sc.ttlSkips(before); got != want {
+			t.Errorf("report: ttl %d, want %d (the keys that had one before the run)", got, want)
+		}
+	}
 
 	// The report shows the restart of the shard that failed over, on its
 	// new primary, and of no other.

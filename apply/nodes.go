@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -163,39 +164,59 @@ func transient(err error) bool {
 // serves its slots, which is then rescanned from the start (its cursor
 // meant something only to the old process).
 func (r *Run) nodeFor(ctx context.Context, n *checkpoint.Node) (redisx.Node, error) {
+	node, from, err := r.locate(ctx, n)
+	if err != nil || from == nil {
+		return node, err
+	}
+	// The rescan counts the slots' keys afresh: the entry's counts were
+	// taken back, and what was changed before the failover (journaled
+	// under the old primary's ID) is read back from the journal.
+	if err := r.recount(ctx, from); err != nil {
+		return redisx.Node{}, err
+	}
+	return node, r.save(true)
+}
+
+// locate is nodeFor's search; after a failover it returns the journal
+// positions to recount from.
+func (r *Run) locate(ctx context.Context, n *checkpoint.Node) (redisx.Node, map[string]int64, error) {
 	r.mu.Lock()
 	id, slots, stale := n.ID, n.Slots, r.stale
 	if !stale {
 		for _, node := range r.nodes {
 			if node.ID == id {
 				r.mu.Unlock()
-				return node, nil
+				return node, nil, nil
 			}
 		}
 	}
 	r.mu.Unlock()
 	nodes, err := r.conn.Primaries(ctx)
 	if err != nil {
-		return redisx.Node{}, err
+		return redisx.Node{}, nil, err
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.nodes, r.stale = nodes, false
 	for _, node := range nodes {
 		if node.ID == id {
-			return node, nil
+			return node, nil, nil
 		}
 	}
 	for _, node := range nodes {
 		if node.Slots == slots && slots != "" {
 			r.log.Warn("failover: another primary serves these slots now; rescanning them from the start",
 				"slots", slots, "was", n.Addr, "now", node.Addr)
+			from := r.forget(n)
+			if !slices.Contains(n.Former, n.ID) {
+				n.Former = append(n.Former, n.ID)
+			}
 			n.ID, n.Addr, n.ServerRunID, n.Cursor = node.ID, node.Addr, node.RunID, "0"
 			n.Restarts++
-			return node, nil
+			return node, from, nil
 		}
 	}
-	return redisx.Node{}, fmt.Errorf("no primary serves slots %s yet", slots)
+	return redisx.Node{}, nil, fmt.Errorf("no primary serves slots %s yet", slots)
 }
 
 // restartedDuringWalk reports whether the node's server restarted (or

@@ -94,7 +94,7 @@ func (r *Run) recount(ctx context.Context, from map[string]int64) error {
 		}
 		r.mu.Lock()
 		for i := range r.cp.Nodes {
-			if n := &r.cp.Nodes[i]; n.ID == id {
+			if n := &r.cp.Nodes[i]; slices.Contains(n.JournalIDs(), id) {
 				if n.Counts == nil {
 					n.Counts = map[string]int64{}
 				}
@@ -133,7 +133,11 @@ func (r *Run) forget(n *checkpoint.Node) map[string]int64 {
 		r.cp.Counts[k] -= v
 	}
 	n.Counts, n.JournalEnd, n.Ahead = nil, 0, nil
-	return map[string]int64{n.ID: 0}
+	from := map[string]int64{}
+	for _, id := range n.JournalIDs() {
+		from[id] = 0
+	}
+	return from
 }
 
 // readBack reads the keys of recs and counts those in the state keyjob

@@ -97,7 +97,9 @@ func (r *Run) open(ctx context.Context) error {
 			if rescanned[n.ID] {
 				r.forget(n)
 			}
-			from[n.ID] = n.JournalEnd
+			for _, id := range n.JournalIDs() {
+				from[id] = n.JournalEnd
+			}
 		}
 		if err := r.recount(ctx, from); err != nil {
 			return err

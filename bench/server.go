@@ -202,6 +202,7 @@ func (s *redisServer) CommandStats(ctx context.Context) (map[string]cmdStat, err
 // SCAN or a script call.
 type slow struct {
 	Scans, Scripts, Others     int64
+	Others1ms                  int64 // the others above 1 ms: the scripts' control
 	SlowestScan, SlowestScript time.Duration
 }
 
@@ -235,6 +236,7 @@ func (s *redisServer) Slow(ctx context.Context) (slow, error) {
 			out.Scripts++
 			out.SlowestScript = max(out.SlowestScript, d)
 		default:
+			out.Others1ms++
 			if d > 2*time.Millisecond {
 				out.Others++
 			}

@@ -161,7 +161,14 @@ type Node struct {
 	// them, and drops them once it has. Empty but for the few batches
 	// after a kill.
 	Ahead []uint64 `json:"ahead,omitempty"`
+	// Former are the IDs of the primaries that served these slots before
+	// a failover: the journal's batches from before it carry those.
+	Former []string `json:"former_ids,omitempty"`
 }
+
+// JournalIDs are the node IDs the journal's batches of this entry carry:
+// its own and those before a failover.
+func (n *Node) JournalIDs() []string { return append([]string{n.ID}, n.Former...) }
 
 // New returns a checkpoint for a run that starts now: format version set,
 // counts empty, one pass.
