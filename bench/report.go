@@ -144,6 +144,16 @@ func (rep report) targets(w io.Writer) {
 	row("plan wall / server time of its commands", "≤ 1.2×", own("plan"), "%.2f×", atMost(1.2))
 	row("plan wall / floor-scan wall", "(information)", within("plan", "floor-scan", walls), "%.2f×", info)
 	row("delete backup: dump / backup: none", "≤ 3×", within("delete-dump", "delete", walls), "%.2f×", atMost(3))
+	if len(ok(rep.results["whatif-no-journal"])) > 0 {
+		row("the journal: apply --unguarded / backup: none − 1", "≤ 10%", scale(within("apply-unguarded", "whatif-no-journal", walls), 100, -100), "%.1f%%", atMost(10))
+	}
+	for _, name := range []string{"apply", "apply-unguarded"} {
+		if rs := ok(rep.results[name]); len(rs) >= 5 {
+			m := medianDur(rs, func(r result) time.Duration { return r.Wall })
+			worst := slices.MaxFunc(rs, func(a, b result) int { return cmp.Compare(a.Wall, b.Wall) }).Wall
+			row(name+": slowest run / median", "≤ 1.5× (no stall)", []float64{ratio(worst, m)}, "%.2f×", atMost(1.5))
+		}
+	}
 	row("apply guards on / --unguarded − 1", "< 3%", scale(within("apply", "apply-unguarded", walls), 100, -100), "%.1f%%", func(v float64) bool { return v < 3 })
 	tickets := rep.fx.Stats.Tickets
 	selected := float64(tickets.WithoutTTL) / float64(tickets.Total())
@@ -199,7 +209,9 @@ func (rep report) targets(w io.Writer) {
 		for _, r := range ok(rep.results["apply"]) {
 			control = append(control, float64(r.Slow.Others1ms))
 		}
-		row("single-key commands above 1 ms in apply's runs, worst run", "(a control: the server thread descheduled, not its command's work)", []float64{slices.Max(control)}, "%.0f", info)
+		if len(control) > 0 {
+			row("single-key commands above 1 ms in apply's runs, worst run", "(a control: the server thread descheduled, not its command's work)", []float64{slices.Max(control)}, "%.0f", info)
+		}
 	}
 	row("plan commands per ticket beyond SCAN", "only the lookups its counts need (TTL: ≤ 1)", perKey("plan"), "%.2f", atMost(1.01))
 	var rss []float64
