@@ -152,6 +152,22 @@ func allCases() []benchCase {
 			},
 		},
 		{
+			Name: "floor-typed-native", Extra: true,
+			What: "what-if floor: SCAN TYPE string + PEXPIREAT NX per ticket (the type checked at SCAN only), plain Go loop",
+			Keys: tickets, Check: everyTicketHasTTL,
+			Run: func(ctx context.Context, e *env, srv *redisServer, dir string) (usage, error) {
+				return inBench(func() error { _, err := floorTypedNative(ctx, srv.URL()); return err })
+			},
+		},
+		{
+			Name: "floor-typed-script", Extra: true,
+			What: "what-if floor: SCAN TYPE string + a script doing TYPE and PEXPIREAT NX per ticket, 32 a call (the type re-checked at the write), plain Go loop",
+			Keys: tickets, Check: everyTicketHasTTL,
+			Run: func(ctx context.Context, e *env, srv *redisServer, dir string) (usage, error) {
+				return inBench(func() error { _, err := floorTypedScript(ctx, srv.URL()); return err })
+			},
+		},
+		{
 			Name: "reference", What: "the story's approach: redis-py SCAN + pipelined EXPIRE ttl NX per batch",
 			Keys: tickets, Check: everyTicketHasTTL,
 			Run: func(ctx context.Context, e *env, srv *redisServer, dir string) (usage, error) {

@@ -144,6 +144,9 @@ func (rep report) targets(w io.Writer) {
 	row("plan wall / server time of its commands", "≤ 1.2×", own("plan"), "%.2f×", atMost(1.2))
 	row("plan wall / floor-scan wall", "(information)", within("plan", "floor-scan", walls), "%.2f×", info)
 	row("delete backup: dump / backup: none", "≤ 3×", within("delete-dump", "delete", walls), "%.2f×", atMost(3))
+	if len(ok(rep.results["floor-typed-script"])) > 0 && len(ok(rep.results["floor-typed-native"])) > 0 {
+		row("floor: type re-checked at the write / checked at SCAN only", "(what the guarantee costs any client)", within("floor-typed-script", "floor-typed-native", walls), "%.2f×", info)
+	}
 	if len(ok(rep.results["whatif-no-journal"])) > 0 {
 		row("the journal: apply --unguarded / backup: none − 1", "≤ 10%", scale(within("apply-unguarded", "whatif-no-journal", walls), 100, -100), "%.1f%%", atMost(10))
 	}
