@@ -129,92 +129,69 @@ func TestApply_TicketTTLBackfill(t *testing.T) {
 // and counted: the conditions are re-checked by the server at the moment
 // of the change (EXPIRE NX natively; the guarded script otherwise).
 func TestApply_ChangedBetweenScanAndChange(t *testing.T) {
-	t.Run("ExpireNX", func(t *testing.T) {
-		srv, c := startRedis(t, redistest.Options{})
-		set := seedTickets(t, c, 200)
-		ctx := context.Background()
-		var touched, deleted string
-		setHook(t, func(keys []string) {
-			if touched != "" || len(keys) < 2 {
-				return
+	// NX is the whole TTL check here, with no read before the write: a TTL
+	// given after SCAN counts with the TTLs that were there before, under
+	// ttl; the key deleted after SCAN is gone. With select.type the check
+	// is made by the guarded script, which tells them apart itself;
+	// without, the write is PEXPIREAT NX, whose 0 means a TTL or a key
+	// gone, and the keys it left alone are told apart after the batch.
+	for _, tc := range []struct{ name, job string }{
+		{"ExpireNX", ticketJob},
+		{"ExpireNXNative", strings.Replace(ticketJob, "  type: string\n", "", 1)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv, c := startRedis(t, redistest.Options{})
+			set := seedTickets(t, c, 200)
+			ctx := context.Background()
+			var touched, deleted string
+			setHook(t, func(keys []string) {
+				if touched != "" || len(keys) < 2 {
+					return
+				}
+				// Keys that had a TTL are sent too (NX is the check):
+				// pick two that had none.
+				var fresh []string
+				for _, k := range keys {
+					if !slices.Contains(set.withTTL, k) {
+						fresh = append(fresh, k)
+					}
+				}
+				touched, deleted = fresh[0], fresh[1]
+				do(t, c, c.B().Expire().Key(touched).Seconds(12345).Build(), c.B().Del().Key(deleted).Build())
+			})
+			job := loadJob(t, tc.job)
+			before := snapshot(t, c)
+			rep := mustRun(t, dial(t, srv.URL), job, Options{StateDir: t.TempDir()})
+			if got, want := rep.Outcomes.Skip["ttl"], int64(len(set.withTTL)+1); got != want {
+				t.Errorf("ttl = %d, want %d (the keys that had a TTL and the one given one after SCAN)", got, want)
 			}
-			// Keys that had a TTL are sent too (NX is the check): pick
-			// two that had none.
-			var fresh []string
-			for _, k := range keys {
-				if !slices.Contains(set.withTTL, k) {
-					fresh = append(fresh, k)
+			if got := rep.Outcomes.Skip["gone"]; got != 1 {
+				t.Errorf("gone = %d, want 1", got)
+			}
+			if got := rep.Outcomes.Skip["changed_since_scan"]; got != 0 {
+				t.Errorf("changed_since_scan = %d, want 0", got)
+			}
+			ttl, err := c.Do(ctx, c.B().Ttl().Key(touched).Build()).AsInt64()
+			if err != nil || ttl < 12000 || ttl > 12345 {
+				t.Errorf("%s: TTL %d (%v), want the 12345 s someone else gave it", touched, ttl, err)
+			}
+			if n, _ := c.Do(ctx, c.B().Exists().Key(deleted).Build()).AsInt64(); n != 0 {
+				t.Errorf("%s exists again", deleted)
+			}
+			// change is the keys the run gave a TTL, counted in the
+			// keyspace (without select.type, the hashes named like
+			// tickets too).
+			var truth int64
+			for k, s := range snapshot(t, c) {
+				if before[k].ExpireAt == -1 && s.ExpireAt > 0 && k != touched {
+					truth++
 				}
 			}
-			touched, deleted = fresh[0], fresh[1]
-			do(t, c, c.B().Expire().Key(touched).Seconds(12345).Build(), c.B().Del().Key(deleted).Build())
+			if rep.Outcomes.Change != truth || truth == 0 {
+				t.Errorf("change = %d, the keyspace says %d", rep.Outcomes.Change, truth)
+			}
 		})
-		rep := mustRun(t, dial(t, srv.URL), loadJob(t, ticketJob), Options{StateDir: t.TempDir()})
-		// NX is the whole TTL check here, made by the guarded script (the
-		// job selects a type) at the moment of the change with no read
-		// before it: a TTL given after SCAN counts with the TTLs that were
-		// there before, under ttl; the key deleted after SCAN is gone.
-		if got, want := rep.Outcomes.Skip["ttl"], int64(len(set.withTTL)+1); got != want {
-			t.Errorf("ttl = %d, want %d (the keys that had a TTL and the one given one after SCAN)", got, want)
-		}
-		if got := rep.Outcomes.Skip["gone"]; got != 1 {
-			t.Errorf("gone = %d, want 1", got)
-		}
-		if got := rep.Outcomes.Skip["changed_since_scan"]; got != 0 {
-			t.Errorf("changed_since_scan = %d, want 0", got)
-		}
-		ttl, err := c.Do(ctx, c.B().Ttl().Key(touched).Build()).AsInt64()
-		if err != nil || ttl < 12000 || ttl > 12345 {
-			t.Errorf("%s: TTL %d (%v), want the 12345 s someone else gave it", touched, ttl, err)
-		}
-		if n, _ := c.Do(ctx, c.B().Exists().Key(deleted).Build()).AsInt64(); n != 0 {
-			t.Errorf("%s exists again", deleted)
-		}
-	})
-	t.Run("ExpireNXNative", func(t *testing.T) {
-		// Without select.type the write is PEXPIREAT NX, whose 0 means a
-		// TTL or a key gone: the keys it left alone are told apart after
-		// the batch, so the deleted key is gone and not folded into ttl.
-		srv, c := startRedis(t, redistest.Options{})
-		set := seedTickets(t, c, 200)
-		var touched, deleted string
-		setHook(t, func(keys []string) {
-			if touched != "" || len(keys) < 2 {
-				return
-			}
-			var fresh []string
-			for _, k := range keys {
-				if !slices.Contains(set.withTTL, k) {
-					fresh = append(fresh, k)
-				}
-			}
-			touched, deleted = fresh[0], fresh[1]
-			do(t, c, c.B().Expire().Key(touched).Seconds(12345).Build(), c.B().Del().Key(deleted).Build())
-		})
-		job := loadJob(t, strings.Replace(ticketJob, "  type: string\n", "", 1))
-		if job.Select.Type != "" {
-			t.Fatal("the job still selects a type")
-		}
-		before := snapshot(t, c)
-		rep := mustRun(t, dial(t, srv.URL), job, Options{StateDir: t.TempDir()})
-		if got, want := rep.Outcomes.Skip["ttl"], int64(len(set.withTTL)+1); got != want {
-			t.Errorf("ttl = %d, want %d (the keys that had a TTL and the one given one after SCAN)", got, want)
-		}
-		if got := rep.Outcomes.Skip["gone"]; got != 1 {
-			t.Errorf("gone = %d, want 1", got)
-		}
-		// change is the keys the run gave a TTL, counted in the keyspace
-		// (without select.type, the hashes named like tickets too).
-		var truth int64
-		for k, s := range snapshot(t, c) {
-			if before[k].ExpireAt == -1 && s.ExpireAt > 0 && k != touched {
-				truth++
-			}
-		}
-		if rep.Outcomes.Change != truth || truth == 0 {
-			t.Errorf("change = %d, the keyspace says %d", rep.Outcomes.Change, truth)
-		}
-	})
+	}
 	for _, backup := range []string{"journal", "dump"} {
 		t.Run("Idle/"+backup, func(t *testing.T) {
 			// select.idle: keys read by someone else after SCAN are no
