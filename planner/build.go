@@ -84,14 +84,9 @@ func Build(ctx context.Context, conn *redisx.Conn, job *jobs.Job, o Options) (*P
 	t := newTally(job, p.GeneratedAt, o.Sample > 0)
 	t.noMemory = p.Estimates.MemoryUnknown != ""
 	t.dbsizeHint = p.DBSize / int64(max(len(nodes), 1))
-	scanRate, changeRate := job.Limits.ScanRate, job.Limits.Rate
-	if o.ScanRate != 0 {
-		scanRate = o.ScanRate
-	}
-	if o.Rate != 0 {
-		changeRate = o.Rate
-	}
-	p.Job.Rate, p.Job.ScanRate = rateString(changeRate), rateString(scanRate)
+	lim := job.Limits.With(o.Rate, o.ScanRate)
+	scanRate, changeRate := lim.ScanRate, lim.Rate
+	p.Job.Rate, p.Job.ScanRate = changeRate.String(), scanRate.String()
 	needs := job.Needs()
 	step := &batch.Step{Job: job, RunStart: p.GeneratedAt, Now: serverClock(start),
 		Reads: scan.Lookups{Expiry: needs.TTL, ExpireTime: true, Idle: needs.Idle}, NoMemory: p.Estimates.MemoryUnknown}
