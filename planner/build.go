@@ -70,6 +70,11 @@ func Build(ctx context.Context, conn *redisx.Conn, job *jobs.Job, o Options) (*P
 		return nil, err
 	}
 	p := &Plan{FormatVersion: FormatVersion, GeneratedAt: start.UTC().Truncate(time.Millisecond)}
+	// The operator's --rate and --scan-rate in place of the file's, for
+	// every figure and judgement of the plan (the file's hash is kept).
+	run := *job
+	run.Limits = job.Limits.With(o.Rate, o.ScanRate)
+	job = &run
 	p.Job = jobInfo(job)
 	p.Target = srv.target(conn, len(nodes))
 	p.Commands = cmds
@@ -84,9 +89,7 @@ func Build(ctx context.Context, conn *redisx.Conn, job *jobs.Job, o Options) (*P
 	t := newTally(job, p.GeneratedAt, o.Sample > 0)
 	t.noMemory = p.Estimates.MemoryUnknown != ""
 	t.dbsizeHint = p.DBSize / int64(max(len(nodes), 1))
-	lim := job.Limits.With(o.Rate, o.ScanRate)
-	scanRate, changeRate := lim.ScanRate, lim.Rate
-	p.Job.Rate, p.Job.ScanRate = changeRate.String(), scanRate.String()
+	scanRate, changeRate := job.Limits.ScanRate, job.Limits.Rate
 	needs := job.Needs()
 	step := &batch.Step{Job: job, RunStart: p.GeneratedAt, Now: serverClock(start),
 		Reads: scan.Lookups{Expiry: needs.TTL, ExpireTime: true, Idle: needs.Idle}, NoMemory: p.Estimates.MemoryUnknown}
