@@ -1,15 +1,20 @@
 package guard
 
-// The guards on a cluster of many primaries on one small machine: an idle
-// cluster never reads above the default latency level, the polling stays
-// within its budget whatever the node count, a slow node pauses the run
-// and is named, and a node already slow before the run refuses the start.
+// The guards on a cluster of many primaries on one small machine (40
+// servers in one container on 2 cores): an idle cluster starts with the
+// default levels and never reads above the default latency level while
+// the machine is quiet (a reference client says whether it is), the
+// polling stays within its budget whatever the node count, a slow node
+// pauses the run and is named, and a node already slow before the run
+// refuses the start.
 
 import (
 	"context"
 	"errors"
-	"os"
+	"runtime"
+	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -38,17 +43,58 @@ func commandsProcessed(t *testing.T, ctx context.Context, conn *redisx.Conn, add
 	return n
 }
 
+// client is another client of the cluster, as the test's reference for
+// what the cluster's latency is: one goroutine on a thread of its own,
+// a PING to each primary in turn every 5 ms, timed by the kernel's stamps
+// as the guards' are. Its p99 over all nodes is what a client spreading
+// its requests over the cluster feels.
+type client struct {
+	mu  sync.Mutex
+	rtt []time.Duration
+}
+
+func startClient(ctx context.Context, conn *redisx.Conn, addrs []string) *client {
+	cl := &client{}
+	go func() {
+		runtime.LockOSThread()
+		probes := make([]*redisx.Probe, len(addrs))
+		for i, a := range addrs {
+			probes[i] = conn.DialProbe(a)
+			defer probes[i].Close()
+		}
+		for i := 0; ctx.Err() == nil; i++ {
+			if _, rtt, err := probes[i%len(probes)].Do(ctx, "PING"); err == nil {
+				cl.mu.Lock()
+				cl.rtt = append(cl.rtt, rtt)
+				cl.mu.Unlock()
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}()
+	return cl
+}
+
+// p99 of the round trips since the last reset, and how many there were.
+func (cl *client) p99() (time.Duration, int) {
+	cl.mu.Lock()
+	s := append([]time.Duration(nil), cl.rtt...)
+	cl.mu.Unlock()
+	if len(s) == 0 {
+		return -1, 0
+	}
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[min(len(s)*99/100, len(s)-1)], len(s)
+}
+
+func (cl *client) reset() {
+	cl.mu.Lock()
+	cl.rtt = nil
+	cl.mu.Unlock()
+}
+
 func TestGuards_BigCluster(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a cluster of 40 primaries")
-	}
-	// Not yet reliable enough for every run of `make test`: on a 2-core
-	// machine the 40-node cluster sometimes does not form in time, and a
-	// node slowed by DEBUG SLEEP is not always read within the test's
-	// bound (the budget reads a node about once a second). Asked for by
-	// name until it is.
-	if os.Getenv("KEYJOB_BIG_CLUSTER") == "" {
-		t.Skip("set KEYJOB_BIG_CLUSTER=1 to run the 40-primary guard test (not yet reliable on 2 cores)")
 	}
 	cl := redistest.StartCluster(t, scalePrimaries, 0)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -62,54 +108,98 @@ func TestGuards_BigCluster(t *testing.T) {
 	if err != nil || len(addrs) != scalePrimaries {
 		t.Fatalf("primaries %v, %v", addrs, err)
 	}
+	// The reference: what another client of the idle cluster feels. On a
+	// quiet machine its p99 is a few ms (2.4 ms measured); when the
+	// machine is loaded by others (load 5 on 2 cores: 14–17 ms), 40
+	// servers wait for a core and every client feels it.
+	rctx, stopClient := context.WithCancel(ctx)
+	defer stopClient()
+	ref := startClient(rctx, conn, addrs)
 	job := &jobs.Job{}
 	gctx, stop := context.WithCancel(ctx)
 	defer stop()
-	// --from-high-latency: on this shared 2-core box the idle cluster can
-	// read above the default level (see below); the test is about the
-	// budget and a node made slow, which the relative level still sees.
-	g, err := Start(gctx, conn, job, StartOptions{Options: Options{FromHighLatency: true}})
+	first, stopFirst := context.WithCancel(gctx)
+	defer stopFirst()
+	g, err := Start(first, conn, job, StartOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := g.CheckLatency(ctx); err != nil {
-		t.Fatal(err)
+		stopFirst() // its polling is not this run's budget
+		// Refused at the start: right only when a client too feels the
+		// cluster above the level (a loaded machine). The rest of the
+		// test then runs from there, as an operator would.
+		var high *ErrHighLatency
+		p, n := ref.p99()
+		if !errors.As(err, &high) || p <= DefaultLatencyPause {
+			t.Fatalf("the idle cluster's start: %v (a client's p99 %s over %d round trips)", err, p, n)
+		}
+		t.Logf("a loaded machine: %v; a client's p99 %s over %d round trips; going on with --from-high-latency", err, p, n)
+		g, err = Start(gctx, conn, job, StartOptions{Options: Options{FromHighLatency: true}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := g.CheckLatency(ctx); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if err := g.Begin(ctx, time.Second); err != nil {
 		t.Fatal(err)
 	}
 
-	t.Run("idle: within the budget, the highest latency reading logged", func(t *testing.T) {
+	t.Run("idle: below the default level, within the budget", func(t *testing.T) {
 		// A run walking 8 shards and paused: the nodes walked are read
 		// most often.
 		for _, a := range addrs[:8] {
 			g.Walking(a, true)
 			defer g.Walking(a, false)
 		}
+		ref.reset()
 		before := commandsProcessed(t, ctx, conn, addrs)
 		began := time.Now()
 		tick := time.NewTicker(200 * time.Millisecond)
 		defer tick.Stop()
-		// The idle cluster's highest reading. The issue asks that it never
-		// passes the default level; on this shared 2-core box, 40
-		// redis-servers in one container still read 10–40 ms on a few
-		// nodes with the kernel's stamps (the servers' own scheduling), so
-		// the figure is logged, not asserted (see the report).
 		var highest time.Duration
 		var highestOn string
+		var over, reads int
 		for time.Since(began) < 12*time.Second {
 			<-tick.C
 			for _, c := range g.collectorsNow() {
-				if cur, _, err := c.Latest(); err == nil && cur.LatencyP99 > highest {
+				cur, _, err := c.Latest()
+				if err != nil || cur.LatencyP99 < 0 {
+					continue
+				}
+				reads++
+				if cur.LatencyP99 > DefaultLatencyPause {
+					over++
+				}
+				if cur.LatencyP99 > highest {
 					highest, highestOn = cur.LatencyP99, c.Node
 				}
 			}
 		}
-		t.Logf("idle cluster: highest latency reading p99 %s on %s (default level %s)", highest, highestOn, DefaultLatencyPause)
 		elapsed := time.Since(began)
 		// The reads of this test: CLIENT SETNAME and INFO per node
-		// before, CLIENT SETNAME per node after.
-		sent := commandsProcessed(t, ctx, conn, addrs) - before - 2*int64(len(addrs))
+		// before, CLIENT SETNAME per node after; the reference client's
+		// PINGs.
+		stopClient()
+		time.Sleep(50 * time.Millisecond) // its last PING answered
+		_, pings := ref.p99()
+		sent := commandsProcessed(t, ctx, conn, addrs) - before - 2*int64(len(addrs)) - int64(pings)
+		refP99, n := ref.p99()
+		t.Logf("idle cluster: highest reading p99 %s on %s, %d of %d readings above the default level %s; a client's p99 %s over %d round trips",
+			highest, highestOn, over, reads, DefaultLatencyPause, refP99, n)
+		// The issue's requirement: an idle cluster never reads above the
+		// default level. Asked of the guard wherever the machine is quiet,
+		// a client of the cluster having a p99 under half the level (2.4–
+		// 3.9 ms measured); on a machine loaded by others (load 5–12 on 2
+		// cores: 13–17 ms) the cluster is slow for every client, and the
+		// guard rightly says so on some nodes. In between, a node's third
+		// slowest of its twenty round trips may pass the level by chance.
+		if over > 0 && refP99 <= DefaultLatencyPause/2 {
+			t.Errorf("the idle cluster read above the default level %s (%d of %d readings, up to %s on %s) while a client's p99 was %s",
+				DefaultLatencyPause, over, reads, highest, highestOn, refP99)
+		}
 		perSecond := float64(sent) / elapsed.Seconds()
 		t.Logf("%d primaries: %d guard commands in %s, %.1f/s (budget %d/s)", len(addrs), sent, elapsed.Round(time.Millisecond), perSecond, PollBudget)
 		if perSecond > PollBudget {

@@ -57,9 +57,6 @@ type Collector struct {
 	// open is when the command in flight was sent (zero when none): a
 	// node that does not answer is slow, and its latency grows with it.
 	open time.Time
-	// every is the interval the node is PINGed at now, for weighting a
-	// slow PING (p99).
-	every time.Duration
 	// multi is false when the server refused INFO with several sections
 	// (before Redis 7): INFO alone then.
 	single bool
@@ -82,7 +79,7 @@ func NewCollector(addr string, conn NodeConn, probe DiskProbe, log *slog.Logger)
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Collector{Node: addr, conn: conn, probe: probe, log: log, polled: make(chan struct{}, 1), every: pingInterval}
+	return &Collector{Node: addr, conn: conn, probe: probe, log: log, polled: make(chan struct{}, 1)}
 }
 
 // close ends the collector's connection; it sends nothing more.
@@ -150,7 +147,7 @@ func isReply(err error) bool {
 
 // addPing keeps a PING's round trip for the window. Called with c.mu held.
 func (c *Collector) addPing(now time.Time, rtt time.Duration) {
-	c.pings = append(c.pings, ping{at: now, d: rtt, w: weight(rtt, c.every)})
+	c.pings = append(c.pings, ping{at: now, d: rtt, w: weight(rtt)})
 	for len(c.pings) > 0 && now.Sub(c.pings[0].at) > latencyWindow {
 		c.pings = c.pings[1:]
 	}
@@ -236,7 +233,7 @@ func (c *Collector) latency(now time.Time) time.Duration {
 	pings := c.pings[i:]
 	if !c.open.IsZero() {
 		d := now.Sub(c.open)
-		pings = append(pings[:len(pings):len(pings)], ping{at: now, d: d, w: weight(d, c.every)})
+		pings = append(pings[:len(pings):len(pings)], ping{at: now, d: d, w: weight(d)})
 	}
 	return p99(pings)
 }

@@ -4,8 +4,9 @@
 // (Continue, Pause or Abort, with the reason), and gates the executor
 // between batches.
 //
-// Collect, decide, block: a Collector polls INFO and a PING on its own
-// connection once a second per node; Decide is a pure function of the
+// Collect, decide, block: a Collector reads INFO and times PINGs on its
+// own connection, when the gate's one poller says, within a budget of
+// commands a second for the whole target (poll.go); Decide is a pure function of the
 // figures, the run's baseline and the levels, table-tested without a
 // server; a Gate waits while any node says pause and returns the first
 // abort.

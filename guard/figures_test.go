@@ -101,11 +101,20 @@ func ones(n int) []int {
 	return out
 }
 
+func thousandUS() []ping {
+	out := make([]ping, 1000)
+	for i := range out {
+		d := time.Duration(i+1) * time.Microsecond
+		out[i] = ping{d: d, w: weight(d)}
+	}
+	return out
+}
+
 func TestP99(t *testing.T) {
 	ms := func(ds ...int) []ping {
 		var out []ping
 		for _, d := range ds {
-			out = append(out, ping{d: time.Duration(d) * time.Millisecond, w: weight(time.Duration(d)*time.Millisecond, pingInterval)})
+			out = append(out, ping{d: time.Duration(d) * time.Millisecond, w: weight(time.Duration(d) * time.Millisecond)})
 		}
 		return out
 	}
@@ -121,10 +130,15 @@ func TestP99(t *testing.T) {
 		{"none: unknown", nil, -1},
 		{"one", ms(3), 3 * time.Millisecond},
 		{"ten, one stalled 2 s: it stands for 20", ms(1, 1, 1, 1, 2000, 1, 1, 1, 1, 1), 2 * time.Second},
-		{"ten: the slowest but one, never one alone", ms(5, 1, 2, 3, 4, 6, 7, 8, 9, 10), 9 * time.Millisecond},
-		{"a hundred of 1..100 ms: the slowest but one", ms(hundred...), 99 * time.Millisecond},
+		{"ten: the third slowest, never one or two alone", ms(5, 1, 2, 3, 4, 6, 7, 8, 9, 10), 8 * time.Millisecond},
+		{"a hundred of 1..100 ms: the third slowest", ms(hundred...), 98 * time.Millisecond},
+		{"a thousand of 1..1000 µs: the p99", thousandUS(), 990 * time.Microsecond},
+		{"twenty of 1 ms, two of 40 ms (a quiet 2-core box with 40 nodes): noise", ms(append(ones(20), 40, 40)...), time.Millisecond},
+		{"twenty of 1 ms, three of 40 ms: a slow node", ms(append(ones(20), 40, 40, 40)...), 40 * time.Millisecond},
 		{"a hundred of 1 ms and one of 11 ms: a spike is not the p99", ms(append(ones(100), 11)...), time.Millisecond},
-		{"a hundred of 1 ms and two of 11 ms: two are", ms(append(ones(100), 11, 11)...), 11 * time.Millisecond},
+		{"a hundred of 1 ms and two of 11 ms: not yet", ms(append(ones(100), 11, 11)...), time.Millisecond},
+		{"a hundred of 1 ms and three of 11 ms: three are", ms(append(ones(100), 11, 11, 11)...), 11 * time.Millisecond},
+		{"twenty of 1 ms, one stalled 2 s on a node read once a second", ms(append(ones(20), 2000)...), 2 * time.Second},
 		{"a hundred of 1 ms and one of 300 ms: a stall of 3 pings", ms(append(ones(100), 300)...), 300 * time.Millisecond},
 	}
 	for _, c := range cases {

@@ -126,7 +126,6 @@ func (g *Gate) next(now time.Time) (*Collector, bool) {
 	infoEvery, pingEvery := s.of(walked == 0 || walking[best.Node])
 	best.mu.Lock()
 	best.busy = true
-	best.every = pingEvery
 	if bestInfo {
 		best.infoDue = now.Add(infoEvery)
 	} else {
