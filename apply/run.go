@@ -189,8 +189,8 @@ func Prepare(ctx context.Context, conn *redisx.Conn, job *jobs.Job, o Options) (
 	if !conn.Cluster && info["role"] != "master" {
 		return nil, fmt.Errorf("%s is a replica (role %s): apply changes keys and must run against the primary; plan may read a replica", conn.Addr, info["role"])
 	}
-	if redisx.Major(info) < 7 {
-		return nil, fmt.Errorf("%s runs Redis %s; keyjob needs 7.0 or later (EXPIRE NX/GT/LT, PEXPIRETIME)", conn.Addr, info["redis_version"])
+	if err := redisx.NeedVersion(conn.Addr, info); err != nil {
+		return nil, err
 	}
 	if err := r.checkCommands(ctx); err != nil {
 		return nil, err
