@@ -140,6 +140,10 @@ type Run struct {
 	// memoryUnknown is why MEMORY USAGE cannot be sent ("" when it can):
 	// a dump-backed key is then measured by its DUMP payload.
 	memoryUnknown string
+	// configUnknown is why CONFIG GET cannot be sent: the save points and
+	// AOF rewrite settings, so the forks the run triggers, are unknown
+	// (the fork guard reads INFO and still pauses during a fork).
+	configUnknown string
 	limiter       *rate.Limiter
 	scanLim       *rate.Limiter
 	report        *Report
