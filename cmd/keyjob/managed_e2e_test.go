@@ -79,14 +79,16 @@ func wantUnchanged(t *testing.T, what string, before, after map[string]string) {
 }
 
 // TestManaged_RenamedCommands: CONFIG, DEBUG, BGSAVE, BGREWRITEAOF, SAVE,
-// SCRIPT and MEMORY renamed away. The ticket job plans (saying what it
-// cannot know), applies and surveys; a job that needs the script and the
-// undo (a script too) are refused before any change, naming SCRIPT LOAD.
+// SCRIPT and MEMORY renamed away (and TYPE, for the survey). The ticket
+// job plans, applies and surveys, each figure it cannot read shown as
+// unknown with the reason (the plan's tables, the apply summary, the
+// guard line); a job that needs the script and the undo (a script too)
+// are refused before any change, naming SCRIPT LOAD.
 func TestManaged_RenamedCommands(t *testing.T) {
 	for _, m := range redistest.Matrix(t) {
 		t.Run(m.Name, func(t *testing.T) {
 			t.Parallel()
-			srv := redistest.Start(t, redistest.Options{Image: m.Image, Args: redistest.RenameAway(redistest.Managed...)})
+			srv := redistest.Start(t, redistest.Options{Image: m.Image, Args: redistest.RenameAway(append(redistest.Managed, "TYPE")...)})
 			c := srv.Client(t)
 			applyE2ESeed(t, 500, c)
 			before := managedSnapshot(t, c)
@@ -108,15 +110,25 @@ func TestManaged_RenamedCommands(t *testing.T) {
 			if !plan.warns("memory_unknown") || !plan.warns("config_refused") || plan.Outcomes.Change == 0 {
 				t.Errorf("plan: warnings %v, change %d; want memory_unknown and config_refused, and changes", plan.Warnings, plan.Outcomes.Change)
 			}
-			if txt := keyjob(t, nil, "plan", "--redis", srv.URL, job); !strings.Contains(txt.stdout, "MEMORY USAGE missing") {
-				t.Errorf("the text plan does not say MEMORY USAGE is missing\n%s", txt)
+			txt := keyjob(t, nil, "plan", "--redis", srv.URL, job)
+			for _, want := range []*regexp.Regexp{
+				regexp.MustCompile(`memory freed as keys expire +unknown +MEMORY USAGE missing`),
+				regexp.MustCompile(`forks the run triggers +unknown +CONFIG GET refused`),
+				regexp.MustCompile(`(?m)^total +\d+ +unknown$`),
+			} {
+				if !want.MatchString(txt.stdout) {
+					t.Errorf("the text plan does not match %s\n%s", want, txt)
+				}
 			}
 			wantUnchanged(t, "after plan", before, managedSnapshot(t, c))
 
 			s := keyjob(t, nil, "survey", "--redis", srv.URL, "--format", "json")
 			wantExit(t, s, 0)
-			if !strings.Contains(s.stdout, `"memory_unknown"`) {
-				t.Errorf("survey does not say memory is unknown\n%s", s)
+			if !strings.Contains(s.stdout, `"memory_unknown"`) || !strings.Contains(s.stdout, `"types_unknown"`) || !strings.Contains(s.stdout, `"unknown": `) {
+				t.Errorf("survey does not say memory and types are unknown\n%s", s)
+			}
+			if st := keyjob(t, nil, "survey", "--redis", srv.URL); !strings.Contains(st.stdout, "TYPE missing") {
+				t.Errorf("the text survey does not say TYPE is missing\n%s", st)
 			}
 
 			// Jobs that need the script: refused before "run started".
@@ -128,10 +140,13 @@ func TestManaged_RenamedCommands(t *testing.T) {
 				wantUnchanged(t, "after the refusal of "+name, before, managedSnapshot(t, c))
 			}
 
-			r := keyjob(t, nil, applyE2EArgs(srv.URL, state, "--yes", job)...)
+			r := keyjob(t, nil, "apply", "--redis", srv.URL, "--state-dir", state, "--progress", "log", "--yes", job)
 			wantExit(t, r, 0)
-			if !strings.Contains(r.stdout+r.stderr, "memory of a key: unknown") {
-				t.Errorf("the apply summary does not say memory is unknown\n%s", r)
+			for _, want := range []string{"memory of a key: unknown (MEMORY USAGE missing", "forks the run triggers: unknown (CONFIG GET missing",
+				"disk unknown blind (no --disk-path"} {
+				if !strings.Contains(r.stdout+r.stderr, want) {
+					t.Errorf("the apply summary or its guard line does not say %q\n%s", want, r)
+				}
 			}
 			after := managedSnapshot(t, c)
 			changed := 0
