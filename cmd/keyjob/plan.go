@@ -92,7 +92,7 @@ func plan(ctx context.Context, stdout io.Writer, job *jobs.Job, o planOptions) e
 		for i, e := range p.Errors {
 			msgs[i] = e.Code + ": " + words.Plain(e.Message, "")
 		}
-		return fmt.Errorf("the plan has errors: apply would refuse this job\n%s", strings.Join(msgs, "\n"))
+		return fmt.Errorf("the plan has errors, apply would refuse this job: %s", strings.Join(msgs, "; "))
 	}
 	if o.Detailed && p.Outcomes.Change > 0 {
 		return withCode(exitChanges, fmt.Errorf("%d changes planned", p.Outcomes.Change))
