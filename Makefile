@@ -26,6 +26,7 @@ test: $(if $(filter $(LOCAL_REDIS_IMAGE),$(KEYJOB_REDIS_IMAGE)),image)
 
 # The servers of the matrix (scripts/server-image.sh names) and the tests
 # that run on each. A server that cannot be built or started fails the run.
+# Redis 6.0 is built too, for TestMatrix_Redis6 (refused: keyjob needs 7.0).
 MATRIX_SERVERS ?= redis-7.0 redis-8.0 valkey-8.1 valkey-9
 MATRIX_TESTS ?= ^Test(Matrix|Managed)_
 
@@ -33,7 +34,8 @@ test-matrix:
 	$(GO) vet ./...
 	images="$$(bash scripts/server-image.sh $(MATRIX_SERVERS))" && \
 	test -n "$$images" && \
-	KEYJOB_MATRIX="$$(echo $$images)" $(GO) test -count=1 -timeout 40m -run '$(MATRIX_TESTS)' ./...
+	old="$$(bash scripts/server-image.sh redis-6.0)" && \
+	KEYJOB_MATRIX="$$(echo $$images)" KEYJOB_MATRIX_OLD="$$old" $(GO) test -count=1 -timeout 40m -run '$(MATRIX_TESTS)' ./...
 
 build:
 	$(GO) build -o bin/keyjob ./cmd/keyjob

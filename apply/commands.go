@@ -25,5 +25,8 @@ func (r *Run) checkCommands(ctx context.Context) error {
 		r.memoryUnknown = caps.Why(redisx.CmdMemoryUsage)
 		r.log.Warn("memory figures unknown", "reason", r.memoryUnknown)
 	}
+	if caps.Lacks(redisx.CmdConfigGet) {
+		r.configUnknown = caps.Why(redisx.CmdConfigGet)
+	}
 	return nil
 }

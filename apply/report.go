@@ -117,6 +117,9 @@ func newReport(r *Run) *Report {
 		rep.Warnings = append(rep.Warnings, "memory of a key: unknown ("+r.memoryUnknown+")"+
 			map[bool]string{true: "; backup: dump measured each key by its DUMP payload", false: ""}[r.job.Backup.Mode == jobs.BackupDump])
 	}
+	if r.configUnknown != "" {
+		rep.Warnings = append(rep.Warnings, "forks the run triggers: unknown ("+r.configUnknown+"); the fork guard reads INFO and pauses during any fork")
+	}
 	return rep
 }
 

@@ -134,6 +134,10 @@ type Run struct {
 	// memoryUnknown is why MEMORY USAGE cannot be sent ("" when it can):
 	// a dump-backed key is then measured by its DUMP payload.
 	memoryUnknown string
+	// configUnknown is why CONFIG GET cannot be sent: the save points and
+	// AOF rewrite settings, so the forks the run triggers, are unknown
+	// (the fork guard reads INFO and still pauses during a fork).
+	configUnknown string
 	limiter       *rate.Limiter
 	scanLim       *rate.Limiter
 	report        *Report
@@ -183,8 +187,8 @@ func Prepare(ctx context.Context, conn *redisx.Conn, job *jobs.Job, o Options) (
 	if !conn.Cluster && info["role"] != "master" {
 		return nil, fmt.Errorf("%s is a replica (role %s): apply changes keys and must run against the primary; plan may read a replica", conn.Addr, info["role"])
 	}
-	if redisx.Major(info) < 7 {
-		return nil, fmt.Errorf("%s runs Redis %s; keyjob needs 7.0 or later (EXPIRE NX/GT/LT, PEXPIRETIME)", conn.Addr, info["redis_version"])
+	if err := redisx.NeedVersion(conn.Addr, info); err != nil {
+		return nil, err
 	}
 	if err := r.checkCommands(ctx); err != nil {
 		return nil, err

@@ -219,6 +219,13 @@ func Undo(ctx context.Context, conn *redisx.Conn, path string, o UndoOptions) (*
 	if rep.Partial {
 		o.Logger.Warn("undoing the intact records of a journal that is not whole (--partial)", "journal", path, "problems", strings.Join(check.Problems, "; "))
 	}
+	info, err := redisx.Info(ctx, conn.Client, "server")
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", conn.Addr, err)
+	}
+	if err := redisx.NeedVersion(conn.Addr, info); err != nil {
+		return nil, err
+	}
 	nodes, err := conn.Primaries(ctx)
 	if err != nil {
 		return nil, err

@@ -384,6 +384,16 @@ func TestLines(t *testing.T) {
 			t.Errorf("%s without its INFO field: %+v, want blind", name, ln)
 		}
 	}
+	// A memory figure INFO does not give is unknown, with that reason, not
+	// "no limit".
+	noLimit := defaults()
+	noLimit.MemoryLimit = 0
+	if ln := get(Lines(FromInfo(map[string]string{"used_memory": "1"}, t0), Baseline{}, noLimit), "memory"); ln.Figure != "unknown" || !strings.Contains(ln.Note, "INFO has no maxmemory") {
+		t.Errorf("memory without maxmemory in INFO: %+v", ln)
+	}
+	if ln := get(Lines(FromInfo(map[string]string{"maxmemory": "100"}, t0), Baseline{}, defaults()), "memory"); ln.Figure != "unknown" || !strings.Contains(ln.Note, "INFO has no used_memory") {
+		t.Errorf("memory without used_memory in INFO: %+v", ln)
+	}
 	f = healthy()
 	f.UsedMemory = 99 * mib
 	if ln := get(Lines(f, Baseline{}, defaults()), "memory"); ln.State != "abort" {

@@ -34,7 +34,14 @@ func Lines(f Figures, base Baseline, l Levels) []Line {
 			mem.State = "abort"
 		}
 	} else {
-		mem.Figure, mem.State, mem.Note = "no limit", "blind", "maxmemory is 0: set guards.memory.limit to guard memory"
+		switch {
+		case f.blind("memory"):
+			mem.Figure, mem.State, mem.Note = "unknown", "blind", "INFO has no used_memory"
+		case f.blind("maxmemory") && l.MemoryLimit <= 0:
+			mem.Figure, mem.State, mem.Note = "unknown", "blind", "INFO has no maxmemory: set guards.memory.limit to guard memory"
+		default:
+			mem.Figure, mem.State, mem.Note = "no limit", "blind", "maxmemory is 0: set guards.memory.limit to guard memory"
+		}
 	}
 	if l.MemoryNeverPauses {
 		mem.Note = "a delete frees memory: never paused by it"
@@ -83,7 +90,7 @@ func Lines(f Figures, base Baseline, l Levels) []Line {
 	out = append(out, blindLine(rp, f, "replication", "INFO has no connected_slaves"))
 	lt := Line{Name: "latency", Levels: "pause above p99 " + l.LatencyPause.String(), State: "ok"}
 	if f.LatencyP99 < 0 {
-		lt.Figure, lt.State = "unknown", "blind"
+		lt.Figure, lt.State, lt.Note = "unknown", "blind", "no PING timed yet"
 	} else {
 		lt.Figure = "p99 " + f.LatencyP99.Round(10*time.Microsecond).String()
 		lt.score = float64(f.LatencyP99) / float64(max(l.LatencyPause, 1))

@@ -235,6 +235,11 @@ func (g *Gate) Status() string {
 			}
 		} else {
 			s += " " + l.State
+			if l.State == "blind" && l.Note != "" {
+				// The reason with the figure: "disk unknown blind
+				// (no --disk-path or --disk-free-command)".
+				s += " (" + l.Note + ")"
+			}
 		}
 		if len(colls) > 1 && l.node != "" {
 			s += " (" + l.node + ")"

@@ -51,8 +51,8 @@ func Build(ctx context.Context, conn *redisx.Conn, job *jobs.Job, o Options) (*P
 	if err != nil {
 		return nil, err
 	}
-	if srv.major < 7 {
-		return nil, fmt.Errorf("%s runs Redis %s; keyjob needs 7.0 or later (EXPIRE NX/GT/LT, PEXPIRETIME)", conn.Addr, srv.info["redis_version"])
+	if err := redisx.NeedVersion(conn.Addr, srv.info); err != nil {
+		return nil, err
 	}
 	if job.Needs().Idle && strings.Contains(srv.info["maxmemory_policy"], "lfu") {
 		return nil, fmt.Errorf("%w (%s): drop select.idle or plan against a server with an LRU policy", ErrLFUIdle, srv.info["maxmemory_policy"])

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -341,12 +342,22 @@ func expiryRows(p *Plan) []reportRow {
 		if graceOK && w > 0 && lo > prev && hi <= w {
 			label += ", incl. grace"
 		}
-		rows = append(rows, reportRow{label, words.Commas(b.Keys), words.Size(b.MemoryBytes)})
+		rows = append(rows, reportRow{label, words.Commas(b.Keys), memoryWords(p, b.MemoryBytes)})
 		if w > 0 {
 			prev, prevLabel = w, spokenDuration(w)
 		}
 	}
 	return rows
+}
+
+// memoryWords is a memory figure of the plan, "unknown" when MEMORY
+// USAGE could not be sent (the reason is in the warnings and the
+// projection's notes).
+func memoryWords(p *Plan, n int64) string {
+	if p.Estimates.MemoryUnknown != "" {
+		return "unknown"
+	}
+	return words.Size(n)
 }
 
 func expiryTotal(p *Plan) (keys, bytes int64) {
@@ -461,7 +472,11 @@ func projectionRows(p *Plan, st reportStyle) []reportRow {
 		rows = append(rows, reportRow{"memory added (expires entries)", words.Size(e.MemoryAddedBytes), note})
 	}
 	if p.Job.Action == "expire" || e.MemoryExpiringBytes > 0 {
-		rows = append(rows, reportRow{"memory freed as keys expire", words.Size(e.MemoryExpiringBytes), "over time, see the schedule"})
+		freed, note := words.Size(e.MemoryExpiringBytes), "over time, see the schedule"
+		if e.MemoryUnknown != "" {
+			freed, note = "unknown", e.MemoryUnknown
+		}
+		rows = append(rows, reportRow{"memory freed as keys expire", freed, note})
 	}
 
 	rows = append(rows, forkRows(p, st)...)
@@ -498,6 +513,9 @@ func forkRows(p *Plan, st reportStyle) []reportRow {
 			value, note = f[:i], f[i+2:len(f)-1]
 		}
 		rows = append(rows, reportRow{"", value, note})
+	}
+	if len(rows) == 0 && slices.ContainsFunc(p.Warnings, func(m Message) bool { return m.Code == WarnConfigRefused }) {
+		rows = append(rows, reportRow{"", "unknown", "CONFIG GET refused: save points and AOF rewrite settings unknown"})
 	}
 	if len(rows) == 0 {
 		rows = append(rows, reportRow{"", "none expected", ""})

@@ -98,7 +98,7 @@ func mdSchedule(b *bytes.Buffer, p *Plan, st reportStyle) {
 		rows = append(rows, []string{r.label, r.value, r.note})
 	}
 	keys, mem := expiryTotal(p)
-	rows = append(rows, []string{"**total**", "**" + words.Commas(keys) + "**", "**" + words.Size(mem) + "**"})
+	rows = append(rows, []string{"**total**", "**" + words.Commas(keys) + "**", "**" + memoryWords(p, mem) + "**"})
 	words.MarkdownTable(b, []string{"expire", "keys", "memory freed (est.)"}, "-::", rows)
 	if s := peakWords(p, st); s != "" {
 		b.WriteString(s + "\n\n")

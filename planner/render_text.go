@@ -149,7 +149,7 @@ func textFigures(b *bytes.Buffer, p *Plan, st reportStyle) {
 			rows = append(rows, []string{r.label, r.value, r.note})
 		}
 		keys, mem := expiryTotal(p)
-		rows = append(rows, []string{"total", words.Commas(keys), words.Size(mem)})
+		rows = append(rows, []string{"total", words.Commas(keys), memoryWords(p, mem)})
 		words.TextTable(b, "", []string{"NEW EXPIRIES AFTER THE RUN", "KEYS", "MEMORY FREED (EST.)"}, rows, "-::")
 		if s := peakWords(p, st); s != "" {
 			b.WriteString(s + "\n")

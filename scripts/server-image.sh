@@ -9,6 +9,9 @@
 #   valkey-8.1  Debian 13 "trixie"'s valkey     -> localhost/keyjob-valkey:8.1
 #   valkey-9    Debian unstable "sid"'s valkey  -> localhost/keyjob-valkey:9.x
 #   all         every one of them, in that order
+#   redis-6.0   Debian 11 "bullseye"'s redis   -> localhost/keyjob-redis:6.0
+#               (not in all: a server keyjob refuses, for the test of
+#               that refusal)
 #
 # A newer server comes with the libraries and the loader of its own suite:
 # `apt-get download` fetches the server's package and every library it
@@ -52,8 +55,8 @@ for arg in "$@"; do
 		exit 0
 		;;
 	all) servers+=(redis-7.0 redis-8.0 valkey-8.1 valkey-9) ;;
-	redis-7.0 | redis-8.0 | valkey-8.1 | valkey-9) servers+=("$arg") ;;
-	*) die "unknown server $arg (redis-7.0, redis-8.0, valkey-8.1, valkey-9, all)" ;;
+	redis-6.0 | redis-7.0 | redis-8.0 | valkey-8.1 | valkey-9) servers+=("$arg") ;;
+	*) die "unknown server $arg (redis-6.0, redis-7.0, redis-8.0, valkey-8.1, valkey-9, all)" ;;
 	esac
 done
 ((${#servers[@]})) || die "usage: $0 [--force] SERVER... (or all)"
@@ -133,16 +136,17 @@ candidate() {
 }
 
 # deps prints the package and the library packages it needs, with theirs,
-# recursively. Only libraries: valkey-tools also depends on systemd's
-# tmpfiles helpers, which a server in a container never runs.
+# recursively. Only libraries (and the Lua modules bullseye's Redis 6.0
+# links against: lua-cjson, lua-bitop): valkey-tools also depends on
+# systemd's tmpfiles helpers, which a server in a container never runs.
 deps() {
 	local libs
-	libs=$(apt-cache "${A[@]}" depends "$1" | awk '$1 ~ /Depends:$/ && $2 ~ /^(lib|zlib)/ { print $2 }' | sort -u)
+	libs=$(apt-cache "${A[@]}" depends "$1" | awk '$1 ~ /Depends:$/ && $2 ~ /^(lib|zlib|lua-)/ { print $2 }' | sort -u)
 	{
 		echo "$1"
 		# shellcheck disable=SC2086 # one word per package
 		apt-cache "${A[@]}" depends --recurse --no-recommends --no-suggests --no-conflicts \
-			--no-breaks --no-replaces --no-enhances $libs | awk '/^(lib|zlib)[a-z0-9]/ { print $1 }'
+			--no-breaks --no-replaces --no-enhances $libs | awk '/^(lib|zlib|lua-)[a-z0-9]/ { print $1 }'
 	} | sort -u
 }
 
@@ -271,6 +275,7 @@ for s in "${servers[@]}"; do
 		docker tag "$local_img" "localhost/keyjob-redis:$v"
 		echo "localhost/keyjob-redis:$v"
 		;;
+	redis-6.0) build_debian "$s" bullseye redis-tools redis 1 ;;
 	redis-8.0) build_debian "$s" trixie redis-tools redis 1 ;;
 	valkey-8.1) build_debian "$s" trixie valkey-tools valkey 1 ;;
 	valkey-9) build_debian "$s" sid valkey-tools valkey 1 ;;

@@ -16,7 +16,11 @@
 // PEXPIRETIME (PTTL before Redis 7), OBJECT IDLETIME, MEMORY USAGE
 // SAMPLES 0, INFO and TIME (and CLUSTER MYID and SLOTS to find a
 // cluster's primaries, which it reads at once), none of which changes a
-// key, its TTL or its LRU clock. Its memory is bounded whatever the
+// key, its TTL or its LRU clock. Without TYPE, OBJECT IDLETIME or MEMORY
+// USAGE (renamed away, or denied to the user) that figure is unknown and
+// the survey's notes say why; PTTL stands in for a missing PEXPIRETIME;
+// without SCAN, TIME or both expiry commands it refuses before its first
+// SCAN, naming the ACL rule. Its memory is bounded whatever the
 // keyspace: at most MaxPatterns patterns (rarer ones collapse into
 // "other"), and fixed-size samples per pattern: 256 TTLs, and the idle
 // time and MEMORY USAGE of 128 keys.

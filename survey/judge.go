@@ -27,7 +27,13 @@ const (
 	NoteVanished      = "keys_vanished"
 	NoteReplicaTarget = "target_is_replica"
 	NoteMemoryUnknown = "memory_unknown"
+	NoteTypesUnknown  = "types_unknown"
+	NoteIdleUnknown   = "idle_unknown"
 )
+
+// TypeUnknown is the type the survey counts a key under when TYPE is
+// missing or denied.
+const TypeUnknown = "unknown"
 
 // listed is how many patterns or keys a message names before "and N more".
 const listed = 5
@@ -80,7 +86,7 @@ func judge(s *Survey, gone int64) {
 			"Survey a narrower --match to see them.",
 			s.MaxPatterns, words.Commas(o.Keys), n)
 	}
-	if !s.IdleRead {
+	if !s.IdleRead && strings.Contains(policy, "lfu") {
 		s.note(NoteIdleNotRead, "Idle times were not read: maxmemory-policy is %s, and under an LFU policy the server refuses OBJECT IDLETIME.", policy)
 	}
 	if s.Target.Role == "replica" {

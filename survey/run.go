@@ -52,6 +52,9 @@ func Run(ctx context.Context, conn *redisx.Conn, o Options) (*Survey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", conn.Addr, err)
 	}
+	if err := refuse(conn); err != nil {
+		return nil, err
+	}
 	nodes, err := conn.Primaries(ctx)
 	if err != nil {
 		return nil, err
@@ -69,8 +72,13 @@ func Run(ctx context.Context, conn *redisx.Conn, o Options) (*Survey, error) {
 		Target:        target(conn, info, len(nodes)),
 		Match:         o.Match,
 		MaxPatterns:   cmp.Or(o.MaxPatterns, MaxPatterns),
-		IdleRead:      !strings.Contains(info["maxmemory_policy"], "lfu"),
+		IdleRead:      !strings.Contains(info["maxmemory_policy"], "lfu") && !conn.Caps.Lacks(redisx.CmdIdleTime),
 	}
+	// A survey degrades where a command is missing or denied (refuse has
+	// named those it cannot do without): a figure it cannot read is
+	// unknown and said so in its notes. PTTL stands in for PEXPIRETIME.
+	absolute := redisx.Major(info) >= 7 && !conn.Caps.Lacks(redisx.CmdPExpireTime)
+	readType := !conn.Caps.Lacks(redisx.CmdType)
 	sizes, err := dbSizes(ctx, nodes, conn.DB)
 	if err != nil {
 		return nil, err
@@ -85,7 +93,7 @@ func Run(ctx context.Context, conn *redisx.Conn, o Options) (*Survey, error) {
 	for i, n := range nodes {
 		walkers[i] = &walker{
 			node: n, table: newTable(o.MaxPatterns, uint64(i)+1), dbsize: sizes[i],
-			lookups:  scan.Lookups{Expiry: true, ExpireTime: redisx.Major(info) >= 7, Type: true},
+			lookups:  scan.Lookups{Expiry: true, ExpireTime: absolute, Type: readType},
 			idle:     s.IdleRead,
 			memory:   !conn.Caps.Lacks(redisx.CmdMemoryUsage),
 			progress: o.Progress, total: &scanned,
@@ -115,7 +123,38 @@ func Run(ctx context.Context, conn *redisx.Conn, o Options) (*Survey, error) {
 	if why := conn.Caps.Why(redisx.CmdMemoryUsage); why != "" {
 		s.note(NoteMemoryUnknown, "The memory of a key cannot be read: %s. Every memory figure of this survey is unknown (shown as 0).", why)
 	}
+	if why := conn.Caps.Why(redisx.CmdType); why != "" {
+		s.note(NoteTypesUnknown, "The type of a key cannot be read: %s. Every key's type is %s, and no job file written from this survey selects a type.", why, TypeUnknown)
+	}
+	if why := conn.Caps.Why(redisx.CmdIdleTime); why != "" {
+		s.note(NoteIdleUnknown, "The idle time of a key cannot be read: %s. Idle times are unknown.", why)
+	}
 	return s, nil
+}
+
+// refuse names the commands a survey cannot do without, before its first
+// SCAN: SCAN, TIME, the expiry (PEXPIRETIME, or PTTL in its stead) and, on
+// a cluster, CLUSTER MYID and SLOTS.
+func refuse(conn *redisx.Conn) error {
+	e := &redisx.MissingError{Addr: conn.Addr, What: "the survey"}
+	lack := func(cmd, what string) {
+		if conn.Caps.Lacks(cmd) {
+			e.Lacking = append(e.Lacking, redisx.Lacking{Cmd: cmd, For: what, Why: conn.Caps.Why(cmd)})
+		}
+	}
+	lack(redisx.CmdScan, "walk the keyspace")
+	lack(redisx.CmdTime, "the server's clock")
+	if conn.Caps.Lacks(redisx.CmdPTTL) {
+		lack(redisx.CmdPExpireTime, "a key's TTL and whether it still exists (PTTL would do)")
+	}
+	if conn.Cluster {
+		lack(redisx.CmdClusterMyID, "a node's identity")
+		lack(redisx.CmdClusterSlot, "which primary serves which slots")
+	}
+	if len(e.Lacking) == 0 {
+		return nil
+	}
+	return e
 }
 
 func limiter(o Options) *rate.Limiter {
@@ -253,7 +292,11 @@ func (w *walker) batch(ctx context.Context, keys []string) error {
 		}
 		w.scanned++
 		e := w.table.lookup(ki.Name)
-		if slot := w.table.count(e, ki.Type, ki.ExpireAt, nowMS); slot >= 0 {
+		typ := ki.Type
+		if !w.lookups.Type {
+			typ = TypeUnknown
+		}
+		if slot := w.table.count(e, typ, ki.ExpireAt, nowMS); slot >= 0 {
 			w.names = append(w.names, ki.Name)
 			w.pending = append(w.pending, pending{e, slot})
 		}

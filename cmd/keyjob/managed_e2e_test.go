@@ -79,14 +79,16 @@ func wantUnchanged(t *testing.T, what string, before, after map[string]string) {
 }
 
 // TestManaged_RenamedCommands: CONFIG, DEBUG, BGSAVE, BGREWRITEAOF, SAVE,
-// SCRIPT and MEMORY renamed away. The ticket job plans (saying what it
-// cannot know), applies and surveys; a job that needs the script and the
-// undo (a script too) are refused before any change, naming SCRIPT LOAD.
+// SCRIPT and MEMORY renamed away (and TYPE, for the survey). The ticket
+// job plans, applies and surveys, each figure it cannot read shown as
+// unknown with the reason (the plan's tables, the apply summary, the
+// guard line); a job that needs the script and the undo (a script too)
+// are refused before any change, naming SCRIPT LOAD.
 func TestManaged_RenamedCommands(t *testing.T) {
 	for _, m := range redistest.Matrix(t) {
 		t.Run(m.Name, func(t *testing.T) {
 			t.Parallel()
-			srv := redistest.Start(t, redistest.Options{Image: m.Image, Args: redistest.RenameAway(redistest.Managed...)})
+			srv := redistest.Start(t, redistest.Options{Image: m.Image, Args: redistest.RenameAway(append(redistest.Managed, "TYPE")...)})
 			c := srv.Client(t)
 			applyE2ESeed(t, 500, c)
 			before := managedSnapshot(t, c)
@@ -108,15 +110,25 @@ func TestManaged_RenamedCommands(t *testing.T) {
 			if !plan.warns("memory_unknown") || !plan.warns("config_refused") || plan.Outcomes.Change == 0 {
 				t.Errorf("plan: warnings %v, change %d; want memory_unknown and config_refused, and changes", plan.Warnings, plan.Outcomes.Change)
 			}
-			if txt := keyjob(t, nil, "plan", "--redis", srv.URL, job); !strings.Contains(txt.stdout, "MEMORY USAGE missing") {
-				t.Errorf("the text plan does not say MEMORY USAGE is missing\n%s", txt)
+			txt := keyjob(t, nil, "plan", "--redis", srv.URL, job)
+			for _, want := range []*regexp.Regexp{
+				regexp.MustCompile(`memory freed as keys expire +unknown +MEMORY USAGE missing`),
+				regexp.MustCompile(`forks the run triggers +unknown +CONFIG GET refused`),
+				regexp.MustCompile(`(?m)^total +\d+ +unknown$`),
+			} {
+				if !want.MatchString(txt.stdout) {
+					t.Errorf("the text plan does not match %s\n%s", want, txt)
+				}
 			}
 			wantUnchanged(t, "after plan", before, managedSnapshot(t, c))
 
 			s := keyjob(t, nil, "survey", "--redis", srv.URL, "--format", "json")
 			wantExit(t, s, 0)
-			if !strings.Contains(s.stdout, `"memory_unknown"`) {
-				t.Errorf("survey does not say memory is unknown\n%s", s)
+			if !strings.Contains(s.stdout, `"memory_unknown"`) || !strings.Contains(s.stdout, `"types_unknown"`) || !strings.Contains(s.stdout, `"unknown": `) {
+				t.Errorf("survey does not say memory and types are unknown\n%s", s)
+			}
+			if st := keyjob(t, nil, "survey", "--redis", srv.URL); !strings.Contains(st.stdout, "TYPE missing") {
+				t.Errorf("the text survey does not say TYPE is missing\n%s", st)
 			}
 
 			// Jobs that need the script: refused before "run started".
@@ -128,10 +140,13 @@ func TestManaged_RenamedCommands(t *testing.T) {
 				wantUnchanged(t, "after the refusal of "+name, before, managedSnapshot(t, c))
 			}
 
-			r := keyjob(t, nil, applyE2EArgs(srv.URL, state, "--yes", job)...)
+			r := keyjob(t, nil, "apply", "--redis", srv.URL, "--state-dir", state, "--progress", "log", "--yes", job)
 			wantExit(t, r, 0)
-			if !strings.Contains(r.stdout+r.stderr, "memory of a key: unknown") {
-				t.Errorf("the apply summary does not say memory is unknown\n%s", r)
+			for _, want := range []string{"memory of a key: unknown (MEMORY USAGE missing", "forks the run triggers: unknown (CONFIG GET missing",
+				"disk unknown blind (no --disk-path"} {
+				if !strings.Contains(r.stdout+r.stderr, want) {
+					t.Errorf("the apply summary or its guard line does not say %q\n%s", want, r)
+				}
 			}
 			after := managedSnapshot(t, c)
 			changed := 0
@@ -157,14 +172,19 @@ func TestManaged_RenamedCommands(t *testing.T) {
 	}
 }
 
-// TestManaged_LeastPrivilege: for each of the README's apply rules, a user
-// with all the others runs the ticket job and the dump-backed delete.
-// Each run works (then it is undone) or is refused before any change,
-// naming the command.
+// TestManaged_LeastPrivilege: the README's least-privilege rules minus
+// one command at a time. With the plan rules, plan and survey; with the
+// apply rules, apply stopped by --limit and resumed, then undo, of the
+// ticket job and of the dump-backed delete, all as that user. Each either
+// works (undo gives the keyspace back) or is refused before any change,
+// naming the command and its ACL rule. survey degrades where it can:
+// without +type the types are unknown, without +object|idletime the idle
+// times, and its notes say so.
 func TestManaged_LeastPrivilege(t *testing.T) {
-	managedApplyRules := readmeRule(t, "keyjob-apply")
-	if len(managedApplyRules) < 20 {
-		t.Fatalf("README's keyjob-apply rules not found: %v", managedApplyRules)
+	planRules := readmeRule(t, "keyjob-plan")
+	applyRules := readmeRule(t, "keyjob-apply")
+	if len(planRules) < 15 || len(applyRules) < 20 {
+		t.Fatalf("README's keyjob-plan or keyjob-apply rules not found: %v, %v", planRules, applyRules)
 	}
 	for _, m := range redistest.Matrix(t) {
 		t.Run(m.Name, func(t *testing.T) {
@@ -174,12 +194,16 @@ func TestManaged_LeastPrivilege(t *testing.T) {
 			c := srv.Client(t)
 			applyE2ESeed(t, 200, c)
 			dir := t.TempDir()
-			jobs := []string{writeJob(t, dir, "job.yaml", applyE2ETicketJob), example("drop-deal-clicks.yaml")}
+			ticket := writeJob(t, dir, "job.yaml", applyE2ETicketJob)
+			jobs := []string{ticket, example("drop-deal-clicks.yaml")}
 			before := managedSnapshot(t, c)
-			for i, drop := range managedApplyRules {
-				user := "u" + strconv.Itoa(i)
-				args := []string{"ACL", "SETUSER", user, "on", ">pw", "resetkeys", "~*", "resetchannels", "-@all"}
-				for _, r := range managedApplyRules {
+			n := 0
+			// user makes a user with rules less drop and returns its URL.
+			user := func(rules []string, drop string) string {
+				n++
+				name := "u" + strconv.Itoa(n)
+				args := []string{"ACL", "SETUSER", name, "on", ">pw", "resetkeys", "~*", "resetchannels", "-@all"}
+				for _, r := range rules {
 					if r != drop {
 						args = append(args, r)
 					}
@@ -187,30 +211,95 @@ func TestManaged_LeastPrivilege(t *testing.T) {
 				if err := c.Do(ctx, c.B().Arbitrary(args...).Build()).Error(); err != nil {
 					t.Fatal(err)
 				}
-				url := strings.Replace(srv.URL, "redis://", "redis://"+user+":pw@", 1)
-				name := strings.ToLower(strings.TrimPrefix(drop, "+"))
+				return strings.Replace(srv.URL, "redis://", "redis://"+name+":pw@", 1)
+			}
+			// refused checks a failed run named the command and its rule,
+			// before any change.
+			refused := func(drop, what string, r result, want map[string]string) {
+				t.Helper()
+				cmd := strings.ToLower(strings.TrimPrefix(drop, "+"))
+				low := strings.ToLower(r.stderr)
+				if !strings.Contains(low, cmd) && !strings.Contains(low, strings.ReplaceAll(cmd, "|", " ")) {
+					t.Errorf("without %s, %s failed without naming it\n%s", drop, what, r)
+				}
+				if !strings.Contains(r.stderr, "ACL rule "+drop) && !strings.Contains(r.stderr, "NOPERM") && !strings.Contains(r.stderr, "NOAUTH") && !strings.Contains(r.stderr, "WRONGPASS") {
+					t.Errorf("without %s, %s failed without naming the ACL rule %s\n%s", drop, what, drop, r)
+				}
+				if strings.Contains(r.stderr, "run started") {
+					t.Errorf("without %s, %s failed after it started\n%s", drop, what, r)
+				}
+				wantUnchanged(t, what+" without "+drop, want, managedSnapshot(t, c))
+				t.Logf("without %s: %s refused", drop, what)
+			}
+
+			// What the README and docs/commands.md say keyjob works without
+			// (standalone, no /db in the URL): refusing is a failure there.
+			works := map[string]bool{"+client|setname": true, "+hello": true, "+config|get": true, "+memory|usage": true,
+				"+object|freq": true, "+select": true, "+cluster|myid": true, "+cluster|slots": true}
+			for _, drop := range planRules {
+				url := user(planRules, drop)
+				p := keyjob(t, nil, "plan", "--redis", url, "--format", "json", ticket)
+				if p.code != 0 && works[drop] {
+					t.Errorf("without %s, plan failed\n%s", drop, p)
+				} else if p.code != 0 {
+					refused(drop, "plan", p, before)
+				} else {
+					t.Logf("without %s: plan works", drop)
+				}
+				wantUnchanged(t, "plan without "+drop, before, managedSnapshot(t, c))
+				s := keyjob(t, nil, "survey", "--redis", url, "--format", "json")
+				switch {
+				case s.code != 0 && (works[drop] || drop == "+type" || drop == "+object|idletime"):
+					t.Errorf("without %s, survey failed\n%s", drop, s)
+				case s.code != 0:
+					refused(drop, "survey", s, before)
+				case drop == "+type" && !strings.Contains(s.stdout, `"types_unknown"`):
+					t.Errorf("survey without +type does not note types_unknown\n%s", s)
+				case drop == "+object|idletime" && !strings.Contains(s.stdout, `"idle_unknown"`):
+					t.Errorf("survey without +object|idletime does not note idle_unknown\n%s", s)
+				default:
+					t.Logf("without %s: survey works", drop)
+				}
+				wantUnchanged(t, "survey without "+drop, before, managedSnapshot(t, c))
+			}
+			for _, need := range []string{"+scan", "+time", "+info"} {
+				if s := keyjob(t, nil, "survey", "--redis", user(planRules, need), "--format", "json"); s.code == 0 {
+					t.Errorf("survey without %s worked\n%s", need, s)
+				}
+			}
+
+			for _, drop := range applyRules {
+				url := user(applyRules, drop)
 				for _, job := range jobs {
-					state := filepath.Join(dir, "state-"+user)
-					r := keyjob(t, nil, applyE2EArgs(url, state, "--yes", "--allow-looser-guards", job)...)
+					base := filepath.Base(job)
+					state := filepath.Join(dir, "state-"+strconv.Itoa(n)+"-"+base)
+					r := keyjob(t, nil, applyE2EArgs(url, state, "--yes", "--allow-looser-guards", "--limit", "5", job)...)
 					if r.code != 0 {
-						low := strings.ToLower(r.stderr)
-						if !strings.Contains(low, name) && !strings.Contains(low, strings.ReplaceAll(name, "|", " ")) {
-							t.Errorf("without %s, %s failed without naming it\n%s", drop, filepath.Base(job), r)
+						if works[drop] {
+							t.Errorf("without %s, apply of %s failed\n%s", drop, base, r)
 						}
-						if strings.Contains(r.stderr, "run started") {
-							t.Errorf("without %s, %s failed after it started\n%s", drop, filepath.Base(job), r)
-						}
-						wantUnchanged(t, "without "+drop, before, managedSnapshot(t, c))
-						t.Logf("without %s: %s refused", drop, filepath.Base(job))
+						refused(drop, "apply of "+base, r, before)
 						continue
 					}
-					if a := managedSnapshot(t, c); len(a) == len(before) && filepath.Base(job) != "job.yaml" {
-						t.Errorf("without %s, %s succeeded but deleted nothing", drop, filepath.Base(job))
+					r = keyjob(t, nil, applyE2EArgs(url, state, "--yes", "--allow-looser-guards", "--resume", job)...)
+					if r.code != 0 {
+						t.Errorf("without %s, %s's resume failed after its start worked\n%s", drop, base, r)
+						continue
 					}
-					t.Logf("without %s: %s works", drop, filepath.Base(job))
-					jobName := map[bool]string{true: "ticket-ttl-backfill", false: "drop-deal-clicks"}[filepath.Base(job) == "job.yaml"]
+					after := managedSnapshot(t, c)
+					if len(after) == len(before) && base != "job.yaml" {
+						t.Errorf("without %s, %s succeeded but deleted nothing", drop, base)
+					}
+					t.Logf("without %s: apply and resume of %s work", drop, base)
+					jobName := map[bool]string{true: "ticket-ttl-backfill", false: "drop-deal-clicks"}[base == "job.yaml"]
 					cp := readCheckpoint(t, state, jobName)
-					u := keyjob(t, nil, applyE2EUndoArgs(srv.URL, "--yes", cp.Journal)...)
+					u := keyjob(t, nil, applyE2EUndoArgs(url, "--yes", cp.Journal)...)
+					if u.code != 0 {
+						refused(drop, "undo of "+base, u, after)
+						u = keyjob(t, nil, applyE2EUndoArgs(srv.URL, "--yes", cp.Journal)...)
+					} else {
+						t.Logf("without %s: undo of %s works", drop, base)
+					}
 					wantExit(t, u, 0)
 					wantUnchanged(t, "after undo (without "+drop+")", before, managedSnapshot(t, c))
 				}

@@ -12,6 +12,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/keyjob/keyjob/internal/redisx"
+	"github.com/keyjob/keyjob/internal/words"
 	"github.com/keyjob/keyjob/jobs"
 	"github.com/keyjob/keyjob/planner"
 )
@@ -85,11 +86,13 @@ func plan(ctx context.Context, stdout io.Writer, job *jobs.Job, o planOptions) e
 		return err
 	}
 	if len(p.Errors) > 0 {
+		// The messages too, not only their codes: a plan in JSON on
+		// stdout is read by a machine, the operator reads stderr.
 		msgs := make([]string, len(p.Errors))
 		for i, e := range p.Errors {
-			msgs[i] = e.Code
+			msgs[i] = e.Code + ": " + words.Plain(e.Message, "")
 		}
-		return fmt.Errorf("the plan has errors (%s): apply would refuse this job", strings.Join(msgs, ", "))
+		return fmt.Errorf("the plan has errors, apply would refuse this job: %s", strings.Join(msgs, "; "))
 	}
 	if o.Detailed && p.Outcomes.Change > 0 {
 		return withCode(exitChanges, fmt.Errorf("%d changes planned", p.Outcomes.Change))

@@ -66,6 +66,9 @@ type Options struct {
 	// Image is the server's image; "" is Image(t)'s. The matrix tests
 	// name one of Matrix's.
 	Image string
+	// Pre7: a server older than Redis 7.0 (the refusal's test), which
+	// knows no --enable-debug-command (its DEBUG is always on).
+	Pre7 bool
 }
 
 // args is the redis-server command line. Both LocalImage (entrypoint
@@ -78,11 +81,13 @@ func (o Options) args() []string {
 	}
 	args := []string{
 		"--protected-mode", "no",
-		"--enable-debug-command", "yes",
 		"--save", o.Save,
 		"--maxmemory", maxmem,
 		// Replicas sync at once instead of waiting 5s for more of them.
 		"--repl-diskless-sync-delay", "0",
+	}
+	if !o.Pre7 {
+		args = append(args, "--enable-debug-command", "yes")
 	}
 	if o.Policy != "" {
 		args = append(args, "--maxmemory-policy", o.Policy)

@@ -217,6 +217,7 @@ func Grant(cmd string) string { return "+" + cmd }
 type MissingError struct {
 	Addr    string
 	Lacking []Lacking
+	What    string // what is refused: "this job" when empty ("the survey")
 }
 
 // Lacking is one command a refused job needs.
@@ -233,8 +234,12 @@ func (e *MissingError) Error() string {
 		why = append(why, l.Why)
 		rules = append(rules, Grant(l.Cmd))
 	}
-	return fmt.Sprintf("%s: this job needs %s but %s: nothing was changed; rename it back on the server, or grant it to the user with the ACL rule %s",
-		e.Addr, strings.Join(needs, ", "), strings.Join(why, "; "), strings.Join(rules, " "))
+	what := e.What
+	if what == "" {
+		what = "this job"
+	}
+	return fmt.Sprintf("%s: %s needs %s but %s: nothing was changed; rename it back on the server, or grant it to the user with the ACL rule %s",
+		e.Addr, what, strings.Join(needs, ", "), strings.Join(why, "; "), strings.Join(rules, " "))
 }
 
 // ProbeCaps asks the server behind client what it can do: HELLO, INFO

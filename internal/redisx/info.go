@@ -139,3 +139,17 @@ func Major(info map[string]string) int {
 	n, _ := strconv.Atoi(strings.SplitN(info["redis_version"], ".", 2)[0])
 	return n
 }
+
+// MinMajor is the oldest Redis plan, apply and undo run on: EXPIRE
+// NX/GT/LT and PEXPIRETIME (7.0) make the atomic re-check and the exact
+// journal possible. Valkey answers redis_version 7.2.4.
+const MinMajor = 7
+
+// NeedVersion refuses a server older than MinMajor, naming the minimum;
+// info is its INFO server. survey, read-only, runs on older servers too.
+func NeedVersion(addr string, info map[string]string) error {
+	if Major(info) >= MinMajor {
+		return nil
+	}
+	return fmt.Errorf("%s runs Redis %s; keyjob needs Redis 7.0 or later (EXPIRE NX/GT/LT, PEXPIRETIME) for plan, apply and undo: nothing was changed; survey works on it", addr, info["redis_version"])
+}

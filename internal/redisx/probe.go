@@ -112,14 +112,19 @@ func (p *Probe) connect(ctx context.Context) error {
 		return err
 	}
 	p.c, p.ts, p.br = c, ts, bufio.NewReaderSize(c, probeBuffer)
-	for _, cmd := range [][]string{p.auth, {"CLIENT", "SETNAME", "keyjob-guard"}} {
-		if cmd == nil {
-			continue
-		}
-		if _, _, err := p.do(ctx, cmd); err != nil {
+	if p.auth != nil {
+		if _, _, err := p.do(ctx, p.auth); err != nil {
 			p.close()
 			return err
 		}
+	}
+	// The name is a courtesy in CLIENT LIST: a user without
+	// +client|setname (or CLIENT renamed away) answers with an error
+	// reply, and the guards go on unnamed.
+	var re *ErrReply
+	if _, _, err := p.do(ctx, []string{"CLIENT", "SETNAME", "keyjob-guard"}); err != nil && !errors.As(err, &re) {
+		p.close()
+		return err
 	}
 	return nil
 }
