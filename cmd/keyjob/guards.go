@@ -116,3 +116,21 @@ func blindGuards(w io.Writer, g *guard.Gate) {
 		fmt.Fprintf(w, "guards that cannot be evaluated: %s\n", strings.Join(blind, ", "))
 	}
 }
+
+// guardSteps adds to a guard's refusal the command that accepts it, where
+// a flag does: --allow-looser-guards, --from-high-memory,
+// --from-high-latency.
+func guardSteps(err error, o applyOptions, job *jobs.Job) error {
+	var looser *guard.ErrLooser
+	var high *guard.ErrHighMemory
+	var slow *guard.ErrHighLatency
+	switch {
+	case errors.As(err, &looser) && !o.Guards.AllowLooser:
+		return withSteps(err, applyStep(o.Invocation, job.Path, "to accept the looser levels", "--allow-looser-guards"))
+	case errors.As(err, &high) && !o.Guards.FromHighMemory:
+		return withSteps(err, applyStep(o.Invocation, job.Path, "to run from here", "--from-high-memory"))
+	case errors.As(err, &slow) && !o.Guards.FromHighLatency:
+		return withSteps(err, applyStep(o.Invocation, job.Path, "to run from here", "--from-high-latency"))
+	}
+	return err
+}

@@ -40,6 +40,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	code := exitCode(err, ctx)
 	if err != nil {
 		fmt.Fprintf(stderr, "keyjob: %v\n", err)
+		printErrorSteps(stderr, err)
 	}
 	return code
 }
