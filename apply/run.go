@@ -150,6 +150,9 @@ type Run struct {
 	// retuned: the job file changed since the checkpoint, its effect not.
 	retuned  bool
 	runStart time.Time
+	// badNames are the first keys of this invocation whose timestamp was
+	// bad, for the unit-mistake abort to try other formats on (under mu).
+	badNames []string
 	lastSave time.Time
 	began    time.Time
 	// serverAt is the server's clock when the run (this invocation) began:

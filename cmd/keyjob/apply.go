@@ -177,7 +177,7 @@ func runApply(ctx context.Context, stdout, stderr io.Writer, job *jobs.Job, o ap
 	var x apply.Exec // what Execute needs, made once the summary was read
 	summary := reviewed
 	if summary == nil && !run.Resumed {
-		if summary, err = planner.Build(ctx, conn, job, planner.Options{Sample: summarySample, Rate: o.Run.Rate, ScanRate: o.Run.ScanRate, ShardsAtOnce: o.Run.ShardsAtOnce}); err != nil {
+		if summary, err = planner.Build(ctx, conn, job, planner.Options{Sample: summarySample, Rate: o.Run.Rate, ScanRate: o.Run.ScanRate, ShardsAtOnce: o.Run.ShardsAtOnce, DiskProbe: o.Guards.diskProbe()}); err != nil {
 			return fmt.Errorf("summary: %w", err)
 		}
 	}

@@ -65,13 +65,19 @@ func (o guardOptions) start(log *slog.Logger) guard.StartOptions {
 	if o.MaxPause == 0 {
 		s.MaxPause = -1 // the flag's 0: no limit
 	}
+	s.Probe = o.diskProbe()
+	return s
+}
+
+// diskProbe is --disk-path or --disk-free-command; nil without either.
+func (o guardOptions) diskProbe() guard.DiskProbe {
 	switch {
 	case o.DiskPath != "":
-		s.Probe = guard.PathProbe(o.DiskPath)
+		return guard.PathProbe(o.DiskPath)
 	case o.DiskCommand != "":
-		s.Probe = guard.CommandProbe(o.DiskCommand)
+		return guard.CommandProbe(o.DiskCommand)
 	}
-	return s
+	return nil
 }
 
 // startGuards starts the guards (guard.Start) and maps their refusals to

@@ -149,3 +149,30 @@ func TestHintsE2E_RunAsPrinted(t *testing.T) {
 	wantExit(t, r, 4)
 	wantExit(t, paste(t, dir, env, hint(t, r, "to run without confirmation")), 0)
 }
+
+// The apply summary agrees with the flags given: with --disk-path on a
+// server with AOF, the disk guard line shows the free disk it reads and
+// the summary does not ask for --disk-path; without it, it does.
+func TestApplyE2E_SummaryDiskPath(t *testing.T) {
+	srv := redistest.Start(t, redistest.Options{AOF: true})
+	applyE2ESeed(t, 200, srv.Client(t))
+	dir := t.TempDir()
+	job := writeJob(t, dir, "job.yaml", applyE2ETicketJob)
+
+	r := keyjob(t, nil, applyE2EArgs(srv.URL, filepath.Join(dir, "a"), "--yes", "--disk-path", dir, job)...)
+	wantExit(t, r, 0)
+	for _, bad := range []string{"apply needs --disk-path", "--disk-path DIR", "aof_without_disk_probe", "unknown"} {
+		if strings.Contains(r.stdout, bad) {
+			t.Errorf("with --disk-path the summary says %q\n%s", bad, r)
+		}
+	}
+	if !strings.Contains(r.stdout, "read with --disk-path "+dir) {
+		t.Errorf("the summary's disk line does not show the --disk-path reading\n%s", r)
+	}
+
+	r = keyjob(t, nil, applyE2EArgs(srv.URL, filepath.Join(dir, "b"), "--yes", job)...)
+	wantExit(t, r, 0)
+	if !strings.Contains(r.stdout, "apply needs --disk-path") {
+		t.Errorf("without --disk-path the summary does not ask for it\n%s", r)
+	}
+}
