@@ -303,7 +303,8 @@ func (r *Run) gates(ctx context.Context) error {
 		}
 		r.mu.Unlock()
 		if changed && paused {
-			r.log.Info("paused", "reason", reason)
+			by, resume := PauseWords(reason)
+			r.log.Warn("paused", "by", by, "resume", resume)
 		} else if changed {
 			r.log.Info("resumed", "after", reason)
 		}

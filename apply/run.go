@@ -50,9 +50,10 @@ type Exec struct {
 	Gate    Gate
 	Observe func(Progress)
 	Logger  *slog.Logger
-	// Expected is the number of keys the walk is expected to scan, for the
-	// progress bar's total and ETA (from the plan or the sample); 0 uses
-	// the database's size.
+	// Expected is the number of keys the walk is expected to scan in all,
+	// for the progress bar's total and ETA (from the plan or the sample);
+	// kept in the checkpoint, so 0 on a resume uses the first
+	// invocation's.
 	Expected int64
 	// Planned is the reviewed plan's change count, 0 when none: a
 	// completed run that is more than 10% off says the keyspace drifted.
@@ -259,6 +260,14 @@ func (r *Run) Execute(ctx context.Context, x Exec) (*Report, error) {
 	r.nodeScanned = map[string]int64{}
 	if err := r.open(ctx); err != nil {
 		return nil, err
+	}
+	// The total the progress counts against survives a resume: the first
+	// invocation's summary or plan sets it, a resume (which has none)
+	// reads it back.
+	if r.x.Expected > 0 && !r.Resumed {
+		r.cp.Expected = r.x.Expected
+	} else if r.x.Expected == 0 {
+		r.x.Expected = r.cp.Expected
 	}
 	r.step = r.newStep()
 	r.report = newReport(r)

@@ -170,7 +170,9 @@ func runApply(ctx context.Context, stdout, stderr io.Writer, job *jobs.Job, o ap
 	// change is measured while the summary is read and confirmed.
 	guardCtx, stopGuards := context.WithCancel(ctx)
 	defer stopGuards()
-	gate, err := startGuards(guardCtx, conn, job, o.Guards, newLogger(stderr, o.LogFormat))
+	// The guards log to stderr until the display starts, then above it.
+	guardLog := &switchWriter{w: stderr}
+	gate, err := startGuards(guardCtx, conn, job, o.Guards, newLogger(guardLog, o.LogFormat))
 	if err != nil {
 		return guardSteps(err, o, job)
 	}
@@ -221,6 +223,10 @@ func runApply(ctx context.Context, stdout, stderr io.Writer, job *jobs.Job, o ap
 	}
 	header := fmt.Sprintf("keyjob apply %s → %s   rate %s", job.Name, conn.Target(), rateWords(job, o.Run.Rate))
 	ui := newProgress(ctx, o.Progress, stderr, o.LogFormat, header, status)
+	guardLog.set(ui.out)
+	if gate != nil {
+		ui.setGuardPause(gate.Pause)
+	}
 	x.Observe, x.Logger = ui.Update, ui.log
 	restore := func() {}
 	if ui.mode == "bar" && term.IsTerminal(int(o.Stdin.Fd())) {
@@ -232,6 +238,7 @@ func runApply(ctx context.Context, stdout, stderr io.Writer, job *jobs.Job, o ap
 	rep, err := run.Execute(ctx, x)
 	restore()
 	ui.Finish()
+	guardLog.set(stderr)
 	if rep != nil {
 		rep.Summary(stdout)
 		jp, mp := rep.Paths(o.Run.StateDir)
