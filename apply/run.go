@@ -55,6 +55,10 @@ type Exec struct {
 	// kept in the checkpoint, so 0 on a resume uses the first
 	// invocation's.
 	Expected int64
+	// Resume is the command line that resumes the run, as the command
+	// line prints it (its flags, no password), for the run report; ""
+	// names a bare "keyjob apply --resume JOB".
+	Resume string
 	// Planned is the reviewed plan's change count, 0 when none: a
 	// completed run that is more than 10% off says the keyspace drifted.
 	Planned int64

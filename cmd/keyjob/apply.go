@@ -235,6 +235,7 @@ func runApply(ctx context.Context, stdout, stderr io.Writer, job *jobs.Job, o ap
 	if reviewed != nil {
 		x.Planned = reviewed.Outcomes.Change
 	}
+	x.Resume = applyStep(o.Invocation, job.Path, "resume", "--resume").command
 	rep, err := run.Execute(ctx, x)
 	restore()
 	ui.Finish()

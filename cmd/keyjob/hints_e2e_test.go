@@ -100,6 +100,12 @@ func TestHintsE2E_RunAsPrinted(t *testing.T) {
 	if strings.Contains(resume, "--limit") {
 		t.Errorf("resume line %q repeats --limit", resume)
 	}
+	// The run report names the same resume line.
+	if md, _, ok := strings.Cut(strings.TrimPrefix(r.stdout[strings.Index(r.stdout, "report: "):], "report: "), ","); !ok {
+		t.Errorf("no report line\n%s", r)
+	} else if b, err := os.ReadFile(filepath.Join(dir, md)); err != nil || !strings.Contains(string(b), "continue with `"+resume+"`") {
+		t.Errorf("the report %s does not name the resume line %q (%v)", md, resume, err)
+	}
 	if !strings.Contains(r.stdout, "set REDIS_URL") {
 		t.Errorf("the hints read $REDIS_URL without saying to set it\n%s", r)
 	}
