@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -205,6 +206,9 @@ func (r *Run) decide(ctx context.Context, node redisx.Node, keys []string, count
 	for _, d := range ds {
 		if d.Outcome != jobs.Change {
 			counts[string(d.Outcome)]++
+			if d.Outcome == jobs.SkipBadTimestamp {
+				r.noteBad(d.Info.Name)
+			}
 			continue
 		}
 		p := pending{change: change{key: d.Info.Name}, prev: d.Info.ExpireAt, grace: d.Grace, dec: d}
@@ -299,7 +303,8 @@ func (r *Run) gates(ctx context.Context) error {
 		}
 		r.mu.Unlock()
 		if changed && paused {
-			r.log.Info("paused", "reason", reason)
+			by, resume := PauseWords(reason)
+			r.log.Warn("paused", "by", by, "resume", resume)
 		} else if changed {
 			r.log.Info("resumed", "after", reason)
 		}
@@ -594,7 +599,28 @@ func (r *Run) unitMistake() error {
 	if bad < 100 || float64(bad) <= 0.01*float64(changes) {
 		return nil
 	}
-	return &AbortError{Guard: "bad_timestamp", Reason: fmt.Sprintf("%d keys have a timestamp that does not parse or lies too far in the future, more than 1%% of the %d changed: the format is probably wrong", bad, changes)}
+	r.mu.Lock()
+	names := slices.Clone(r.badNames)
+	r.mu.Unlock()
+	reason := fmt.Sprintf("%d of the %d keys with a timestamp (%.1f%%) have one that format: %s cannot read or that lies too far in the future, more than 1%% of the keys changed: the format is probably wrong",
+		bad, bad+changes, 100*float64(bad)/float64(bad+changes), r.job.Action.Expire.From.Format)
+	if g := r.job.GuessFormat(names, jobs.Clock{Now: time.Now(), RunStart: r.runStart}); g != nil {
+		reason += ". " + g.Words()
+	}
+	return &AbortError{Guard: "bad_timestamp", Reason: reason}
+}
+
+// badSamples is how many bad_timestamp keys a run keeps for the
+// unit-mistake abort's guess.
+const badSamples = 10
+
+// noteBad keeps the name of a key whose timestamp was bad.
+func (r *Run) noteBad(name string) {
+	r.mu.Lock()
+	if len(r.badNames) < badSamples {
+		r.badNames = append(r.badNames, name)
+	}
+	r.mu.Unlock()
 }
 
 func (r *Run) observe(node redisx.Node, done bool) {

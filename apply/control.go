@@ -3,6 +3,7 @@ package apply
 import (
 	"context"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -77,20 +78,39 @@ func (c *Control) poke() {
 	}
 }
 
+// The reasons of an operator's pause.
+const (
+	pausedByKey   = "paused by the operator (p)"
+	pauseFileWord = "pause file "
+)
+
 // pausedBy says why the run must wait, or "".
 func (c *Control) pausedBy() string {
 	c.mu.Lock()
 	p := c.paused
 	c.mu.Unlock()
 	if p {
-		return "paused by the operator (p)"
+		return pausedByKey
 	}
 	if c.pauseFile != "" {
 		if _, err := os.Stat(c.pauseFile); err == nil {
-			return "pause file " + c.pauseFile + " exists"
+			return pauseFileWord + c.pauseFile + " exists"
 		}
 	}
 	return ""
+}
+
+// PauseWords says, for a pause reason of the operator's (Progress.Paused),
+// who paused the run and how to resume it.
+func PauseWords(reason string) (by, resume string) {
+	switch {
+	case reason == pausedByKey:
+		return "the operator (p)", "press p"
+	case strings.HasPrefix(reason, pauseFileWord):
+		file := strings.TrimSuffix(strings.TrimPrefix(reason, pauseFileWord), " exists")
+		return "the pause file " + file, "remove " + file
+	}
+	return reason, ""
 }
 
 // wait blocks while the run is paused; it reports the pause's reason and

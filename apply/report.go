@@ -42,8 +42,10 @@ type Report struct {
 	Backup      string       `json:"backup"`
 	Journal     string       `json:"journal,omitempty"`
 	Undo        string       `json:"undo,omitempty"` // the command that undoes the run
-	Checkpoint  string       `json:"checkpoint"`
-	Nodes       []ReportNode `json:"nodes"`
+	// resumeCmd is the command that resumes the run, for the markdown.
+	resumeCmd  string
+	Checkpoint string       `json:"checkpoint"`
+	Nodes      []ReportNode `json:"nodes"`
 	// Warnings are what the operator should know of the run in words:
 	// the keyspace drifted since the reviewed plan, say.
 	Warnings   []string `json:"warnings"`
@@ -112,6 +114,10 @@ func newReport(r *Run) *Report {
 	}
 	if rep.Journal != "" {
 		rep.Undo = "keyjob undo " + rep.Journal
+	}
+	rep.resumeCmd = r.x.Resume
+	if rep.resumeCmd == "" {
+		rep.resumeCmd = "keyjob apply --resume " + r.job.Path
 	}
 	if r.memoryUnknown != "" {
 		rep.Warnings = append(rep.Warnings, "memory of a key: unknown ("+r.memoryUnknown+")"+
@@ -230,7 +236,7 @@ func (rep *Report) Markdown(w io.Writer) error {
 		fmt.Fprintf(w, "Journal `%s` (backup: %s). Undo: `%s`\n", rep.Journal, rep.Backup, rep.Undo)
 	}
 	if !rep.Completed {
-		_, err := fmt.Fprintf(w, "\nCheckpoint `%s`: continue with `keyjob apply --resume %s`.\n", rep.Checkpoint, rep.Job.Path)
+		_, err := fmt.Fprintf(w, "\nCheckpoint `%s`: continue with `%s`.\n", rep.Checkpoint, rep.resumeCmd)
 		return err
 	}
 	return nil

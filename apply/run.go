@@ -51,10 +51,15 @@ type Exec struct {
 	Gate    Gate
 	Observe func(Progress)
 	Logger  *slog.Logger
-	// Expected is the number of keys the walk is expected to scan, for the
-	// progress bar's total and ETA (from the plan or the sample); 0 uses
-	// the database's size.
+	// Expected is the number of keys the walk is expected to scan in all,
+	// for the progress bar's total and ETA (from the plan or the sample);
+	// kept in the checkpoint, so 0 on a resume uses the first
+	// invocation's.
 	Expected int64
+	// Resume is the command line that resumes the run, as the command
+	// line prints it (its flags, no password), for the run report; ""
+	// names a bare "keyjob apply --resume JOB".
+	Resume string
 	// Planned is the reviewed plan's change count, 0 when none: a
 	// completed run that is more than 10% off says the keyspace drifted.
 	Planned int64
@@ -148,6 +153,9 @@ type Run struct {
 	// retuned: the job file changed since the checkpoint, its effect not.
 	retuned  bool
 	runStart time.Time
+	// badNames are the first keys of this invocation whose timestamp was
+	// bad, for the unit-mistake abort to try other formats on (under mu).
+	badNames []string
 	lastSave time.Time
 	began    time.Time
 	// serverAt is the server's clock when the run (this invocation) began:
@@ -254,6 +262,14 @@ func (r *Run) Execute(ctx context.Context, x Exec) (*Report, error) {
 	r.nodeScanned = map[string]int64{}
 	if err := r.open(ctx); err != nil {
 		return nil, err
+	}
+	// The total the progress counts against survives a resume: the first
+	// invocation's summary or plan sets it, a resume (which has none)
+	// reads it back.
+	if r.x.Expected > 0 && !r.Resumed {
+		r.cp.Expected = r.x.Expected
+	} else if r.x.Expected == 0 {
+		r.x.Expected = r.cp.Expected
 	}
 	r.step = r.newStep()
 	r.report = newReport(r)

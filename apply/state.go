@@ -35,7 +35,7 @@ func (r *Run) state(ctx context.Context) error {
 		return nil
 	case !r.o.Resume:
 		if cp.Completed {
-			return fmt.Errorf("%w: %s says run %s of %s completed at %s; --restart runs the job again", ErrCheckpointExists, r.cpPath, cp.RunID, r.job.Name, cp.UpdatedAt.Format(time.RFC3339))
+			return completedError{fmt.Errorf("%w: %s says run %s of %s completed at %s; --restart runs the job again", ErrCheckpointExists, r.cpPath, cp.RunID, r.job.Name, cp.UpdatedAt.Format(time.RFC3339))}
 		}
 		return fmt.Errorf("%w: %s (run %s, %d changes so far): continue it with --resume, or discard it with --restart", ErrCheckpointExists, r.cpPath, cp.RunID, cp.Changes)
 	}
@@ -296,3 +296,11 @@ func (r *Run) runIDTaken(id string) bool {
 	}
 	return false
 }
+
+// completedError is ErrCheckpointExists for a run that completed: it is
+// also ErrAlreadyCompleted, so that the command line offers --restart
+// only, not a --resume that would be refused.
+type completedError struct{ error }
+
+func (e completedError) Unwrap() error        { return e.error }
+func (e completedError) Is(target error) bool { return target == ErrAlreadyCompleted }

@@ -152,6 +152,10 @@ func (c *JournalCheck) Describe() string {
 // its journal is damaged or cut short.
 var ErrJournalNotWhole = errors.New("journal is not whole")
 
+// ErrJournalOtherTarget is the refusal to undo a journal against another
+// server than the one it was written against.
+var ErrJournalOtherTarget = errors.New("another server")
+
 // CheckJournal reads the journal at path whole and says what it is: its
 // own checksums and trailer, and the run's checkpoint beside it (the
 // journal must hold at least what the checkpoint says was committed, and
@@ -213,7 +217,7 @@ func Undo(ctx context.Context, conn *redisx.Conn, path string, o UndoOptions) (*
 	jr.AllowDamaged()
 	h := jr.Header()
 	if h.Target != conn.Target() && !o.AllowOtherTarget {
-		return nil, fmt.Errorf("journal %s was written against %s, not %s: point --redis at that server, or pass --allow-other-target", path, h.Target, conn.Target())
+		return nil, fmt.Errorf("%w: journal %s was written against %s, not %s: point --redis at that server, or pass --allow-other-target", ErrJournalOtherTarget, path, h.Target, conn.Target())
 	}
 	rep := &UndoReport{Journal: path, RunID: h.RunID, State: check.State(), Partial: len(check.Problems) > 0, Damage: check.Problems}
 	if rep.Partial {

@@ -197,11 +197,18 @@ func (g *Gate) record(d Decision) {
 			// Another guard holds the run now: the first one's pause ended.
 			g.event("resume", prev.Guard, "ok again")
 		}
-		g.log.Warn("guards: paused", "guard", d.Guard, "reason", d.Reason)
+		g.log.Warn("guards: paused", "guard", d.Guard, "reason", d.Reason, "resume", resumeWords(d.Guard, g.pausedFromNow(), g.MaxPause))
 		g.event("pause", d.Guard, d.Reason)
 	case Abort:
 		g.log.Error("guards: abort", "guard", d.Guard, "reason", d.Reason)
 	}
+}
+
+// pausedFromNow is when the current pause began.
+func (g *Gate) pausedFromNow() time.Time {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.pausedFrom
 }
 
 func (g *Gate) event(action, guard, reason string) {
@@ -305,4 +312,34 @@ func (g *Gate) Blind() []string {
 		}
 	}
 	return out
+}
+
+// Pause is the guards' pause while one holds the run: which guard, why,
+// since when, and how it ends. ok is false while no guard pauses it.
+func (g *Gate) Pause() (p PauseState, ok bool) {
+	g.mu.Lock()
+	st, from, maxPause := g.state, g.pausedFrom, g.MaxPause
+	g.mu.Unlock()
+	if st.Action != Pause {
+		return PauseState{}, false
+	}
+	return PauseState{Guard: st.Guard, Reason: st.Reason, Since: from, Resume: resumeWords(st.Guard, from, maxPause)}, true
+}
+
+// PauseState is a guard's pause, for the operator's screen and log.
+type PauseState struct {
+	Guard, Reason string
+	Since         time.Time
+	// Resume says how the pause ends: by itself when the guard is ok
+	// again, or with the run's end at --max-pause.
+	Resume string
+}
+
+// resumeWords is how a guard's pause ends.
+func resumeWords(guard string, from time.Time, maxPause time.Duration) string {
+	s := "resumes by itself once " + guard + " is ok again"
+	if maxPause > 0 && !from.IsZero() {
+		s += fmt.Sprintf("; at %s (--max-pause %s) the run stops with its checkpoint", from.Add(maxPause).Format("15:04:05"), maxPause)
+	}
+	return s
 }

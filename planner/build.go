@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sync/errgroup"
 	"golang.org/x/time/rate"
 
+	"github.com/keyjob/keyjob/guard"
 	"github.com/keyjob/keyjob/internal/batch"
 	"github.com/keyjob/keyjob/internal/redisx"
 	"github.com/keyjob/keyjob/internal/scan"
@@ -32,6 +33,10 @@ type Options struct {
 	// ShardsAtOnce bounds the primaries walked at once (--shards-at-once);
 	// scan.DefaultShardsAtOnce when 0.
 	ShardsAtOnce int
+	// DiskProbe is apply's --disk-path or --disk-free-command, for its
+	// summary: the disk guard line shows the free disk it reads, and the
+	// plan does not ask for one. Nil in plan.
+	DiskProbe guard.DiskProbe
 }
 
 // memorySample is how many changed keys get a MEMORY USAGE for the memory
@@ -132,9 +137,9 @@ func Build(ctx context.Context, conn *redisx.Conn, job *jobs.Job, o Options) (*P
 		extrapolate(p, o.Sample, fraction)
 	}
 	estimate(p, job, t, changeRate, scanRate)
-	judge(p, job, t)
+	judge(p, job, t, o.DiskProbe != nil)
 	judgeCommands(p, conn, caps, job)
-	guardLines(ctx, conn, srv, p, job)
+	guardLines(ctx, conn, srv, p, job, o.DiskProbe)
 	return p, nil
 }
 

@@ -61,6 +61,19 @@ func TestPlanner_UnitMistake(t *testing.T) {
 			if got := slices.Contains(errorCodes(p), planner.ErrUnitMistake); got != tt.wantErr {
 				t.Errorf("%d changes, %d bad: unit_mistake = %v, want %v (errors %+v)", tt.good, tt.millis, got, tt.wantErr, p.Errors)
 			}
+			for _, m := range p.Errors {
+				if m.Code != planner.ErrUnitMistake {
+					continue
+				}
+				// The share is of the keys with a timestamp (never past
+				// 100%), and the error names the format that reads them.
+				share := fmt.Sprintf("%d of the %d keys with a timestamp (%.1f%%)", tt.millis, tt.good+tt.millis, 100*float64(tt.millis)/float64(tt.good+tt.millis))
+				for _, want := range []string{share, "format: unix cannot read", "format to unix_ms: it reads", "with unix_ms, "} {
+					if !strings.Contains(m.Message, want) {
+						t.Errorf("unit_mistake %q lacks %q", m.Message, want)
+					}
+				}
+			}
 			for _, s := range p.Samples[wantBadTime] {
 				if !strings.Contains(s.Why, "unix seconds") {
 					t.Errorf("bad_timestamp sample %s: why = %q, want it to say the capture is not unix seconds", s.Name, s.Why)

@@ -22,8 +22,17 @@ const (
 
 // guardLines shows each guard's figure now against the levels apply would
 // use, and warns where the run would hit one.
-func guardLines(ctx context.Context, conn *redisx.Conn, srv *server, p *Plan, j *jobs.Job) {
+// probe, when not nil, reads the free disk as apply's disk guard will.
+func guardLines(ctx context.Context, conn *redisx.Conn, srv *server, p *Plan, j *jobs.Job, probe guard.DiskProbe) {
 	fig := guard.FromInfo(srv.info, time.Now())
+	var probeErr error
+	if probe != nil {
+		if free, err := probe.Free(ctx, conn.Addr); err == nil {
+			fig.DiskFree = free
+		} else {
+			probeErr = err
+		}
+	}
 	start := time.Now()
 	if err := conn.Client.Do(ctx, conn.Client.B().Ping().Build()).Error(); err == nil {
 		fig.LatencyP99 = time.Since(start)
@@ -36,8 +45,14 @@ func guardLines(ctx context.Context, conn *redisx.Conn, srv *server, p *Plan, j 
 	}
 	for _, l := range guard.Lines(fig, guard.Baseline{Start: fig, EvictionRate: 0}, levels) {
 		gl := GuardLine{Name: l.Name, Figure: l.Figure, Levels: l.Levels, State: l.State, Note: l.Note}
-		if l.Name == "disk" && l.State == "blind" {
+		switch {
+		case l.Name != "disk":
+		case probeErr != nil:
+			gl.Note = probe.String() + ": " + probeErr.Error()
+		case l.State == "blind":
 			gl.Note = "apply needs --disk-path or --disk-free-command to watch it"
+		case probe != nil:
+			gl.Note = "read with " + probe.String()
 		}
 		if l.Name == "aof" && fig.AOFEnabled && p.Estimates.AOFBytes > levels.AOFMaxGrowth {
 			at := 100 * float64(levels.AOFMaxGrowth) / float64(p.Estimates.AOFBytes)

@@ -47,7 +47,8 @@ func (p *Plan) fail(code, format string, a ...any) {
 }
 
 // judge adds the errors and warnings the stories teach, in plain words.
-func judge(p *Plan, j *jobs.Job, t *tally) {
+// diskProbe says apply was given --disk-path or --disk-free-command.
+func judge(p *Plan, j *jobs.Job, t *tally, diskProbe bool) {
 	t0 := p.Target
 	if t0.MaxMemory > 0 && float64(t0.UsedMemory) > pauseMemoryShare*float64(t0.MaxMemory) {
 		p.warn(WarnMemoryAbovePause, "Memory is at %.0f%% of maxmemory (%s of %s), above the 90%% pause level: apply refuses to start unless you pass --from-high-memory, and then pauses at +1%% and aborts at +3%% of maxmemory from where it starts.",
@@ -55,8 +56,7 @@ func judge(p *Plan, j *jobs.Job, t *tally) {
 	}
 	if bad := p.Outcomes.Skip[string(jobs.SkipBadTimestamp)]; bad > 0 {
 		if float64(bad) > unitMistakeShare*float64(max(p.Outcomes.Change, 1)) {
-			p.fail(ErrUnitMistake, "%s keys (%.1f%% of the %s keys to change) have a timestamp that does not parse or lies too far in the future. More than 1%% means the format is wrong (seconds read as milliseconds, a wrong layout): fix action.expire.from.format. apply refuses to run this job. See the bad_timestamp samples.",
-				humanize.Comma(bad), 100*float64(bad)/float64(max(p.Outcomes.Change, 1)), humanize.Comma(p.Outcomes.Change))
+			p.fail(ErrUnitMistake, "%s", unitMistakeWords(p, j, t, bad))
 		} else {
 			p.warn(WarnBadTimestamps, "%s keys have a timestamp that does not parse or lies too far in the future; they are left alone (see the bad_timestamp samples).", humanize.Comma(bad))
 		}
@@ -67,7 +67,7 @@ func judge(p *Plan, j *jobs.Job, t *tally) {
 	}
 	judgeEviction(p, j)
 	judgeGraceWave(p, j)
-	if t0.AOF {
+	if t0.AOF && !diskProbe {
 		p.warn(WarnAOFNoDiskProbe, "AOF is on: the run appends about %s to it, and a rewrite needs about %s of free disk. The disk guard can only watch the disk if apply gets --disk-path DIR (a local data dir) or --disk-free-command CMD.",
 			humanize.IBytes(uint64(p.Estimates.AOFBytes)), humanize.IBytes(uint64(p.Estimates.RewriteDiskBytes)))
 	}
@@ -179,4 +179,23 @@ func judgeReplicaLag(p *Plan, j *jobs.Job) {
 	}
 	p.warn(WarnReplicaLag, "At %s changes/s the replicas receive about %s a second; they acknowledge once a second, so the lag the guard reads comes near its pause level (%s, half of repl-backlog-size) and the run will pause now and then. Raise repl-backlog-size on the primary, or lower limits.rate.",
 		humanize.Comma(int64(j.Limits.Rate)), humanize.IBytes(uint64(perSecond)), humanize.IBytes(uint64(pause)))
+}
+
+// unitMistakeWords is the unit-mistake error: how many of the keys whose
+// timestamp was read are bad, and which format reads the sample keys
+// instead (jobs.GuessFormat), with one key read both ways.
+func unitMistakeWords(p *Plan, j *jobs.Job, t *tally, bad int64) string {
+	read := p.Outcomes.Change + bad
+	format := j.Action.Expire.From.Format
+	msg := fmt.Sprintf("%s of the %s keys with a timestamp (%.1f%%) have one that format: %s cannot read or that lies too far in the future. More than 1%% of the keys to change means the format is wrong: apply refuses to run this job.",
+		humanize.Comma(bad), humanize.Comma(read), 100*float64(bad)/float64(read), format)
+	var names []string
+	for _, k := range p.Samples[string(jobs.SkipBadTimestamp)] {
+		names = append(names, k.Name)
+	}
+	g := j.GuessFormat(names, jobs.Clock{Now: p.GeneratedAt, RunStart: t.runStart})
+	if g == nil {
+		return msg + " Fix action.expire.from.format; see the bad_timestamp samples."
+	}
+	return msg + " " + g.Words() + " See the bad_timestamp samples."
 }

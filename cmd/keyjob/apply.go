@@ -84,6 +84,9 @@ type applyOptions struct {
 	PauseFile        string
 	Stdin            *os.File
 	Guards           guardOptions
+	// Invocation is the command line the run was started with, for the
+	// next steps it prints; nil in the demo.
+	Invocation *cli.Context
 	// QuietSummary skips printing the summary (the demo has just shown
 	// the plan); it is still computed and checked.
 	QuietSummary bool
@@ -123,7 +126,7 @@ func applyOptionsFrom(c *cli.Context, job *jobs.Job) (applyOptions, error) {
 		},
 		PlanFile: c.String("plan"), AllowOtherTarget: c.Bool("allow-other-target"),
 		Yes: c.Bool("yes"), Progress: prog, LogFormat: c.String("log-format"), Stdin: os.Stdin,
-		Guards: g,
+		Guards: g, Invocation: c,
 	}, nil
 }
 
@@ -153,25 +156,30 @@ func runApply(ctx context.Context, stdout, stderr io.Writer, job *jobs.Job, o ap
 	}
 	defer conn.Close()
 	reviewed, err := bindPlan(o, job, conn, stderr)
+	if errors.Is(err, planner.ErrOtherTarget) {
+		return withSteps(err, applyStep(o.Invocation, job.Path, "if that was on purpose", "--allow-other-target"))
+	}
 	if err != nil {
 		return err
 	}
 	run, err := apply.Prepare(ctx, conn, job, o.Run)
 	if err != nil {
-		return stateError(err)
+		return stateError(err, o, job)
 	}
 	// The guards start polling now, so the eviction rate before the first
 	// change is measured while the summary is read and confirmed.
 	guardCtx, stopGuards := context.WithCancel(ctx)
 	defer stopGuards()
-	gate, err := startGuards(guardCtx, conn, job, o.Guards, newLogger(stderr, o.LogFormat))
+	// The guards log to stderr until the display starts, then above it.
+	guardLog := &switchWriter{w: stderr}
+	gate, err := startGuards(guardCtx, conn, job, o.Guards, newLogger(guardLog, o.LogFormat))
 	if err != nil {
-		return err
+		return guardSteps(err, o, job)
 	}
 	var x apply.Exec // what Execute needs, made once the summary was read
 	summary := reviewed
 	if summary == nil && !run.Resumed {
-		if summary, err = planner.Build(ctx, conn, job, planner.Options{Sample: summarySample, Rate: o.Run.Rate, ScanRate: o.Run.ScanRate, ShardsAtOnce: o.Run.ShardsAtOnce}); err != nil {
+		if summary, err = planner.Build(ctx, conn, job, planner.Options{Sample: summarySample, Rate: o.Run.Rate, ScanRate: o.Run.ScanRate, ShardsAtOnce: o.Run.ShardsAtOnce, DiskProbe: o.Guards.diskProbe()}); err != nil {
 			return fmt.Errorf("summary: %w", err)
 		}
 	}
@@ -190,15 +198,18 @@ func runApply(ctx context.Context, stdout, stderr io.Writer, job *jobs.Job, o ap
 	if gate != nil {
 		if summary != nil {
 			if err := guardExit(gate.CheckDisk(summary.Estimates.AOFBytes, summary.Estimates.RewriteDiskBytes)); err != nil {
-				return err
+				return guardSteps(err, o, job)
 			}
 		}
 		if err := guardExit(gate.CheckLatency(ctx)); err != nil {
-			return err
+			return guardSteps(err, o, job)
 		}
 	}
 	blindGuards(stdout, gate)
 	if err := confirm(stdout, o, job.Name); err != nil {
+		if !o.Yes && !term.IsTerminal(int(o.Stdin.Fd())) {
+			return withSteps(err, applyStep(o.Invocation, job.Path, "to run without confirmation", "--yes"))
+		}
 		return err
 	}
 	var status func() string
@@ -212,6 +223,10 @@ func runApply(ctx context.Context, stdout, stderr io.Writer, job *jobs.Job, o ap
 	}
 	header := fmt.Sprintf("keyjob apply %s → %s   rate %s", job.Name, conn.Target(), rateWords(job, o.Run.Rate))
 	ui := newProgress(ctx, o.Progress, stderr, o.LogFormat, header, status)
+	guardLog.set(ui.out)
+	if gate != nil {
+		ui.setGuardPause(gate.Pause)
+	}
 	x.Observe, x.Logger = ui.Update, ui.log
 	restore := func() {}
 	if ui.mode == "bar" && term.IsTerminal(int(o.Stdin.Fd())) {
@@ -220,19 +235,23 @@ func runApply(ctx context.Context, stdout, stderr io.Writer, job *jobs.Job, o ap
 	if reviewed != nil {
 		x.Planned = reviewed.Outcomes.Change
 	}
+	x.Resume = applyStep(o.Invocation, job.Path, "resume", "--resume").command
 	rep, err := run.Execute(ctx, x)
 	restore()
 	ui.Finish()
+	guardLog.set(stderr)
 	if rep != nil {
 		rep.Summary(stdout)
 		jp, mp := rep.Paths(o.Run.StateDir)
 		fmt.Fprintf(stdout, "report: %s, %s\n", mp, jp)
+		var steps []step
 		if rep.Undo != "" {
-			fmt.Fprintf(stdout, "undo:   %s --redis <URL>\n", rep.Undo)
+			steps = append(steps, undoStep(o.Invocation, rep.Journal))
 		}
 		if !rep.Completed {
-			fmt.Fprintf(stdout, "resume: keyjob apply --resume %s\n", job.Path)
+			steps = append(steps, applyStep(o.Invocation, job.Path, "resume", "--resume"))
 		}
+		printSteps(stdout, steps...)
 	}
 	return applyExit(err)
 }
@@ -249,12 +268,21 @@ func applyExit(err error) error {
 	return err
 }
 
-func stateError(err error) error {
+// stateError maps a refusal of the checkpoint to its exit code and the
+// commands it asks for.
+func stateError(err error, o applyOptions, job *jobs.Job) error {
+	c := o.Invocation
 	switch {
-	case errors.Is(err, apply.ErrCheckpointExists), errors.Is(err, apply.ErrNothingToResume):
-		return usageError(err)
+	case errors.Is(err, apply.ErrCheckpointExists) && !errors.Is(err, apply.ErrAlreadyCompleted):
+		return withSteps(usageError(err),
+			applyStep(c, job.Path, "continue", "--resume"),
+			applyStep(c, job.Path, "start over", "--restart"))
+	case errors.Is(err, apply.ErrCheckpointExists):
+		return withSteps(usageError(err), applyStep(c, job.Path, "run it again", "--restart"))
+	case errors.Is(err, apply.ErrNothingToResume):
+		return withSteps(usageError(err), applyStep(c, job.Path, "start"))
 	case errors.Is(err, apply.ErrAlreadyCompleted):
-		return err
+		return withSteps(err, applyStep(c, job.Path, "run it again", "--restart"))
 	case errors.Is(err, checkpoint.ErrCorrupt), errors.Is(err, checkpoint.ErrForeign):
 		return err
 	}

@@ -281,7 +281,7 @@ func TestApplyE2E_SIGINT(t *testing.T) {
 	p.cmd.Process.Signal(syscall.SIGINT)
 	r := p.wait(t)
 	wantExit(t, r, 130)
-	if !strings.Contains(r.stdout, "resume: keyjob apply --resume") {
+	if !strings.Contains(hint(t, r, "resume"), " --resume ") {
 		t.Errorf("no resume hint on stdout\n%s", r)
 	}
 	cp := readCheckpoint(t, state, "ticket-ttl-backfill")
@@ -323,7 +323,7 @@ func TestApplyE2E_LimitCanary(t *testing.T) {
 	if d := redistest.Diff(before, snapshot(t, c)); len(d.Changed) != 100 || len(d.Added)+len(d.Removed) != 0 {
 		t.Fatalf("the canary changed %d keys and added or removed %d, want 100 changed", len(d.Changed), len(d.Added)+len(d.Removed))
 	}
-	if !strings.Contains(r.stdout, "resume: keyjob apply --resume") {
+	if !strings.Contains(hint(t, r, "resume"), " --resume ") {
 		t.Errorf("no resume hint after the canary\n%s", r)
 	}
 

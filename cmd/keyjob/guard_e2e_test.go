@@ -456,7 +456,7 @@ func TestGuardE2E_AOFGrowth(t *testing.T) {
 	if cp := readCheckpoint(t, state, "guard-e2e"); cp.Completed || cp.Changes != keys-remaining {
 		t.Fatalf("checkpoint: completed %v, %d changes; want %d", cp.Completed, cp.Changes, keys-remaining)
 	}
-	if !strings.Contains(r.stdout, "resume: keyjob apply --resume") {
+	if !strings.Contains(hint(t, r, "resume"), " --resume ") {
 		t.Errorf("the run does not say how to resume\n%s", r)
 	}
 	t.Logf("aborted after %d of %d deletes; the AOF grew by %d bytes", keys-remaining, keys, grown)

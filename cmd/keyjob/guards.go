@@ -65,13 +65,19 @@ func (o guardOptions) start(log *slog.Logger) guard.StartOptions {
 	if o.MaxPause == 0 {
 		s.MaxPause = -1 // the flag's 0: no limit
 	}
+	s.Probe = o.diskProbe()
+	return s
+}
+
+// diskProbe is --disk-path or --disk-free-command; nil without either.
+func (o guardOptions) diskProbe() guard.DiskProbe {
 	switch {
 	case o.DiskPath != "":
-		s.Probe = guard.PathProbe(o.DiskPath)
+		return guard.PathProbe(o.DiskPath)
 	case o.DiskCommand != "":
-		s.Probe = guard.CommandProbe(o.DiskCommand)
+		return guard.CommandProbe(o.DiskCommand)
 	}
-	return s
+	return nil
 }
 
 // startGuards starts the guards (guard.Start) and maps their refusals to
@@ -115,4 +121,22 @@ func blindGuards(w io.Writer, g *guard.Gate) {
 	if blind := g.Blind(); len(blind) > 0 {
 		fmt.Fprintf(w, "guards that cannot be evaluated: %s\n", strings.Join(blind, ", "))
 	}
+}
+
+// guardSteps adds to a guard's refusal the command that accepts it, where
+// a flag does: --allow-looser-guards, --from-high-memory,
+// --from-high-latency.
+func guardSteps(err error, o applyOptions, job *jobs.Job) error {
+	var looser *guard.ErrLooser
+	var high *guard.ErrHighMemory
+	var slow *guard.ErrHighLatency
+	switch {
+	case errors.As(err, &looser) && !o.Guards.AllowLooser:
+		return withSteps(err, applyStep(o.Invocation, job.Path, "to accept the looser levels", "--allow-looser-guards"))
+	case errors.As(err, &high) && !o.Guards.FromHighMemory:
+		return withSteps(err, applyStep(o.Invocation, job.Path, "to run from here", "--from-high-memory"))
+	case errors.As(err, &slow) && !o.Guards.FromHighLatency:
+		return withSteps(err, applyStep(o.Invocation, job.Path, "to run from here", "--from-high-latency"))
+	}
+	return err
 }

@@ -40,6 +40,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	code := exitCode(err, ctx)
 	if err != nil {
 		fmt.Fprintf(stderr, "keyjob: %v\n", err)
+		printErrorSteps(stderr, err)
 	}
 	return code
 }
@@ -115,6 +116,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 	// A command's own flags are parsed by the command, which does not
 	// inherit the app's OnUsageError: without this, `plan --colour` or
 	// `plan --sample many` would exit 1 instead of 4.
+	addExamples(app.Commands)
 	for _, c := range app.Commands {
 		if c.OnUsageError == nil {
 			c.OnUsageError = app.OnUsageError

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"syscall"
@@ -81,12 +82,20 @@ func (sh *secE2EShell) run(t *testing.T, code int, env []string, args ...string)
 	return r
 }
 
+// secE2ENextStep is a next step printed under an error, or the note on
+// $REDIS_URL under them.
+var secE2ENextStep = regexp.MustCompile(`^([a-z][a-z -]*: +keyjob |\(the URL has a password)`)
+
 // secE2EOneLineError checks the stderr of a failed run: its last line
 // starts with "keyjob: " and holds each of want (any case), and there is
-// no stack trace.
+// no stack trace. Only the next steps the error prints (docs/cli.md,
+// "Next steps") may follow it.
 func secE2EOneLineError(t *testing.T, r result, want ...string) {
 	t.Helper()
 	lines := strings.Split(strings.TrimRight(r.stderr, "\n"), "\n")
+	for len(lines) > 1 && secE2ENextStep.MatchString(lines[len(lines)-1]) {
+		lines = lines[:len(lines)-1]
+	}
 	last := lines[len(lines)-1]
 	if !strings.HasPrefix(last, "keyjob: ") {
 		t.Errorf("the last line of stderr does not start with \"keyjob: \"\n%s", r)

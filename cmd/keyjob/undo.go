@@ -37,7 +37,8 @@ func undoCommand() *cli.Command {
 			o := undoOptions{
 				Conn: connOptions(c, nil), Journal: c.Args().First(), Yes: c.Bool("yes"),
 				Progress: prog, LogFormat: c.String("log-format"),
-				Undo: apply.UndoOptions{Replace: c.Bool("replace"), AllowOtherTarget: c.Bool("allow-other-target"), Partial: c.Bool("partial")},
+				Undo:       apply.UndoOptions{Replace: c.Bool("replace"), AllowOtherTarget: c.Bool("allow-other-target"), Partial: c.Bool("partial")},
+				Invocation: c,
 			}
 			return runUndo(c.Context, c.App.Writer, c.App.ErrWriter, o)
 		},
@@ -51,6 +52,15 @@ type undoOptions struct {
 	Progress  string
 	LogFormat string
 	Undo      apply.UndoOptions
+	// Invocation is the command line, for the next steps a refusal
+	// prints.
+	Invocation *cli.Context
+}
+
+// again is this undo's command line with more flags.
+func (o undoOptions) again(what string, more ...string) step {
+	h := invocationFlags(o.Invocation, nil)
+	return step{what: what, command: h.command("undo", more, o.Journal), secret: h.secret}
 }
 
 func runUndo(ctx context.Context, stdout, stderr io.Writer, o undoOptions) error {
@@ -61,8 +71,8 @@ func runUndo(ctx context.Context, stdout, stderr io.Writer, o undoOptions) error
 	h := check.Header
 	fmt.Fprintf(stdout, "Undo run %s of %s: %s.\n", h.RunID, h.Job, check.Describe())
 	if len(check.Problems) > 0 && !o.Undo.Partial {
-		return fmt.Errorf("%w: nothing was changed; --partial undoes the %s intact records knowingly (the keys of the damaged ones stay as they are)",
-			apply.ErrJournalNotWhole, humanize.Comma(check.Integrity.Records))
+		return withSteps(fmt.Errorf("%w: nothing was changed; --partial undoes the %s intact records knowingly (the keys of the damaged ones stay as they are)",
+			apply.ErrJournalNotWhole, humanize.Comma(check.Integrity.Records)), o.again("knowingly", "--partial"))
 	}
 	conn, err := redisx.Dial(ctx, o.Conn)
 	if err != nil {
@@ -75,7 +85,7 @@ func runUndo(ctx context.Context, stdout, stderr io.Writer, o undoOptions) error
 	fmt.Fprintf(stdout, "Each key gets its previous expiry back only where its expiry is still the one keyjob set; dumped keys that do not exist now are RESTOREd%s.\n", map[bool]string{true: " (existing keys replaced: --replace)", false: ""}[o.Undo.Replace])
 	if !o.Yes {
 		if !term.IsTerminal(int(os.Stdin.Fd())) {
-			return usageError(errors.New("no terminal to confirm on: pass --yes to run without confirmation"))
+			return withSteps(usageError(errors.New("no terminal to confirm on: pass --yes to run without confirmation")), o.again("to run without confirmation", "--yes"))
 		}
 		fmt.Fprintf(stdout, "\nType the job's name (%s) to go ahead: ", h.Job)
 		var line string
@@ -91,6 +101,9 @@ func runUndo(ctx context.Context, stdout, stderr io.Writer, o undoOptions) error
 	}
 	rep, err := apply.Undo(ctx, conn, o.Journal, o.Undo)
 	ui.Finish()
+	if errors.Is(err, apply.ErrJournalOtherTarget) {
+		err = withSteps(err, o.again("if that was on purpose", "--allow-other-target"))
+	}
 	if rep != nil {
 		fmt.Fprintf(stdout, "records %s: %s changes put back or checked: restored expiry %s, recreated %s, left alone (changed since) %s, existing not overwritten %s, gone without a dump %s, expired meanwhile %s; %s the server did not make\n",
 			humanize.Comma(rep.Records), humanize.Comma(rep.Undone()), humanize.Comma(rep.Restored), humanize.Comma(rep.Recreated), humanize.Comma(rep.LeftAlone),

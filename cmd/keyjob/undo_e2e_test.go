@@ -27,7 +27,7 @@ func TestApplyE2E_UndoTTLJob(t *testing.T) {
 	wantExit(t, r, 0)
 	cp := readCheckpoint(t, state, "ticket-ttl-backfill")
 	rep := readReport(t, state, "ticket-ttl-backfill", cp.RunID)
-	if rep.Journal == "" || rep.Journal != cp.Journal || !strings.Contains(r.stdout, "keyjob undo "+cp.Journal) {
+	if rep.Journal == "" || rep.Journal != cp.Journal || !strings.HasSuffix(hint(t, r, "undo"), " "+cp.Journal) {
 		t.Fatalf("the run does not say how to undo it (journal %q)\n%s", rep.Journal, r)
 	}
 	applied := snapshot(t, c)

@@ -37,7 +37,12 @@ import (
 // FormatVersion is the only checkpoint format this build reads and writes.
 // Any change to the fields must bump it: Load refuses unknown fields, so an
 // older keyjob never resumes from a checkpoint it only half understands.
-const FormatVersion = 2
+const FormatVersion = 3
+
+// formatWithoutExpected is the version before Expected: its files read as
+// the current one with Expected 0 (the progress has no total until the
+// run ends), so a run checkpointed by the previous keyjob still resumes.
+const formatWithoutExpected = 2
 
 // FileName is the checkpoint's name inside <state-dir>/<job-name>/.
 const FileName = "checkpoint.json"
@@ -96,6 +101,10 @@ type Checkpoint struct {
 	// Changes is the changes made across all resumes (max_changes counts
 	// these).
 	Changes int64 `json:"changes"`
+	// Expected is the keys the run was expected to scan in all, from the
+	// summary or plan it started with: a resumed run's progress shows its
+	// total and ETA from it. 0 when unknown.
+	Expected int64 `json:"expected,omitempty"`
 	// Journal is the path of the run's journal; "" with backup: none.
 	Journal string `json:"journal,omitempty"`
 	// JournalRecords is the journal's records when the checkpoint was
@@ -369,7 +378,7 @@ func decode(data []byte) (*Checkpoint, error) {
 	if head.FormatVersion == nil {
 		return nil, errors.New("format_version is missing")
 	}
-	if *head.FormatVersion != FormatVersion {
+	if *head.FormatVersion != FormatVersion && *head.FormatVersion != formatWithoutExpected {
 		return nil, fmt.Errorf("format_version is %d, this keyjob reads %d", *head.FormatVersion, FormatVersion)
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
@@ -377,6 +386,12 @@ func decode(data []byte) (*Checkpoint, error) {
 	var cp Checkpoint
 	if err := dec.Decode(&cp); err != nil {
 		return nil, fmt.Errorf("bad JSON: %w", err)
+	}
+	if cp.FormatVersion == formatWithoutExpected {
+		if cp.Expected != 0 {
+			return nil, fmt.Errorf("format_version %d has no expected field", formatWithoutExpected)
+		}
+		cp.FormatVersion = FormatVersion
 	}
 	if err := cp.Validate(); err != nil {
 		return nil, err

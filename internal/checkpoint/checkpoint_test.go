@@ -18,6 +18,7 @@ func sample() *Checkpoint {
 		Target{Address: "redis-prod-1:6379", DB: 0, Mode: ModeCluster},
 		"2026-11-22T03-10-04Z", 1763780000123,
 	)
+	cp.Expected = 2_400_000
 	cp.Nodes = []Node{
 		{ID: "07c37dfeb235213a872192d90877d0cd55635b91", Addr: "10.0.0.1:6379", ServerRunID: "a1b2", Slots: "0-5460", Cursor: "1572864"},
 		{ID: "67ed2db8d677e59ec4a4cefb06858cf2a1a89fa1", Addr: "10.0.0.2:6379", ServerRunID: "c3d4", Slots: "5461-10922", Cursor: "0", Done: true, Restarts: 1},
@@ -139,6 +140,33 @@ func TestSaveLoad_RoundTrip(t *testing.T) {
 	})
 }
 
+// A checkpoint of format 2 (before expected) loads as the current format
+// with no expected total, so a run checkpointed by the previous keyjob
+// resumes.
+func TestLoad_Version2(t *testing.T) {
+	path, data := saved(t)
+	var m map[string]any
+	if err := json.Unmarshal(data, &m); err != nil {
+		t.Fatal(err)
+	}
+	m["format_version"] = 2
+	delete(m, "expected")
+	out, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, out, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cp, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cp.FormatVersion != FormatVersion || cp.Expected != 0 || cp.RunID != sample().RunID {
+		t.Errorf("format 2 loaded as version %d, expected %d, run %s", cp.FormatVersion, cp.Expected, cp.RunID)
+	}
+}
+
 func TestLoad_Missing(t *testing.T) {
 	_, err := Load(Path(t.TempDir(), "nope"))
 	if !errors.Is(err, ErrNotExist) || !errors.Is(err, fs.ErrNotExist) {
@@ -179,7 +207,8 @@ func TestLoad_Corrupt(t *testing.T) {
 		{"JSONArray", []byte("[1,2]"), "bad JSON"},
 		{"TrailingData", append(bytes.Clone(good), "{}"...), "bad JSON"},
 		{"NoVersion", edit(func(m map[string]any) { delete(m, "format_version") }), "format_version is missing"},
-		{"OtherVersion", edit(func(m map[string]any) { m["format_version"] = 3 }), "format_version is 3"},
+		{"OtherVersion", edit(func(m map[string]any) { m["format_version"] = 4 }), "format_version is 4"},
+		{"Version2WithExpected", edit(func(m map[string]any) { m["format_version"] = 2; m["expected"] = 100 }), "format_version 2 has no expected field"},
 		{"Version1", edit(func(m map[string]any) { m["format_version"] = 1 }), "format_version is 1"},
 		{"CursorOutOfRange", edit(func(m map[string]any) { node0(m)["cursor"] = "18446744073709551615" }), "nodes[0].cursor 18446744073709551615 is out of range"},
 		{"DoneMidWalk", edit(func(m map[string]any) { node0(m)["done"] = true }), "nodes[0] is done with cursor 1572864"},
