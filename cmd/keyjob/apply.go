@@ -70,6 +70,7 @@ func runFlags() []cli.Flag {
 		&cli.StringFlag{Name: "progress", Value: "auto", Usage: "auto, bar, log or none"},
 		&cli.BoolFlag{Name: "no-progress", Usage: "same as --progress log"},
 		&cli.StringFlag{Name: "log-format", Value: "text", Usage: "text or json"},
+		statusAddrFlag(),
 	}
 }
 
@@ -87,6 +88,7 @@ type applyOptions struct {
 	// QuietSummary skips printing the summary (the demo has just shown
 	// the plan); it is still computed and checked.
 	QuietSummary bool
+	StatusAddr   string // --status-addr
 }
 
 func applyOptionsFrom(c *cli.Context, job *jobs.Job) (applyOptions, error) {
@@ -113,6 +115,9 @@ func applyOptionsFrom(c *cli.Context, job *jobs.Job) (applyOptions, error) {
 	if f := c.String("log-format"); f != "text" && f != "json" {
 		return applyOptions{}, usageError(fmt.Errorf("--log-format %q: want text or json", f))
 	}
+	if err := checkStatusAddr(c.String("status-addr")); err != nil {
+		return applyOptions{}, err
+	}
 	return applyOptions{
 		Conn: connOptions(c, job),
 		Run: apply.Options{
@@ -123,7 +128,7 @@ func applyOptionsFrom(c *cli.Context, job *jobs.Job) (applyOptions, error) {
 		},
 		PlanFile: c.String("plan"), AllowOtherTarget: c.Bool("allow-other-target"),
 		Yes: c.Bool("yes"), Progress: prog, LogFormat: c.String("log-format"), Stdin: os.Stdin,
-		Guards: g,
+		Guards: g, StatusAddr: c.String("status-addr"),
 	}, nil
 }
 
@@ -168,6 +173,12 @@ func runApply(ctx context.Context, stdout, stderr io.Writer, job *jobs.Job, o ap
 	if err != nil {
 		return err
 	}
+	live, err := startStatus(stdout, o.StatusAddr, statusDoc{Command: "apply", Job: job.Name, Target: conn.Target(), Mode: conn.Mode()})
+	if err != nil {
+		return err
+	}
+	defer live.Close()
+	live.SetGate(gate)
 	var x apply.Exec // what Execute needs, made once the summary was read
 	summary := reviewed
 	if summary == nil && !run.Resumed {
@@ -212,7 +223,7 @@ func runApply(ctx context.Context, stdout, stderr io.Writer, job *jobs.Job, o ap
 	}
 	header := fmt.Sprintf("keyjob apply %s → %s   rate %s", job.Name, conn.Target(), rateWords(job, o.Run.Rate))
 	ui := newProgress(ctx, o.Progress, stderr, o.LogFormat, header, status)
-	x.Observe, x.Logger = ui.Update, ui.log
+	x.Observe, x.Logger = live.Observe(ui.Update), ui.log
 	restore := func() {}
 	if ui.mode == "bar" && term.IsTerminal(int(o.Stdin.Fd())) {
 		restore = operatorKeys(ctx, o.Run.Control)
@@ -221,6 +232,7 @@ func runApply(ctx context.Context, stdout, stderr io.Writer, job *jobs.Job, o ap
 		x.Planned = reviewed.Outcomes.Change
 	}
 	rep, err := run.Execute(ctx, x)
+	live.Finish()
 	restore()
 	ui.Finish()
 	if rep != nil {

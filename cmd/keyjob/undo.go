@@ -34,9 +34,12 @@ func undoCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
+			if err := checkStatusAddr(c.String("status-addr")); err != nil {
+				return err
+			}
 			o := undoOptions{
 				Conn: connOptions(c, nil), Journal: c.Args().First(), Yes: c.Bool("yes"),
-				Progress: prog, LogFormat: c.String("log-format"),
+				Progress: prog, LogFormat: c.String("log-format"), StatusAddr: c.String("status-addr"),
 				Undo: apply.UndoOptions{Replace: c.Bool("replace"), AllowOtherTarget: c.Bool("allow-other-target"), Partial: c.Bool("partial")},
 			}
 			return runUndo(c.Context, c.App.Writer, c.App.ErrWriter, o)
@@ -51,6 +54,8 @@ type undoOptions struct {
 	Progress  string
 	LogFormat string
 	Undo      apply.UndoOptions
+	// StatusAddr is --status-addr.
+	StatusAddr string
 }
 
 func runUndo(ctx context.Context, stdout, stderr io.Writer, o undoOptions) error {
@@ -84,12 +89,19 @@ func runUndo(ctx context.Context, stdout, stderr io.Writer, o undoOptions) error
 			return usageError(errors.New("not confirmed: nothing was changed"))
 		}
 	}
+	live, err := startStatus(stdout, o.StatusAddr, statusDoc{Command: "undo", Job: h.Job, Target: conn.Target(), Mode: conn.Mode(), RunID: h.RunID})
+	if err != nil {
+		return err
+	}
+	defer live.Close()
 	ui := newProgress(ctx, o.Progress, stderr, o.LogFormat, "keyjob undo "+o.Journal, nil)
 	o.Undo.Logger = ui.log
+	observe := live.Observe(ui.Update)
 	o.Undo.Observe = func(p apply.UndoProgress) {
-		ui.Update(apply.Progress{Scanned: p.Done, Expected: p.Total, Changed: p.Done})
+		observe(apply.Progress{Scanned: p.Done, Expected: p.Total, Changed: p.Done})
 	}
 	rep, err := apply.Undo(ctx, conn, o.Journal, o.Undo)
+	live.Finish()
 	ui.Finish()
 	if rep != nil {
 		fmt.Fprintf(stdout, "records %s: %s changes put back or checked: restored expiry %s, recreated %s, left alone (changed since) %s, existing not overwritten %s, gone without a dump %s, expired meanwhile %s; %s the server did not make\n",
