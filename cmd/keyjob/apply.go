@@ -37,6 +37,7 @@ func applyCommand() *cli.Command {
 			&cli.Int64Flag{Name: "limit", Usage: "stop after `N` changes in this invocation (a canary); resumable"},
 			&cli.BoolFlag{Name: "resume", Usage: "continue from the checkpoint"},
 			&cli.BoolFlag{Name: "restart", Usage: "discard the checkpoint and start again"},
+			resumeIfCheckpointFlag(),
 			&cli.StringFlag{Name: "pause-file", Usage: "while `PATH` exists the run waits"},
 			&cli.DurationFlag{Name: "node-down-timeout", Value: apply.DefaultMaxDown, Usage: "how long a primary may not answer (a restart, a failover) before the run aborts with its checkpoint"},
 			shardsFlag(),
@@ -54,6 +55,10 @@ func applyCommand() *cli.Command {
 			}
 			o, err := applyOptionsFrom(c, job)
 			if err != nil {
+				return err
+			}
+			var done bool // --resume-if-checkpoint: the run completed
+			if o.Run.Resume, done, err = resumeIfCheckpoint(c, job); err != nil || done {
 				return err
 			}
 			return runApply(c.Context, c.App.Writer, c.App.ErrWriter, job, o)
@@ -173,7 +178,8 @@ func runApply(ctx context.Context, stdout, stderr io.Writer, job *jobs.Job, o ap
 	if err != nil {
 		return err
 	}
-	live, err := startStatus(stdout, o.StatusAddr, statusDoc{Command: "apply", Job: job.Name, Target: conn.Target(), Mode: conn.Mode()})
+	live, err := startStatus(stdout, o.StatusAddr, statusDoc{Command: "apply", Job: job.Name, Target: conn.Target(), Mode: conn.Mode(),
+		Checkpoint: run.CheckpointPath(), resumed: run.Resumed})
 	if err != nil {
 		return err
 	}

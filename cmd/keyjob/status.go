@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/keyjob/keyjob/apply"
 	"github.com/keyjob/keyjob/guard"
+	"github.com/keyjob/keyjob/internal/checkpoint"
 )
 
 // statusAddrFlag is --status-addr, on apply and undo.
@@ -81,6 +83,10 @@ type statusDoc struct {
 	Pauses     int      `json:"pauses,omitempty"`
 	Updated    string   `json:"updated"`
 	Warnings   []string `json:"warnings,omitempty"`
+
+	// resumed: a live run continues Checkpoint, whose counts the status
+	// shows until the first batch.
+	resumed bool
 }
 
 // statusPause says who paused the run, why, and how it resumes.
@@ -150,17 +156,49 @@ func startStatus(w io.Writer, addr string, head statusDoc) (*liveStatus, error) 
 		return nil, fmt.Errorf("--status-addr: %w", err)
 	}
 	head.Live = true
+	// The address as given, with the port listened on (port 0: any).
+	host, _, _ := net.SplitHostPort(addr)
+	tcp, _ := ln.Addr().(*net.TCPAddr)
 	s := &liveStatus{head: head, addr: ln.Addr().String(), done: make(chan struct{})}
+	if tcp != nil {
+		s.addr = net.JoinHostPort(host, strconv.Itoa(tcp.Port))
+	}
+	if head.resumed {
+		s.fromCheckpoint(head.Checkpoint)
+	}
 	s.srv = &http.Server{Handler: s.handler(), ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		defer close(s.done)
 		s.srv.Serve(ln)
 	}()
 	fmt.Fprintf(w, "status: http://%s/status and http://%s/metrics\n", s.addr, s.addr)
-	if tcp, ok := ln.Addr().(*net.TCPAddr); ok && !tcp.IP.IsLoopback() {
+	if tcp != nil && !tcp.IP.IsLoopback() {
 		fmt.Fprintf(w, "status: %s is reachable from other hosts (no authentication; it shows the job, the target without password, and the figures)\n", s.addr)
 	}
 	return s, nil
+}
+
+// fromCheckpoint starts a resumed run's status at its checkpoint's
+// counts: until the first batch they are the run's figures.
+func (s *liveStatus) fromCheckpoint(path string) {
+	cp, err := checkpoint.Load(path)
+	if err != nil {
+		return
+	}
+	p := apply.Progress{Skips: map[string]int64{}}
+	for k, v := range cp.Counts {
+		switch k {
+		case "change_grace":
+			continue
+		case "change":
+			p.Changed = v
+		default:
+			p.Skips[k] = v
+		}
+		p.Scanned += v
+	}
+	s.head.RunID = cp.RunID
+	s.last = p
 }
 
 // Close stops serving.
