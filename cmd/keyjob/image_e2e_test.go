@@ -53,7 +53,8 @@ func TestImageE2E_VersionAndPlan(t *testing.T) {
 // stops at --limit (as a pod that is killed would, with its checkpoint),
 // a second one with the same command line resumes and completes while
 // /metrics and /status are scraped from outside; a third finds the run
-// completed and exits 0. The containers run as root here, where a named
+// completed and exits 0. The root file system is read-only, as in the
+// example. The containers run as root here, where a named
 // volume is root's; Kubernetes gives it to the image's user (fsGroup).
 func TestImageE2E_JobResumesFromVolume(t *testing.T) {
 	img := keyjobImage(t)
@@ -65,9 +66,23 @@ func TestImageE2E_JobResumesFromVolume(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	vol := "keyjob-test-state-" + strconv.FormatInt(time.Now().UnixNano(), 36)
-	t.Cleanup(func() { exec.Command("docker", "volume", "rm", "-f", vol).Run() })
+	id := strconv.FormatInt(time.Now().UnixNano(), 36)
+	vol, jobVol := "keyjob-test-state-"+id, "keyjob-test-job-"+id
+	t.Cleanup(func() { exec.Command("docker", "volume", "rm", "-f", vol, jobVol).Run() })
+	// The job file goes into a volume of its own (the ConfigMap's part):
+	// nothing can be copied into a container whose root is read-only.
 	job := writeJob(t, t.TempDir(), "job.yaml", applyE2ETicketJob)
+	loader := []testcontainers.ContainerCustomizer{
+		testcontainers.WithCmd("version"), testcontainers.WithWaitStrategy(waitExit()),
+		testcontainers.WithMounts(testcontainers.VolumeMount(jobVol, "/jobs")),
+		testcontainers.WithFiles(testcontainers.ContainerFile{HostFilePath: job, ContainerFilePath: "/jobs/job.yaml", FileMode: 0o644}),
+	}
+	if labels := redistest.RunLabels(); labels != nil {
+		loader = append(loader, testcontainers.WithLabels(labels))
+	}
+	if out, code := runContainer(t, img, loader...); code != 0 {
+		t.Fatalf("loading the job file: exit %d\n%s", code, out)
+	}
 	jobArgs := func(more ...string) []string {
 		return append([]string{"apply", "--yes", "--resume-if-checkpoint", "--state-dir", "/state", "--progress", "log",
 			"--status-addr", "0.0.0.0:9090", "--rate", "300"}, append(more, "/jobs/job.yaml")...)
@@ -76,9 +91,10 @@ func TestImageE2E_JobResumesFromVolume(t *testing.T) {
 		o := []testcontainers.ContainerCustomizer{
 			testcontainers.WithCmd(args...),
 			testcontainers.WithEnv(map[string]string{"REDIS_URL": "redis://" + ip + ":6379"}),
-			testcontainers.WithFiles(testcontainers.ContainerFile{HostFilePath: job, ContainerFilePath: "/jobs/job.yaml", FileMode: 0o644}),
-			testcontainers.WithMounts(testcontainers.VolumeMount(vol, "/state")),
+			testcontainers.WithMounts(testcontainers.VolumeMount(vol, "/state"), testcontainers.VolumeMount(jobVol, "/jobs")),
 			testcontainers.WithConfigModifier(func(c *container.Config) { c.User = "0:0" }),
+			// As the example's securityContext: nothing is written outside /state.
+			testcontainers.WithHostConfigModifier(func(h *container.HostConfig) { h.ReadonlyRootfs = true }),
 			testcontainers.WithExposedPorts("9090/tcp"),
 			testcontainers.WithWaitStrategy(wait...),
 		}
