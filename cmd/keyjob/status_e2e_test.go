@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +16,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+	"github.com/redis/rueidis"
 
 	"github.com/keyjob/keyjob/internal/redistest"
 )
@@ -127,6 +129,13 @@ func TestStatusE2E_LiveRun(t *testing.T) {
 	if !strings.Contains(r.stdout, "completed") || !strings.Contains(r.stdout, "ticket-ttl-backfill") {
 		t.Errorf("keyjob status (text) does not say the run completed\n%s", r)
 	}
+
+	// undo serves its status too.
+	r = keyjob(t, nil, "undo", "--redis", url, "--yes", "--progress", "none", "--status-addr", "127.0.0.1:0", rep.Journal)
+	wantExit(t, r, 0)
+	if !addrRE.MatchString(r.stdout) || strings.Contains(r.stdout+r.stderr, password) {
+		t.Errorf("undo --status-addr: no status address, or the password shows\n%s", r)
+	}
 }
 
 // --status-addr without a host would listen on every interface: refused
@@ -152,6 +161,7 @@ type statusJSON struct {
 	Outcomes map[string]int64 `json:"outcomes"`
 	Paused   *struct {
 		By     string `json:"by"`
+		Guard  string `json:"guard"`
 		Reason string `json:"reason"`
 		Resume string `json:"resume"`
 	} `json:"paused"`
@@ -230,4 +240,148 @@ func wantMetric(t *testing.T, mf map[string]*dto.MetricFamily, name string, labe
 	if got := metricValue(t, mf, name, labels); got != want {
 		t.Errorf("%s%v = %v, want %v", name, labels, got, want)
 	}
+}
+
+// A guard's pause shows on /status (by the guard, which one, why, that it
+// resumes by itself) and /metrics: the memory guard, made to pause by a
+// maxmemory set under the usage mid-run, then lifted.
+func TestStatusE2E_GuardPause(t *testing.T) {
+	srv := redistest.Start(t, redistest.Options{})
+	c := srv.Client(t)
+	applyE2ESeed(t, 10000, c)
+	dir := t.TempDir()
+	job := writeJob(t, dir, "job.yaml", ticketTTLJob("ticket-ttl-backfill", "  rate: 1000\n  scan_count: 100\n"))
+	state := filepath.Join(dir, "state")
+	p := start(t, nil, applyE2EArgs(srv.URL, state, "--yes", "--status-addr", "127.0.0.1:0", job)...)
+	base := statusBase(t, p)
+	p.waitFor(t, "changes", func() bool { return getStatus(t, base).Outcomes["change"] > 0 })
+
+	used := usedMemory(t, c)
+	limit := int64(float64(used) / 0.915) // above the pause level (90%), under the abort (95%)
+	configSet(t, c, "maxmemory", strconv.FormatInt(limit, 10))
+	var st statusJSON
+	p.waitFor(t, "/status to say the memory guard paused", func() bool {
+		st = getStatus(t, base)
+		return st.Paused != nil && st.Paused.By == "guard"
+	})
+	if st.State != "paused" || st.Paused.Guard != "memory" || !strings.Contains(st.Paused.Resume, "by itself") || st.Paused.Reason == "" {
+		t.Errorf("/status while the memory guard pauses: state %q, paused %+v", st.State, st.Paused)
+	}
+	mf := getMetrics(t, base)
+	wantMetric(t, mf, "keyjob_paused", nil, 1)
+	wantMetric(t, mf, "keyjob_pause_info", map[string]string{"by": "guard", "guard": "memory"}, 1)
+	wantMetric(t, mf, "keyjob_guard_state", map[string]string{"guard": "memory", "node": srv.Addr, "state": "pause"}, 1)
+	share := metricValue(t, mf, "keyjob_guard_value", map[string]string{"guard": "memory", "node": srv.Addr, "unit": "ratio"})
+	pauseAt := metricValue(t, mf, "keyjob_guard_pause_level", map[string]string{"guard": "memory", "node": srv.Addr})
+	abortAt := metricValue(t, mf, "keyjob_guard_abort_level", map[string]string{"guard": "memory", "node": srv.Addr})
+	if share < pauseAt || share >= abortAt || pauseAt != 0.9 || abortAt != 0.95 {
+		t.Errorf("memory guard: value %v, pause level %v, abort level %v; want 0.9 <= value < 0.95", share, pauseAt, abortAt)
+	}
+
+	configSet(t, c, "maxmemory", "0")
+	r := p.wait(t)
+	wantExit(t, r, 0)
+	if rep := onlyReport(t, state, "ticket-ttl-backfill"); !rep.has("pause memory") || !rep.Completed {
+		t.Errorf("the report has no memory pause, or the run did not complete: %v\n%s", rep.events(), r)
+	}
+}
+
+// On a cluster /metrics and /status have each primary's progress and
+// each node's guards.
+func TestStatusE2E_ClusterShards(t *testing.T) {
+	cl := redistest.StartCluster(t, 3, 0)
+	c := cl.Client(t)
+	clusterE2ESeed(t, c, time.Now())
+	dir := t.TempDir()
+	job := writeJob(t, dir, "job.yaml", ticketTTLJob("ticket-ttl-backfill", "  rate: 1000\n  scan_count: 100\n"))
+	state := filepath.Join(dir, "state")
+	p := start(t, nil, clusterE2EApply(cl.URL, state, "--status-addr", "127.0.0.1:0", job)...)
+	base := statusBase(t, p)
+	var mf map[string]*dto.MetricFamily
+	p.waitFor(t, "three shards on /metrics", func() bool {
+		mf = getMetrics(t, base)
+		return len(mf["keyjob_shard_keys_scanned_total"].GetMetric()) == 3
+	})
+	slots := map[string]bool{}
+	for _, m := range mf["keyjob_shard_keys_scanned_total"].GetMetric() {
+		for _, l := range m.GetLabel() {
+			if l.GetName() == "slots" {
+				slots[l.GetValue()] = true
+			}
+		}
+	}
+	nodes := map[string]bool{}
+	for _, m := range mf["keyjob_guard_state"].GetMetric() {
+		for _, l := range m.GetLabel() {
+			if l.GetName() == "node" {
+				nodes[l.GetValue()] = true
+			}
+		}
+	}
+	if len(slots) != 3 || slots[""] || len(nodes) != 3 {
+		t.Errorf("shards' slots %v, guards' nodes %v; want 3 of each", slots, nodes)
+	}
+	r := p.waitUpTo(t, clusterRunTimeout)
+	wantExit(t, r, 0)
+	rep := onlyReport(t, state, "ticket-ttl-backfill")
+	r = keyjob(t, nil, "status", "--format", "json", state, "ticket-ttl-backfill")
+	wantExit(t, r, 0)
+	var after struct {
+		Scanned int64 `json:"scanned"`
+		Shards  []struct {
+			Scanned int64 `json:"scanned"`
+			Done    bool  `json:"done"`
+		} `json:"shards"`
+	}
+	stdoutJSON(t, r, &after)
+	var sum int64
+	for _, s := range after.Shards {
+		sum += s.Scanned
+		if !s.Done {
+			t.Errorf("keyjob status: a shard not done after the run: %s", r.stdout)
+		}
+	}
+	if len(after.Shards) != 3 || sum != rep.Scanned || after.Scanned != rep.Scanned {
+		t.Errorf("keyjob status: %d shards scanning %d keys, %d in all; the report scanned %d", len(after.Shards), sum, after.Scanned, rep.Scanned)
+	}
+}
+
+// statusBase waits for the run to print its status address.
+func statusBase(t *testing.T, p *proc) string {
+	t.Helper()
+	addrRE := regexp.MustCompile(`status: http://(127\.0\.0\.1:\d+)/status`)
+	var base string
+	p.waitFor(t, "the status address on stdout", func() bool {
+		if m := addrRE.FindStringSubmatch(p.result().stdout); m != nil {
+			base = "http://" + m[1]
+		}
+		return base != ""
+	})
+	return base
+}
+
+func configSet(t *testing.T, c rueidis.Client, name, value string) {
+	t.Helper()
+	if err := c.Do(context.Background(), c.B().ConfigSet().ParameterValue().ParameterValue(name, value).Build()).Error(); err != nil {
+		t.Fatalf("CONFIG SET %s %s: %v", name, value, err)
+	}
+}
+
+func usedMemory(t *testing.T, c rueidis.Client) int64 {
+	t.Helper()
+	info, err := c.Do(context.Background(), c.B().Info().Section("memory").Build()).ToString()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(info, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(l), "used_memory:"); ok {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+	}
+	t.Fatal("INFO memory has no used_memory")
+	return 0
 }
