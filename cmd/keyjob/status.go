@@ -291,7 +291,7 @@ func (s *liveStatus) snapshot() statusDoc {
 		}
 	}
 	switch {
-	case finished || p.Done:
+	case finished: // p.Done is one node's walk ending, not the run's
 		d.State, d.Paused = "finished", nil
 	case d.Paused != nil:
 		d.State = "paused"

@@ -141,32 +141,35 @@ func jobStatus(stateDir, name string) (statusDoc, error) {
 }
 
 func printStatus(w io.Writer, d statusDoc) {
+	line := func(label, format string, args ...any) {
+		fmt.Fprintf(w, "%-11s %s\n", label, fmt.Sprintf(format, args...))
+	}
 	fmt.Fprintf(w, "%s  run %s on %s (%s)\n", d.Job, d.RunID, d.Target, d.Mode)
-	fmt.Fprintf(w, "state     %s\n", d.State)
-	fmt.Fprintf(w, "scanned   %s\n", humanize.Comma(d.Scanned))
+	line("state", "%s", d.State)
+	line("scanned", "%s", humanize.Comma(d.Scanned))
 	var parts []string
 	for _, k := range sortedOutcomes(d.Outcomes) {
 		parts = append(parts, fmt.Sprintf("%s %s", strings.ReplaceAll(k, "_", " "), humanize.Comma(d.Outcomes[k])))
 	}
-	fmt.Fprintf(w, "outcomes  %s\n", strings.Join(parts, ", "))
+	line("outcomes", "%s", strings.Join(parts, ", "))
 	if len(d.Shards) > 1 {
 		for _, s := range d.Shards {
-			fmt.Fprintf(w, "shard     %s %s  scanned %s  done %t\n", s.Addr, s.Slots, humanize.Comma(s.Scanned), s.Done)
+			line("shard", "%s %s  scanned %s  done %t", s.Addr, s.Slots, humanize.Comma(s.Scanned), s.Done)
 		}
 	}
 	if d.Pauses > 0 {
-		fmt.Fprintf(w, "pauses    %d in the last invocation\n", d.Pauses)
+		line("pauses", "%d in the last invocation", d.Pauses)
 	}
 	for _, wn := range d.Warnings {
-		fmt.Fprintf(w, "warning   %s\n", wn)
+		line("warning", "%s", wn)
 	}
-	fmt.Fprintf(w, "updated   %s\n", d.Updated)
-	fmt.Fprintf(w, "checkpoint %s\n", d.Checkpoint)
+	line("updated", "%s", d.Updated)
+	line("checkpoint", "%s", d.Checkpoint)
 	if d.Report != "" {
-		fmt.Fprintf(w, "report    %s\n", d.Report)
+		line("report", "%s", d.Report)
 	}
 	if d.Journal != "" {
-		fmt.Fprintf(w, "journal   %s\n", d.Journal)
+		line("journal", "%s", d.Journal)
 	}
 }
 

@@ -158,3 +158,18 @@ func TestStatusHandler_States(t *testing.T) {
 		t.Errorf("finished: %q paused %v", d.State, d.Paused)
 	}
 }
+
+// keyjob status on a state dir without runs, or for a job without one,
+// is the operator's argument error (exit 4), naming what it looked for.
+func TestStateStatus_NoRun(t *testing.T) {
+	dir := t.TempDir()
+	for _, job := range []string{"", "orders-ttl"} {
+		_, err := stateStatus(dir, job)
+		if err == nil || exitCode(err, nil) != exitUsage || !strings.Contains(err.Error(), "checkpoint.json") {
+			t.Errorf("stateStatus(%q): %v, want exit 4 naming checkpoint.json", job, err)
+		}
+	}
+	if _, err := stateStatus(dir+"/missing", ""); err == nil || exitCode(err, nil) != exitUsage {
+		t.Errorf("a missing state dir: %v, want exit 4", err)
+	}
+}
