@@ -17,6 +17,7 @@ import (
 
 	"github.com/redis/rueidis"
 
+	"github.com/keyjob/keyjob/examples"
 	"github.com/keyjob/keyjob/internal/checkpoint"
 	"github.com/keyjob/keyjob/internal/journal"
 	"github.com/keyjob/keyjob/internal/redistest"
@@ -789,19 +790,11 @@ func checkpointNode(cp *checkpoint.Checkpoint, id string) checkpoint.Node {
 	return checkpoint.Node{}
 }
 
-// cacheJob gives every cache key a fixed TTL of a day from the run's start.
-const cacheJob = `version: 1
-name: cache-ttl
-select:
-  match: "cache:*"
-action:
-  expire:
-    ttl: 1d
-backup: none
-limits:
-  rate: unlimited
-  scan_count: 50
-`
+// cacheJob is examples/sessions-fixed-ttl.yaml turned on the cache keys:
+// every one gets a fixed TTL of a day from the run's start.
+var cacheJob = examples.MustJob("sessions-fixed-ttl.yaml",
+	"name: cache-ttl\n", "select:\n  match: \"cache:*\"\n", "action:\n  expire:\n    ttl: 1d\n",
+	"backup: none\n", "limits:\n  rate: unlimited\n  scan_count: 50\n")
 
 // crashAfterDone puts a few cache keys on the victim's shard and many on
 // the others (hash tags pick the slots), so the victim's walk ends first;

@@ -15,6 +15,7 @@ import (
 	"github.com/keyjob/keyjob/internal/checkpoint"
 	"github.com/keyjob/keyjob/internal/journal"
 	"github.com/keyjob/keyjob/internal/redisx"
+	"github.com/keyjob/keyjob/internal/words"
 	"github.com/keyjob/keyjob/jobs"
 )
 
@@ -104,20 +105,13 @@ var (
 )
 
 // AbortError is a run stopped by a guard, by max_changes or by a unit
-// mistake; the checkpoint is written and the run can resume.
-type AbortError struct {
-	Guard  string // "memory", "aof", "max_changes", ...
-	Reason string // which figure crossed which level
-}
-
-func (e *AbortError) Error() string { return "aborted by " + e.Guard + ": " + e.Reason }
-
-// Abort names the guard and the reason: AbortError is an Aborter too.
-func (e *AbortError) Abort() (guard, reason string) { return e.Guard, e.Reason }
+// mistake; the checkpoint is written and the run can resume. It is the
+// one abort type of keyjob (guard.AbortError is the same).
+type AbortError = words.AbortError
 
 // Aborter is an error that stops a run on purpose, naming the guard (or
-// rule) and the reason: what a Gate returns to abort (guard.AbortError is
-// one), turned into an AbortError by the executor.
+// rule) and the reason: what a Gate returns to abort (an AbortError),
+// wrapped or not.
 type Aborter interface {
 	error
 	Abort() (guard, reason string)

@@ -5,20 +5,13 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/keyjob/keyjob/internal/words"
 )
 
 // AbortError is a guard's abort: which guard and which figure crossed
-// which level.
-type AbortError struct {
-	Guard  string
-	Reason string
-}
-
-func (e *AbortError) Error() string { return "guard " + e.Guard + ": " + e.Reason }
-
-// Abort names the guard and the reason, for callers that do not import
-// this package's types (the executor).
-func (e *AbortError) Abort() (guard, reason string) { return e.Guard, e.Reason }
+// which level (keyjob's one abort type, apply.AbortError too).
+type AbortError = words.AbortError
 
 // DefaultMaxDown is how long a node may not answer before the run aborts;
 // until then it pauses.

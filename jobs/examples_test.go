@@ -81,7 +81,7 @@ func TestExamples_Decide(t *testing.T) {
 			t.Errorf("click key: %+v", d)
 		}
 		if j.Action.Kind != ActionDelete || j.Backup.Mode != BackupDump || !slices.Equal(j.Guards.Set(), []string{"aof.max_growth"}) ||
-			j.Guards.AOF.MaxGrowth.Bytes != 256<<20 || j.Needs() != (Needs{}) {
+			j.Guards.AOF.MaxGrowth.Share != 0.1 || j.Needs() != (Needs{}) {
 			t.Errorf("job %+v", j)
 		}
 	})

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/keyjob/keyjob/internal/redisx"
 	"os"
 
 	"github.com/keyjob/keyjob/jobs"
@@ -64,7 +65,7 @@ func (p *Reviewed) Check(job *jobs.Job, address string, db int, dbsize int64, al
 	if p.Job.SHA256 != job.SHA256 {
 		return nil, refuse(ErrNotReviewed, nil, "--plan %s was made for another version of %s (sha256 %.12s…, the file is now %.12s…): plan the job again and have the new plan reviewed", p.Path, job.Path, p.Job.SHA256, job.SHA256)
 	}
-	now := Target{Address: address, DB: db}
+	now := redisx.Server{Address: address, DB: db}
 	if p.Target.Address != address || p.Target.DB != db {
 		if !allowOtherTarget {
 			return nil, refuse(ErrOtherTarget, nil, "--plan %s was made against %s, not %s: pass --allow-other-target if that was on purpose (a plan made on a replica, say)", p.Path, p.Target, now)

@@ -3,6 +3,7 @@ package planner
 import (
 	"encoding/json"
 	"errors"
+	"github.com/keyjob/keyjob/internal/redisx"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,7 +16,7 @@ func TestReviewed_Check(t *testing.T) {
 	job := &jobs.Job{Path: "job.yaml", SHA256: strings.Repeat("a", 64)}
 	plan := func(edit func(*Plan)) *Reviewed {
 		p := &Plan{FormatVersion: FormatVersion, Job: JobInfo{SHA256: job.SHA256},
-			Target: Target{Address: "10.0.0.1:6379", DB: 0}, DBSize: 1000}
+			Target: Target{Server: redisx.Server{Address: "10.0.0.1:6379", DB: 0}}, DBSize: 1000}
 		if edit != nil {
 			edit(p)
 		}

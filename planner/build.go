@@ -70,6 +70,11 @@ func Build(ctx context.Context, conn *redisx.Conn, job *jobs.Job, o Options) (*P
 		return nil, err
 	}
 	p := &Plan{FormatVersion: FormatVersion, GeneratedAt: start.UTC().Truncate(time.Millisecond)}
+	// The operator's --rate and --scan-rate in place of the file's, for
+	// every figure and judgement of the plan (the file's hash is kept).
+	run := *job
+	run.Limits = job.Limits.With(o.Rate, o.ScanRate)
+	job = &run
 	p.Job = jobInfo(job)
 	p.Target = srv.target(conn, len(nodes))
 	p.Commands = cmds
@@ -85,13 +90,6 @@ func Build(ctx context.Context, conn *redisx.Conn, job *jobs.Job, o Options) (*P
 	t.noMemory = p.Estimates.MemoryUnknown != ""
 	t.dbsizeHint = p.DBSize / int64(max(len(nodes), 1))
 	scanRate, changeRate := job.Limits.ScanRate, job.Limits.Rate
-	if o.ScanRate != 0 {
-		scanRate = o.ScanRate
-	}
-	if o.Rate != 0 {
-		changeRate = o.Rate
-	}
-	p.Job.Rate, p.Job.ScanRate = rateString(changeRate), rateString(scanRate)
 	needs := job.Needs()
 	step := &batch.Step{Job: job, RunStart: p.GeneratedAt, Now: serverClock(start),
 		Reads: scan.Lookups{Expiry: needs.TTL, ExpireTime: true, Idle: needs.Idle}, NoMemory: p.Estimates.MemoryUnknown}

@@ -134,8 +134,8 @@ func jobInfo(j *jobs.Job) JobInfo {
 		Name: j.Name, Path: j.Path, SHA256: j.SHA256, Description: j.Description,
 		Match: j.Select.Match, Type: j.Select.Type,
 		Backup:     [...]string{"journal", "dump", "none"}[j.Backup.Mode],
-		Rate:       rateString(j.Limits.Rate),
-		ScanRate:   rateString(j.Limits.ScanRate),
+		Rate:       j.Limits.Rate.String(),
+		ScanRate:   j.Limits.ScanRate.String(),
 		MaxChanges: j.Limits.MaxChanges,
 		GuardsSet:  j.Guards.Set(),
 	}
@@ -156,11 +156,6 @@ func jobInfo(j *jobs.Job) JobInfo {
 	}
 	return ji
 }
-
-// rateString is the rate as the plan's JSON writes it: jobs.Rate's own
-// text. (build.go's override is to read job.Limits.With once the batch
-// step lands there.)
-func rateString(r jobs.Rate) string { return r.String() }
 
 // replicaAckShare: replicas acknowledge their offset once a second, so the
 // lag the guard reads is about a second of the run's writes; past this

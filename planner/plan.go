@@ -14,6 +14,7 @@ package planner
 import (
 	"time"
 
+	"github.com/keyjob/keyjob/internal/redisx"
 	"github.com/keyjob/keyjob/internal/words"
 )
 
@@ -71,22 +72,16 @@ type JobInfo struct {
 }
 
 // Target is the server the plan read, never with a password.
+// Its first fields are the survey's (redisx.Server, redisx.Memory).
 type Target struct {
-	Address      string `json:"address"` // host:port
-	DB           int    `json:"db"`
-	Mode         string `json:"mode"` // standalone | cluster
-	RedisVersion string `json:"redis_version"`
-	Role         string `json:"role"` // master | replica
-	Replicas     int    `json:"replicas"`
-	Nodes        int    `json:"nodes"` // primaries scanned
-
-	UsedMemory      int64  `json:"used_memory"`
-	MaxMemory       int64  `json:"maxmemory"` // 0: no limit
-	MaxMemoryPolicy string `json:"maxmemory_policy"`
-	AOF             bool   `json:"aof"`
-	AOFSize         int64  `json:"aof_size,omitempty"`
-	AOFBaseSize     int64  `json:"aof_base_size,omitempty"`
-	Save            string `json:"save"` // the save points, "" when RDB snapshots are off
+	redisx.Server
+	Replicas int `json:"replicas"`
+	Nodes    int `json:"nodes"` // primaries scanned
+	redisx.Memory
+	AOF         bool   `json:"aof"`
+	AOFSize     int64  `json:"aof_size,omitempty"`
+	AOFBaseSize int64  `json:"aof_base_size,omitempty"`
+	Save        string `json:"save"` // the save points, "" when RDB snapshots are off
 	// AutoAOFRewritePercentage and ...MinSize are -1 when CONFIG is refused.
 	AutoAOFRewritePercentage int64          `json:"auto_aof_rewrite_percentage"`
 	AutoAOFRewriteMinSize    int64          `json:"auto_aof_rewrite_min_size"`
@@ -102,9 +97,6 @@ type KeyspaceLine struct {
 	Keys    int64 `json:"keys"`
 	Expires int64 `json:"expires"`
 }
-
-// String is host:port/db.
-func (t Target) String() string { return words.Target(t.Address, t.DB) }
 
 // Sample describes an estimate made from the first matching keys.
 type Sample struct {

@@ -26,13 +26,8 @@ func Render(w io.Writer, p *Plan, format string) error {
 var errRenderNilPlan = errors.New("render: no plan")
 
 // reportStyle is what differs between the text and markdown wording of
-// the same figures: markdown marks literals as code and stresses what
-// needs a look.
-type reportStyle interface {
-	code(s string) string   // a literal: a key, a glob, a flag, a field
-	strong(s string) string // what a reviewer must not miss
-	failed() string         // the mark of a plan with errors
-}
+// the same figures (words.TextStyle, words.MarkdownStyle).
+type reportStyle = words.Style
 
 // reportRow is one line of a report table: what, how much, and a note.
 type reportRow struct {
@@ -80,7 +75,7 @@ func reportHeadline(p *Plan, st reportStyle) string {
 	var s string
 	switch {
 	case len(p.Errors) > 0:
-		s = st.failed() + fmt.Sprintf("%d %s, apply will refuse to run", len(p.Errors), words.Plural(len(p.Errors), "error", "errors"))
+		s = st.Failed() + fmt.Sprintf("%d %s, apply will refuse to run", len(p.Errors), words.Plural(len(p.Errors), "error", "errors"))
 		if p.Outcomes.Change > 0 {
 			s += fmt.Sprintf(" (%s %s %s)", n, keysWord(p.Outcomes.Change), outcomeVerb(p.Job.Action, p.Outcomes.Change, true))
 		}
@@ -92,7 +87,7 @@ func reportHeadline(p *Plan, st reportStyle) string {
 	// docs/safety.md: a server already above a memory level says so in the
 	// first line. Deletes free memory, so memory levels never hold them.
 	if memoryAbovePause(p) && p.Job.Action != "delete" {
-		s += " · " + st.strong("memory is already above the pause level") + " (apply needs " + st.code("--from-high-memory") + ")"
+		s += " · " + st.Strong("memory is already above the pause level") + " (apply needs " + st.Code("--from-high-memory") + ")"
 	}
 	return s
 }
@@ -198,7 +193,7 @@ func skipWords(p *Plan, bucket string, st reportStyle) (label, note string) {
 		return "name does not match the regex", ""
 	case "ttl":
 		if p.Job.Action == "expire" && whenNoTTL(p.Job) {
-			return "already has a TTL", "left alone (" + st.code("when: no_ttl") + ")"
+			return "already has a TTL", "left alone (" + st.Code("when: no_ttl") + ")"
 		}
 		return "TTL condition not met", ""
 	case "idle":
@@ -206,7 +201,7 @@ func skipWords(p *Plan, bucket string, st reportStyle) (label, note string) {
 	case "bad_timestamp":
 		return "bad timestamp in the name", "unreadable, or the expiry would be too far ahead"
 	case "too_big_to_backup":
-		return "too big to back up", "over " + st.code("backup.max_dump_size") + ": not dumped, so not changed"
+		return "too big to back up", "over " + st.Code("backup.max_dump_size") + ": not dumped, so not changed"
 	case "gone":
 		return "gone before the change", ""
 	case "changed_since_scan":
@@ -276,7 +271,7 @@ func scannedWords(p *Plan) string {
 
 // scannedSelect is what was scanned: "(`ticket:*`, string)".
 func scannedSelect(p *Plan, st reportStyle) string {
-	parts := []string{st.code(p.Job.Match)}
+	parts := []string{st.Code(p.Job.Match)}
 	if p.Job.Type != "" {
 		parts = append(parts, p.Job.Type)
 	}
@@ -372,7 +367,7 @@ func peakWords(p *Plan, st reportStyle) string {
 	if pm.Keys == 1 {
 		verb = " expires"
 	}
-	s := "Busiest minute: " + st.strong(words.Commas(pm.Keys)+" "+keysWord(pm.Keys)) + verb + " in the same minute, "
+	s := "Busiest minute: " + st.Strong(words.Commas(pm.Keys)+" "+keysWord(pm.Keys)) + verb + " in the same minute, "
 	d := pm.At.Sub(p.GeneratedAt)
 	// Grace expiries are counted from the run's start, not from this
 	// plan: name the wave by its delay, not by a clock time that moves.
@@ -422,7 +417,7 @@ func projectionRows(p *Plan, st reportStyle) []reportRow {
 	if t.Replicas > 0 {
 		note := fmt.Sprintf("%d %s", t.Replicas, words.Plural(t.Replicas, "replica", "replicas"))
 		if t.ReplBacklogSize > 0 {
-			note += ", " + st.code("repl-backlog-size") + " " + words.Size(t.ReplBacklogSize)
+			note += ", " + st.Code("repl-backlog-size") + " " + words.Size(t.ReplBacklogSize)
 		}
 		rows = append(rows, reportRow{"sent to each replica", words.Size(e.ReplicationBytes), note})
 	}
@@ -477,13 +472,13 @@ func projectionRows(p *Plan, st reportStyle) []reportRow {
 	}
 	rows = append(rows, reportRow{"duration of the run", runFor, rateWords(p.Job)})
 	if p.Job.MaxChanges > 0 {
-		rows = append(rows, reportRow{"limit " + st.code("limits.max_changes"), words.Commas(p.Job.MaxChanges),
+		rows = append(rows, reportRow{"limit " + st.Code("limits.max_changes"), words.Commas(p.Job.MaxChanges),
 			"this plan: " + words.Commas(o.Change) + " (" + words.Share(o.Change, p.Job.MaxChanges, "n/a") + ")"})
 	}
 
 	switch p.Job.Backup {
 	case "none":
-		rows = append(rows, reportRow{"journal", st.strong("none — undo impossible"), "the job says " + st.code("backup: none")})
+		rows = append(rows, reportRow{"journal", st.Strong("none — undo impossible"), "the job says " + st.Code("backup: none")})
 	case "dump":
 		rows = append(rows, reportRow{"journal", words.Size(e.JournalBytes), "previous TTLs and DUMP payloads: undo can restore deleted keys"})
 	default:
@@ -509,7 +504,7 @@ func forkRows(p *Plan, st reportStyle) []reportRow {
 	}
 	rows[0].label = "forks the run triggers"
 	if f := p.Target.ForkInProgress; f != "" {
-		rows = append(rows, reportRow{"", st.strong("a " + f + " is running now"), ""})
+		rows = append(rows, reportRow{"", st.Strong("a " + f + " is running now"), ""})
 	}
 	return rows
 }
@@ -545,9 +540,9 @@ func guardState(g GuardLine, st reportStyle) string {
 	case "ok", "":
 		s = "ok"
 	case "blind":
-		s = st.strong("cannot check")
+		s = st.Strong("cannot check")
 	default:
-		s = st.strong(g.State)
+		s = st.Strong(g.State)
 	}
 	if g.Note != "" {
 		s += " — " + g.Note

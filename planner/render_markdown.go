@@ -18,7 +18,7 @@ func RenderMarkdown(w io.Writer, p *Plan) error {
 		return errRenderNilPlan
 	}
 	var b bytes.Buffer
-	st := mdStyle{}
+	st := words.MarkdownStyle{}
 
 	fmt.Fprintf(&b, "### keyjob plan: %s — %s\n\n", mdCode(p.Job.Name), reportHeadline(p, st))
 	if d := oneLine(p.Job.Description); strings.TrimSpace(d) != "" {
@@ -182,9 +182,3 @@ func allDigits(s string) bool {
 	}
 	return true
 }
-
-type mdStyle struct{}
-
-func (mdStyle) code(s string) string   { return mdCode(s) }
-func (mdStyle) strong(s string) string { return "**" + s + "**" }
-func (mdStyle) failed() string         { return "❌ " }

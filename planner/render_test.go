@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/keyjob/keyjob/internal/golden"
+	"github.com/keyjob/keyjob/internal/words"
 )
 
 // TestRender_Golden pins every format of every fixture byte for byte. After
@@ -203,7 +204,7 @@ func TestRender_Headline(t *testing.T) {
 		if tt.sample {
 			p.Sample = &Sample{Requested: 10}
 		}
-		if got := reportHeadline(p, textStyle{}); got != tt.want {
+		if got := reportHeadline(p, words.TextStyle{}); got != tt.want {
 			t.Errorf("%s %d errors=%d: got %q, want %q", tt.action, tt.change, tt.errs, got, tt.want)
 		}
 	}
@@ -339,7 +340,7 @@ func TestRenderMarkdown_DescriptionIsText(t *testing.T) {
 func TestRender_SampleGroups(t *testing.T) {
 	labels := func(p *Plan) []string {
 		var out []string
-		for _, g := range sampleGroups(p, textStyle{}) {
+		for _, g := range sampleGroups(p, words.TextStyle{}) {
 			out = append(out, fmt.Sprintf("%s %d/%d", g.label, len(g.keys), g.total))
 		}
 		return out

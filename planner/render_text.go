@@ -27,7 +27,7 @@ func RenderText(w io.Writer, p *Plan) error {
 		return errRenderNilPlan
 	}
 	var b bytes.Buffer
-	st := textStyle{}
+	st := words.TextStyle{}
 
 	fmt.Fprintf(&b, "keyjob plan %s → %s: %s\n", oneLine(p.Job.Name), oneLine(p.Target.String()), reportHeadline(p, st))
 	if d := strings.TrimSpace(oneLine(p.Job.Description)); d != "" {
@@ -138,12 +138,6 @@ func textSamplesSection(b *bytes.Buffer, p *Plan, st reportStyle) {
 		words.TextTable(b, "  ", header, rows, "---")
 	}
 }
-
-type textStyle struct{}
-
-func (textStyle) code(s string) string   { return words.Printable(s) }
-func (textStyle) strong(s string) string { return s }
-func (textStyle) failed() string         { return "" }
 
 // textFigures are the expiry schedule and the projections, for a plan
 // that changes something.

@@ -46,21 +46,11 @@ func (s *server) configInt(name string) int64 {
 }
 
 func (s *server) target(conn *redisx.Conn, nodes int) Target {
-	role := s.info["role"]
-	if role == "slave" {
-		role = "replica"
-	}
 	t := Target{
-		Address:                  conn.Addr,
-		DB:                       conn.DB,
-		Mode:                     conn.Mode(),
-		RedisVersion:             s.info["redis_version"],
-		Role:                     role,
+		Server:                   redisx.ServerOf(conn, s.info),
 		Replicas:                 int(s.int("connected_slaves")),
 		Nodes:                    nodes,
-		UsedMemory:               s.int("used_memory"),
-		MaxMemory:                s.int("maxmemory"),
-		MaxMemoryPolicy:          s.info["maxmemory_policy"],
+		Memory:                   redisx.MemoryOf(s.info),
 		AOF:                      s.info["aof_enabled"] == "1",
 		AOFSize:                  s.int("aof_current_size"),
 		AOFBaseSize:              s.int("aof_base_size"),

@@ -31,6 +31,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 log() { echo "server-image: $*" >&2; }
+# apt's output goes here, not to the screen; its tail is shown on failure.
+aptlog=${TMPDIR:-/tmp}/keyjob-apt.log
+aptfail() {
+	tail -n 20 "$aptlog" >&2
+	die "$* (the whole output: $aptlog)"
+}
 die() {
 	log "$*"
 	exit 1
@@ -65,11 +71,16 @@ need() {
 	[[ -x /bin/busybox ]] && ! ldd /bin/busybox >/dev/null 2>&1 || missing+=(busybox-static)
 	[[ -e /usr/share/keyrings/debian-archive-keyring.gpg ]] || missing+=(debian-archive-keyring)
 	if ((${#missing[@]})); then
-		log "installing ${missing[*]}"
 		export DEBIAN_FRONTEND=noninteractive
-		if ! "${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}" </dev/null >&2; then
-			"${sudo[@]}" apt-get update -q >&2
-			"${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}" </dev/null >&2
+		# Quiet: one line here, apt's output in a log file, shown on failure.
+		log "installing ${missing[*]} (apt's output: $aptlog)"
+		if ! "${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}" </dev/null >"$aptlog" 2>&1; then
+			# Try the package lists we have first; refresh them only when that fails.
+			if ! { "${sudo[@]}" apt-get update -q && "${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}" </dev/null; } >>"$aptlog" 2>&1; then
+				tail -n 20 "$aptlog" >&2
+				log "apt-get install ${missing[*]} failed (the whole output: $aptlog)"
+				exit 1
+			fi
 		fi
 	fi
 }
@@ -112,7 +123,7 @@ suite_apt() {
 		[[ -z $(find "$d/lists" -maxdepth 1 -name '*Packages*' -mmin -1440 2>/dev/null) ]]; then
 		echo "$list" >"$d/etc/sources.list"
 		log "reading $suite's package lists"
-		apt-get -q "${A[@]}" update >&2 || die "apt-get update of $suite failed"
+		apt-get -q "${A[@]}" update >>"$aptlog" 2>&1 || aptfail "apt-get update of $suite failed"
 	fi
 }
 
@@ -160,7 +171,7 @@ build_debian() {
 	mapfile -t pkgs < <(deps "$tools")
 	((${#pkgs[@]})) || die "no packages for $tools in $suite"
 	log "downloading $tools $ver from $suite: ${pkgs[*]}"
-	(cd "$work" && apt-get -q "${A[@]}" download "${pkgs[@]}" >&2) || die "apt-get download from $suite failed"
+	(cd "$work" && apt-get -q "${A[@]}" download "${pkgs[@]}" >>"$aptlog" 2>&1) || aptfail "apt-get download from $suite failed"
 
 	local root=$work/root
 	mkdir -p "$root"

@@ -81,11 +81,9 @@ func nonNilMap(m map[string]int64) map[string]int64 {
 	return m
 }
 
-// style is what differs between the text and markdown wording.
-type style interface {
-	code(s string) string
-	strong(s string) string
-}
+// style is what differs between the text and markdown wording
+// (words.TextStyle, words.MarkdownStyle).
+type style = words.Style
 
 // headline is the survey in one line: how many keys, patterns, and the
 // share without a TTL.
@@ -97,11 +95,11 @@ func headline(s *Survey, st style) string {
 	n := len(s.Patterns)
 	h := fmt.Sprintf("%s %s in %d %s", keys, words.Plural(s.Keys, "key", "keys"), n, words.Plural(n, "pattern", "patterns"))
 	if s.Other != nil {
-		h += " and " + st.code("other")
+		h += " and " + st.Code("other")
 	}
 	if s.Keys > 0 {
 		noTTL := s.Keys - s.WithTTL
-		h += ", " + st.strong(words.ShareCapped(noTTL, s.Keys, "—")+" without a TTL")
+		h += ", " + st.Strong(words.ShareCapped(noTTL, s.Keys, "—")+" without a TTL")
 	}
 	return h
 }
@@ -125,14 +123,14 @@ func targetWords(t Target, st style) string {
 		mem += ", no maxmemory"
 	}
 	if t.MaxMemoryPolicy != "" {
-		mem += ", policy " + st.code(t.MaxMemoryPolicy)
+		mem += ", policy " + st.Code(t.MaxMemoryPolicy)
 	}
 	return s + "; " + mem
 }
 
 // scannedWords: "6,602 keys matching * (all 6,602 keys of db0)".
 func scannedWords(s *Survey, st style) string {
-	w := words.Commas(s.Scanned) + " " + words.Plural(s.Scanned, "key", "keys") + " matching " + st.code(s.Match)
+	w := words.Commas(s.Scanned) + " " + words.Plural(s.Scanned, "key", "keys") + " matching " + st.Code(s.Match)
 	if s.DBSize > 0 {
 		w += fmt.Sprintf(" of %s in db%d", words.Commas(s.DBSize), s.Target.DB)
 	}

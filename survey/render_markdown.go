@@ -17,7 +17,7 @@ func RenderMarkdown(w io.Writer, s *Survey) error {
 		return errRenderNil
 	}
 	var b bytes.Buffer
-	st := mdStyle{}
+	st := words.MarkdownStyle{}
 	fmt.Fprintf(&b, "### keyjob survey: %s — %s\n\n", words.MarkdownCode(s.Target.String()), headline(s, st))
 	fmt.Fprintf(&b, "Target %s (%s) · scanned %s\n\n", words.MarkdownCode(s.Target.String()), targetWords(s.Target, st), scannedWords(s, st))
 	if sw := sampleWords(s); sw != "" {
@@ -56,11 +56,6 @@ func RenderMarkdown(w io.Writer, s *Survey) error {
 	fmt.Fprintf(&b, "<sub>%s</sub>\n", strings.Join(foot, " · "))
 	return words.Flush(w, &b)
 }
-
-type mdStyle struct{}
-
-func (mdStyle) code(s string) string   { return words.MarkdownCode(s) }
-func (mdStyle) strong(s string) string { return "**" + s + "**" }
 
 func mdCodeOrEmpty(s string) string {
 	if s == "" {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"github.com/keyjob/keyjob/internal/redisx"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -23,8 +24,11 @@ func storyFixture() *Survey {
 	s := &Survey{
 		FormatVersion: FormatVersion,
 		GeneratedAt:   fixtureClock,
-		Target: Target{Address: "redis-prod-1:6379", Mode: "standalone", RedisVersion: "7.0.15", Role: "master", Nodes: 1,
-			UsedMemory: 483 << 20, MaxMemory: 512 << 20, MaxMemoryPolicy: "volatile-lru"},
+		Target: Target{
+			Server: redisx.Server{Address: "redis-prod-1:6379", Mode: "standalone", RedisVersion: "7.0.15", Role: "master"},
+			Nodes:  1,
+			Memory: redisx.Memory{UsedMemory: 483 << 20, MaxMemory: 512 << 20, MaxMemoryPolicy: "volatile-lru"},
+		},
 		Match: "*", DBSize: 1149764, Scanned: 1149764, MaxPatterns: MaxPatterns, IdleRead: true,
 		ScanDuration: Duration(11500 * time.Millisecond),
 		Patterns: []Pattern{
@@ -81,8 +85,11 @@ func collapsedFixture() *Survey {
 	s := &Survey{
 		FormatVersion: FormatVersion,
 		GeneratedAt:   fixtureClock,
-		Target: Target{Address: "10.0.0.7:7000", Mode: "cluster", RedisVersion: "7.2.4", Role: "master", Nodes: 3,
-			UsedMemory: 2 << 30, MaxMemoryPolicy: "allkeys-lfu"},
+		Target: Target{
+			Server: redisx.Server{Address: "10.0.0.7:7000", Mode: "cluster", RedisVersion: "7.2.4", Role: "master"},
+			Nodes:  3,
+			Memory: redisx.Memory{UsedMemory: 2 << 30, MaxMemoryPolicy: "allkeys-lfu"},
+		},
 		Match: "cache:*", DBSize: 3200000, Scanned: 2210400, MaxPatterns: MaxPatterns,
 		ScanDuration: Duration(42 * time.Second),
 		Patterns: []Pattern{
@@ -110,7 +117,7 @@ func collapsedFixture() *Survey {
 
 func emptyFixture() *Survey {
 	s := &Survey{FormatVersion: FormatVersion, GeneratedAt: fixtureClock, IdleRead: true, MaxPatterns: MaxPatterns,
-		Target: Target{Address: "127.0.0.1:6379", Mode: "standalone", RedisVersion: "7.0.15", Role: "replica", Nodes: 1, UsedMemory: 1 << 20},
+		Target: Target{Server: redisx.Server{Address: "127.0.0.1:6379", Mode: "standalone", RedisVersion: "7.0.15", Role: "replica"}, Nodes: 1, Memory: redisx.Memory{UsedMemory: 1 << 20}},
 		Match:  "nothing:*", DBSize: 12}
 	judge(s, 0)
 	return s
@@ -219,7 +226,7 @@ func TestSuggest_Quoting(t *testing.T) {
 				lens[i] = lenRange{len(p.Text), len(p.Text)}
 			}
 			x := express(ps, make([]string, len(ps)), lens)
-			s := &Survey{GeneratedAt: fixtureClock, Target: Target{Address: "h:1"}, Patterns: []Pattern{{
+			s := &Survey{GeneratedAt: fixtureClock, Target: Target{Server: redisx.Server{Address: "h:1"}}, Patterns: []Pattern{{
 				Pattern: patternString(ps), Keys: 10, Types: map[string]int64{"string": 10}, Match: x.glob, Regex: x.regex,
 				Examples: []string{key, "a\nb\x1b[2J"}}}}
 			ss, _, err := Suggest(s)

@@ -22,7 +22,7 @@ func RenderText(w io.Writer, s *Survey) error {
 		return errRenderNil
 	}
 	var b bytes.Buffer
-	st := textStyle{}
+	st := words.TextStyle{}
 	fmt.Fprintf(&b, "keyjob survey → %s: %s\n", words.OneLine(s.Target.String()), headline(s, st))
 	words.TextTable(&b, "", nil, [][]string{
 		{"target", words.OneLine(s.Target.String()) + ": " + targetWords(s.Target, st)},
@@ -66,8 +66,3 @@ func RenderText(w io.Writer, s *Survey) error {
 	b.WriteString("\n" + strings.Join(footer(s), " · ") + "\n")
 	return words.Flush(w, &b)
 }
-
-type textStyle struct{}
-
-func (textStyle) code(s string) string   { return words.Printable(s) }
-func (textStyle) strong(s string) string { return s }

@@ -134,17 +134,7 @@ func limiter(o Options) *rate.Limiter {
 }
 
 func target(conn *redisx.Conn, info map[string]string, nodes int) Target {
-	role := info["role"]
-	if role == "slave" {
-		role = "replica"
-	}
-	return Target{
-		Address: conn.Addr, DB: conn.DB, Mode: conn.Mode(), Nodes: nodes,
-		RedisVersion: info["redis_version"], Role: role,
-		UsedMemory:      redisx.ParseInt(info["used_memory"]),
-		MaxMemory:       redisx.ParseInt(info["maxmemory"]),
-		MaxMemoryPolicy: info["maxmemory_policy"],
-	}
+	return Target{Server: redisx.ServerOf(conn, info), Nodes: nodes, Memory: redisx.MemoryOf(info)}
 }
 
 // dbSizes reads each primary's key count in db from INFO keyspace.

@@ -1,8 +1,10 @@
 package survey
 
 import (
-	"github.com/keyjob/keyjob/internal/words"
 	"time"
+
+	"github.com/keyjob/keyjob/internal/redisx"
+	"github.com/keyjob/keyjob/internal/words"
 )
 
 // FormatVersion is the version of the JSON contract (docs/cli.md).
@@ -46,20 +48,12 @@ type Survey struct {
 }
 
 // Target is the server surveyed, never with a password.
+// Its fields are the plan's first ones (redisx.Server, redisx.Memory).
 type Target struct {
-	Address         string `json:"address"` // host:port
-	DB              int    `json:"db"`
-	Mode            string `json:"mode"` // standalone | cluster
-	RedisVersion    string `json:"redis_version"`
-	Role            string `json:"role"`  // master | replica
-	Nodes           int    `json:"nodes"` // primaries scanned
-	UsedMemory      int64  `json:"used_memory"`
-	MaxMemory       int64  `json:"maxmemory"` // 0: no limit
-	MaxMemoryPolicy string `json:"maxmemory_policy"`
+	redisx.Server
+	Nodes int `json:"nodes"` // primaries scanned
+	redisx.Memory
 }
-
-// String is host:port/db.
-func (t Target) String() string { return words.Target(t.Address, t.DB) }
 
 // Sample describes a survey that stopped after the first keys.
 type Sample struct {

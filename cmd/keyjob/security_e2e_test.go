@@ -20,6 +20,7 @@ import (
 
 	"github.com/redis/rueidis"
 
+	"github.com/keyjob/keyjob/examples"
 	"github.com/keyjob/keyjob/internal/checkpoint"
 	"github.com/keyjob/keyjob/internal/redistest"
 	"github.com/keyjob/keyjob/internal/seed"
@@ -40,16 +41,11 @@ var secE2EApplyOnly = []string{"pexpireat", "unlink", "persist", "exists", "dump
 // makes a few thousand keys many batches.
 var secE2ETTLJob = ticketTTLJob("ticket-ttl", "  rate: unlimited\n  scan_count: 100\n")
 
-// secE2EDumpJob deletes the deal click hashes and keeps their DUMP
-// payloads: the script path on apply, RESTORE on undo.
-const secE2EDumpJob = `version: 1
-name: drop-deal-clicks
-select:
-  match: "deal:clicks:*"
-action:
-  delete: {}
-backup: dump
-`
+// secE2EDumpJob is examples/drop-deal-clicks.yaml (it deletes the deal
+// click hashes and keeps their DUMP payloads: the script path on apply,
+// RESTORE on undo) with the default guards, looser ones being the
+// operator's call.
+var secE2EDumpJob = examples.MustJob("drop-deal-clicks.yaml", "guards: {}\n")
 
 // secE2EShell runs the binary as an operator would, in one working
 // folder, without a terminal, and keeps every run's output so a test can

@@ -66,9 +66,9 @@ func TestApplyE2E_UndoDumpDelete(t *testing.T) {
 	}
 	before := snapshot(t, c)
 	state := filepath.Join(t.TempDir(), "state")
-	// The example's aof.max_growth (256MiB) is looser than the default on
-	// a small server (64MiB): only the operator may accept that.
-	r := keyjob(t, nil, applyE2EArgs(srv.URL, state, "--yes", "--allow-looser-guards", example("drop-deal-clicks.yaml"))...)
+	// The example as the README shows it: no flag beyond the operator's
+	// confirmation.
+	r := keyjob(t, nil, applyE2EArgs(srv.URL, state, "--yes", example("drop-deal-clicks.yaml"))...)
 	wantExit(t, r, 0)
 	cp := readCheckpoint(t, state, "drop-deal-clicks")
 	after := snapshot(t, c)
