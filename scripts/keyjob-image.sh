@@ -22,7 +22,8 @@ ca=/etc/ssl/certs/ca-certificates.crt
 }
 
 ctx=$(mktemp -d)
-trap 'rm -rf "$ctx"' EXIT
+buildlog=$(mktemp)
+trap 'rm -rf "$ctx" "$buildlog"' EXIT
 version=$(git -C "$root" describe --tags --always --dirty 2>/dev/null || echo dev)
 commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
 log "go build (CGO_ENABLED=0, $version)"
@@ -31,5 +32,10 @@ log "go build (CGO_ENABLED=0, $version)"
 	-o "$ctx/keyjob" ./cmd/keyjob)
 cp "$ca" "$ctx/ca-certificates.crt"
 log "docker build $image"
-docker build -q -f "$root/Dockerfile" -t "$image" "$ctx" >&2
+# Quiet: docker's output (the legacy builder's notice included) only on failure.
+if ! DOCKER_BUILDKIT=0 docker build -q -f "$root/Dockerfile" -t "$image" "$ctx" >"$buildlog" 2>&1; then
+	cat "$buildlog" >&2
+	log "docker build failed"
+	exit 1
+fi
 echo "$image"
