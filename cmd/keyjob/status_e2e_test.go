@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -96,6 +97,16 @@ func TestStatusE2E_LiveRun(t *testing.T) {
 		t.Errorf("/status has no guards: %+v", st)
 	}
 	body := getBody(t, base+"/status") + getBody(t, base+"/metrics")
+	// The README's check, with curl itself where the machine has it.
+	if curl, err := exec.LookPath("curl"); err == nil {
+		out, err := exec.Command(curl, "-sf", base+"/metrics").Output()
+		if err != nil || !strings.Contains(string(out), `keyjob_keys_total{outcome="change"}`) {
+			t.Errorf("curl %s/metrics: %v\n%s", base, err, out)
+		}
+		body += string(out)
+	} else {
+		t.Logf("no curl on the PATH: /metrics read with Go's client only")
+	}
 	if strings.Contains(body, password) {
 		t.Errorf("the status shows the password")
 	}
