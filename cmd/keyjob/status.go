@@ -9,6 +9,8 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -139,7 +141,15 @@ type liveStatus struct {
 	srv  *http.Server
 	addr string
 	done chan struct{}
+	// addrFile is where keyjob status finds the live run (statusAddrFile);
+	// written at the first progress, once the job's state folder exists.
+	addrFile  string
+	addrWrote bool
 }
+
+// statusAddrFile is the file in the job's state folder that holds a live
+// run's status address, for keyjob status.
+const statusAddrFile = "status-addr"
 
 // startStatus listens on addr and serves the run's status until Close; a
 // nil *liveStatus (whose methods do nothing) when addr is "". It says on
@@ -165,6 +175,9 @@ func startStatus(w io.Writer, addr string, head statusDoc) (*liveStatus, error) 
 	}
 	if head.resumed {
 		s.fromCheckpoint(head.Checkpoint)
+	}
+	if head.Checkpoint != "" {
+		s.addrFile = filepath.Join(filepath.Dir(head.Checkpoint), statusAddrFile)
 	}
 	s.srv = &http.Server{Handler: s.handler(), ReadHeaderTimeout: 5 * time.Second}
 	go func() {
@@ -210,6 +223,23 @@ func (s *liveStatus) Close() {
 	defer cancel()
 	s.srv.Shutdown(ctx)
 	<-s.done
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.addrWrote {
+		os.Remove(s.addrFile)
+	}
+}
+
+// writeAddr tells keyjob status where the live run is: the address to
+// dial (loopback when listening on every interface).
+func (s *liveStatus) writeAddr() {
+	host, port, _ := net.SplitHostPort(s.addr)
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	if os.WriteFile(s.addrFile, []byte(net.JoinHostPort(host, port)+"\n"), 0o600) == nil {
+		s.addrWrote = true
+	}
 }
 
 // SetGate adds the guards' readings to the status.
@@ -238,6 +268,10 @@ func (s *liveStatus) update(p apply.Progress) {
 	s.mu.Lock()
 	s.last, s.seen = p, true
 	s.rate.add(p.Elapsed, p.Scanned)
+	if s.addrFile != "" && !s.addrWrote {
+		s.addrWrote = true // once, written or not
+		s.writeAddr()
+	}
 	s.mu.Unlock()
 }
 

@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/dustin/go-humanize"
 	"github.com/urfave/cli/v2"
@@ -94,6 +96,9 @@ func stateStatus(stateDir, job string) ([]statusDoc, error) {
 }
 
 func jobStatus(stateDir, name string) (statusDoc, error) {
+	if d, ok := liveJobStatus(stateDir, name); ok {
+		return d, nil
+	}
 	path := checkpoint.Path(stateDir, name)
 	cp, err := checkpoint.Load(path)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -140,12 +145,48 @@ func jobStatus(stateDir, name string) (statusDoc, error) {
 	return d, nil
 }
 
+// liveJobStatus asks the run of name that is live with --status-addr, if
+// any, for its status; false when none answers (none runs, or one was
+// killed and left its address behind).
+func liveJobStatus(stateDir, name string) (statusDoc, bool) {
+	b, err := os.ReadFile(filepath.Join(stateDir, name, statusAddrFile))
+	if err != nil {
+		return statusDoc{}, false
+	}
+	client := http.Client{Timeout: 2 * time.Second}
+	resp, err := client.Get("http://" + strings.TrimSpace(string(b)) + "/status")
+	if err != nil {
+		return statusDoc{}, false
+	}
+	defer resp.Body.Close()
+	var d statusDoc
+	if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&d) != nil || d.Job != name {
+		return statusDoc{}, false
+	}
+	return d, true
+}
+
 func printStatus(w io.Writer, d statusDoc) {
 	line := func(label, format string, args ...any) {
 		fmt.Fprintf(w, "%-11s %s\n", label, fmt.Sprintf(format, args...))
 	}
 	fmt.Fprintf(w, "%s  run %s on %s (%s)\n", d.Job, d.RunID, d.Target, d.Mode)
 	line("state", "%s", d.State)
+	if d.Live {
+		line("live", "served by the running keyjob (--status-addr)")
+		if d.Expected > 0 {
+			line("expected", "%s", humanize.Comma(d.Expected))
+		}
+		if d.ETASeconds != nil {
+			line("eta", "%s", (time.Duration(*d.ETASeconds) * time.Second).String())
+		}
+		if d.Paused != nil {
+			line("paused", "by %s: %s; %s", d.Paused.By, d.Paused.Reason, d.Paused.Resume)
+		}
+		if d.GuardLine != "" {
+			line("guards", "%s", d.GuardLine)
+		}
+	}
 	line("scanned", "%s", humanize.Comma(d.Scanned))
 	var parts []string
 	for _, k := range sortedOutcomes(d.Outcomes) {

@@ -3,6 +3,7 @@ package main_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"os"
@@ -289,9 +290,25 @@ func TestStatusE2E_GuardPause(t *testing.T) {
 		t.Errorf("memory guard: value %v, pause level %v, abort level %v; want 0.9 <= value < 0.95", share, pauseAt, abortAt)
 	}
 
-	configSet(t, c, "maxmemory", "0")
-	r := p.wait(t)
+	// keyjob status asks the live run while it lasts.
+	r := keyjob(t, nil, "status", "--format", "json", state, "ticket-ttl-backfill")
 	wantExit(t, r, 0)
+	var live statusJSON
+	stdoutJSON(t, r, &live)
+	if !live.Live || live.State != "paused" || live.Paused == nil || live.Paused.Guard != "memory" {
+		t.Errorf("keyjob status during the pause: live %t, state %q, paused %+v; want the live run's pause\n%s", live.Live, live.State, live.Paused, r)
+	}
+	r = keyjob(t, nil, "status", state)
+	if wantExit(t, r, 0); !strings.Contains(r.stdout, "paused      by guard") {
+		t.Errorf("keyjob status (text) during the pause does not say the guard paused the run\n%s", r)
+	}
+
+	configSet(t, c, "maxmemory", "0")
+	r = p.wait(t)
+	wantExit(t, r, 0)
+	if _, err := os.Stat(filepath.Join(state, "ticket-ttl-backfill", "status-addr")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the live run's address is left behind: %v", err)
+	}
 	if rep := onlyReport(t, state, "ticket-ttl-backfill"); !rep.has("pause memory") || !rep.Completed {
 		t.Errorf("the report has no memory pause, or the run did not complete: %v\n%s", rep.events(), r)
 	}
