@@ -5,6 +5,10 @@
 #             conformance suite (TestMatrix_*, TestManaged_*) on each
 # make build  bin/keyjob
 # make image  localhost/keyjob-redis:local, a Redis image built without a registry
+#             (for the tests and the demo; the name predates keyjob's own image)
+# make keyjob-image  localhost/keyjob:local, keyjob itself on FROM scratch
+#             (Dockerfile; a static binary built here, no registry needed;
+#             KEYJOB_IMAGE=name:tag to tag it otherwise)
 #
 # Tests start Redis in Docker (internal/redistest). They use
 # $KEYJOB_REDIS_IMAGE, by default the image `make image` builds; set it to
@@ -15,7 +19,9 @@ LOCAL_REDIS_IMAGE := localhost/keyjob-redis:local
 KEYJOB_REDIS_IMAGE ?= $(LOCAL_REDIS_IMAGE)
 export KEYJOB_REDIS_IMAGE
 
-.PHONY: demo test test-matrix build image
+KEYJOB_IMAGE ?= localhost/keyjob:local
+
+.PHONY: demo test test-matrix build image keyjob-image
 
 demo: $(if $(filter $(LOCAL_REDIS_IMAGE),$(KEYJOB_REDIS_IMAGE)),image)
 	$(GO) run ./cmd/keyjob demo
@@ -42,6 +48,9 @@ build:
 
 image:
 	bash scripts/redis-image.sh
+
+keyjob-image:
+	GO=$(GO) bash scripts/keyjob-image.sh $(KEYJOB_IMAGE)
 
 # make bench  the benchmark (bench/main.go says what it measures): installs its tools
 #             (bench/deps.sh), builds bin/keyjob, then times it against the

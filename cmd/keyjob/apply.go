@@ -37,6 +37,7 @@ func applyCommand() *cli.Command {
 			&cli.Int64Flag{Name: "limit", Usage: "stop after `N` changes in this invocation (a canary); resumable"},
 			&cli.BoolFlag{Name: "resume", Usage: "continue from the checkpoint"},
 			&cli.BoolFlag{Name: "restart", Usage: "discard the checkpoint and start again"},
+			resumeIfCheckpointFlag(),
 			&cli.StringFlag{Name: "pause-file", Usage: "while `PATH` exists the run waits"},
 			&cli.DurationFlag{Name: "node-down-timeout", Value: apply.DefaultMaxDown, Usage: "how long a primary may not answer (a restart, a failover) before the run aborts with its checkpoint"},
 			shardsFlag(),
@@ -56,6 +57,10 @@ func applyCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
+			var done bool // --resume-if-checkpoint: the run completed
+			if o.Run.Resume, done, err = resumeIfCheckpoint(c, job); err != nil || done {
+				return err
+			}
 			return runApply(c.Context, c.App.Writer, c.App.ErrWriter, job, o)
 		},
 	}
@@ -70,6 +75,7 @@ func runFlags() []cli.Flag {
 		&cli.StringFlag{Name: "progress", Value: "auto", Usage: "auto, bar, log or none"},
 		&cli.BoolFlag{Name: "no-progress", Usage: "same as --progress log"},
 		&cli.StringFlag{Name: "log-format", Value: "text", Usage: "text or json"},
+		statusAddrFlag(),
 	}
 }
 
@@ -90,6 +96,7 @@ type applyOptions struct {
 	// QuietSummary skips printing the summary (the demo has just shown
 	// the plan); it is still computed and checked.
 	QuietSummary bool
+	StatusAddr   string // --status-addr
 }
 
 func applyOptionsFrom(c *cli.Context, job *jobs.Job) (applyOptions, error) {
@@ -116,6 +123,9 @@ func applyOptionsFrom(c *cli.Context, job *jobs.Job) (applyOptions, error) {
 	if f := c.String("log-format"); f != "text" && f != "json" {
 		return applyOptions{}, usageError(fmt.Errorf("--log-format %q: want text or json", f))
 	}
+	if err := checkStatusAddr(c.String("status-addr")); err != nil {
+		return applyOptions{}, err
+	}
 	return applyOptions{
 		Conn: connOptions(c, job),
 		Run: apply.Options{
@@ -126,7 +136,7 @@ func applyOptionsFrom(c *cli.Context, job *jobs.Job) (applyOptions, error) {
 		},
 		PlanFile: c.String("plan"), AllowOtherTarget: c.Bool("allow-other-target"),
 		Yes: c.Bool("yes"), Progress: prog, LogFormat: c.String("log-format"), Stdin: os.Stdin,
-		Guards: g, Invocation: c,
+		Guards: g, Invocation: c, StatusAddr: c.String("status-addr"),
 	}, nil
 }
 
@@ -176,6 +186,13 @@ func runApply(ctx context.Context, stdout, stderr io.Writer, job *jobs.Job, o ap
 	if err != nil {
 		return guardSteps(err, o, job)
 	}
+	live, err := startStatus(stdout, o.StatusAddr, statusDoc{Command: "apply", Job: job.Name, Target: conn.Target(), Mode: conn.Mode(),
+		Checkpoint: run.CheckpointPath(), resumed: run.Resumed})
+	if err != nil {
+		return err
+	}
+	defer live.Close()
+	live.SetGate(gate)
 	var x apply.Exec // what Execute needs, made once the summary was read
 	summary := reviewed
 	if summary == nil && !run.Resumed {
@@ -227,7 +244,7 @@ func runApply(ctx context.Context, stdout, stderr io.Writer, job *jobs.Job, o ap
 	if gate != nil {
 		ui.setGuardPause(gate.Pause)
 	}
-	x.Observe, x.Logger = ui.Update, ui.log
+	x.Observe, x.Logger = live.Observe(ui.Update), ui.log
 	restore := func() {}
 	if ui.mode == "bar" && term.IsTerminal(int(o.Stdin.Fd())) {
 		restore = operatorKeys(ctx, o.Run.Control)
@@ -237,6 +254,7 @@ func runApply(ctx context.Context, stdout, stderr io.Writer, job *jobs.Job, o ap
 	}
 	x.Resume = applyStep(o.Invocation, job.Path, "resume", "--resume").command
 	rep, err := run.Execute(ctx, x)
+	live.Finish()
 	restore()
 	ui.Finish()
 	guardLog.set(stderr)

@@ -107,6 +107,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			planCommand(),
 			applyCommand(),
 			undoCommand(),
+			statusCommand(),
 			surveyCommand(),
 			schemaCommand(),
 			demoCommand(),

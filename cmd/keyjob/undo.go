@@ -34,9 +34,12 @@ func undoCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
+			if err := checkStatusAddr(c.String("status-addr")); err != nil {
+				return err
+			}
 			o := undoOptions{
 				Conn: connOptions(c, nil), Journal: c.Args().First(), Yes: c.Bool("yes"),
-				Progress: prog, LogFormat: c.String("log-format"),
+				Progress: prog, LogFormat: c.String("log-format"), StatusAddr: c.String("status-addr"),
 				Undo:       apply.UndoOptions{Replace: c.Bool("replace"), AllowOtherTarget: c.Bool("allow-other-target"), Partial: c.Bool("partial")},
 				Invocation: c,
 			}
@@ -55,6 +58,8 @@ type undoOptions struct {
 	// Invocation is the command line, for the next steps a refusal
 	// prints.
 	Invocation *cli.Context
+	// StatusAddr is --status-addr.
+	StatusAddr string
 }
 
 // again is this undo's command line with more flags.
@@ -94,12 +99,19 @@ func runUndo(ctx context.Context, stdout, stderr io.Writer, o undoOptions) error
 			return usageError(errors.New("not confirmed: nothing was changed"))
 		}
 	}
+	live, err := startStatus(stdout, o.StatusAddr, statusDoc{Command: "undo", Job: h.Job, Target: conn.Target(), Mode: conn.Mode(), RunID: h.RunID})
+	if err != nil {
+		return err
+	}
+	defer live.Close()
 	ui := newProgress(ctx, o.Progress, stderr, o.LogFormat, "keyjob undo "+o.Journal, nil)
 	o.Undo.Logger = ui.log
+	observe := live.Observe(ui.Update)
 	o.Undo.Observe = func(p apply.UndoProgress) {
-		ui.Update(apply.Progress{Scanned: p.Done, Expected: p.Total, Changed: p.Done})
+		observe(apply.Progress{Scanned: p.Done, Expected: p.Total, Changed: p.Done})
 	}
 	rep, err := apply.Undo(ctx, conn, o.Journal, o.Undo)
+	live.Finish()
 	ui.Finish()
 	if errors.Is(err, apply.ErrJournalOtherTarget) {
 		err = withSteps(err, o.again("if that was on purpose", "--allow-other-target"))

@@ -296,3 +296,8 @@ func (s *Server) Client(t testing.TB) rueidis.Client {
 	t.Cleanup(c.Close)
 	return c
 }
+
+// RunLabels are the labels of this test run's containers ($KEYJOB_TEST_RUN),
+// for a test that starts a container of its own (keyjob's image); nil
+// outside a labelled run.
+func RunLabels() map[string]string { return runLabels() }
