@@ -142,6 +142,9 @@ func jobInfo(j *jobs.Job) JobInfo {
 	switch j.Action.Kind {
 	case jobs.ActionDelete:
 		ji.Action, ji.Summary = "delete", "UNLINK"
+		if m := j.Members; m != nil {
+			ji.Summary = fmt.Sprintf("remove the members whose score (%s) is more than %s before the run's start (ZREM, %d at a time)", m.ScoreFormat, inWords(m.OlderThan), MembersChunk)
+		}
 	case jobs.ActionPersist:
 		ji.Action, ji.Summary = "persist", "remove the TTL"
 	case jobs.ActionExpire:

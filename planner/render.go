@@ -175,6 +175,9 @@ func changeWords(p *Plan) (name, detail string) {
 	switch p.Job.Action {
 	case "delete", "persist":
 		name = map[string]string{"delete": "delete", "persist": "remove the TTL"}[p.Job.Action]
+		if p.Members != nil {
+			return "trim members", sum
+		}
 		if !strings.EqualFold(sum, name) {
 			detail = sum
 		}
@@ -204,11 +207,16 @@ func skipWords(p *Plan, bucket string, st reportStyle) (label, note string) {
 	case "idle":
 		return "idle time condition not met", ""
 	case "bad_timestamp":
+		if p.Members != nil {
+			return "scores are no times", "members scored before 2000: seconds read as milliseconds?"
+		}
 		return "bad timestamp in the name", "unreadable, or the expiry would be too far ahead"
 	case "too_big_to_backup":
 		return "too big to back up", "over " + st.code("backup.max_dump_size") + ": not dumped, so not changed"
 	case "gone":
 		return "gone before the change", ""
+	case "no_members":
+		return "no member older than the cutoff", ""
 	case "changed_since_scan":
 		return "changed since the scan", ""
 	}
@@ -254,6 +262,10 @@ func outcomeRows(p *Plan, st reportStyle) []reportRow {
 			reportRow{"change: grace TTL (already past)", words.Commas(o.ChangeGrace), graceNote(p)})
 	} else {
 		rows = append(rows, reportRow{"change: " + name, words.Commas(o.Change), detail})
+	}
+	if m := p.Members; m != nil {
+		rows = append(rows, reportRow{"  members selected", words.Commas(m.Selected), fmt.Sprintf(
+			"of %s they hold: score below %s (%s)", words.Commas(m.Held), strings.TrimPrefix(m.CutoffScore, "("), m.Cutoff.UTC().Format(time.RFC3339))})
 	}
 	for _, b := range skipBuckets(p) {
 		label, note := skipWords(p, b, st)
