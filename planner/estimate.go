@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keyjob/keyjob/internal/batch"
 	"github.com/keyjob/keyjob/jobs"
 )
 
@@ -57,15 +58,10 @@ func membersAOFBytes(key string, n int64) int64 {
 	if n <= 0 {
 		return 0
 	}
-	calls := (n + MembersChunk - 1) / MembersChunk
+	calls := (n + batch.MembersChunk - 1) / batch.MembersChunk
 	member := respBytes(strings.Repeat("m", memberBytes)) - 4 // without the array header
 	return calls*respBytes("ZREM", key) + n*member
 }
-
-// MembersChunk is the most members one call of a members job reads or
-// removes (ZRANGE BYSCORE ... LIMIT 0 MembersChunk, then ZREM of those):
-// a call's work is O(log N + chunk) whatever the sorted set's size.
-const MembersChunk = 128
 
 // journalRecordBytes approximates one journal line: the key, its previous
 // and new expiry and, with backup: dump, the payload in base64.

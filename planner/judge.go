@@ -6,6 +6,7 @@ import (
 
 	"github.com/dustin/go-humanize"
 
+	"github.com/keyjob/keyjob/internal/batch"
 	"github.com/keyjob/keyjob/jobs"
 )
 
@@ -143,7 +144,7 @@ func jobInfo(j *jobs.Job) JobInfo {
 	case jobs.ActionDelete:
 		ji.Action, ji.Summary = "delete", "UNLINK"
 		if m := j.Members; m != nil {
-			ji.Summary = fmt.Sprintf("remove the members whose score (%s) is more than %s before the run's start (ZREM, %d at a time)", m.ScoreFormat, inWords(m.OlderThan), MembersChunk)
+			ji.Summary = fmt.Sprintf("remove the members whose score (%s) is more than %s before the run's start (ZREM, %d at a time)", m.ScoreFormat, inWords(m.OlderThan), batch.MembersChunk)
 		}
 	case jobs.ActionPersist:
 		ji.Action, ji.Summary = "persist", "remove the TTL"

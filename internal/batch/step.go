@@ -142,6 +142,12 @@ func (s *Step) Keys(ctx context.Context, c rueidis.Client, keys []string) ([]Dec
 	return ds, s.Members(ctx, c, ds)
 }
 
+// MembersChunk is the most members one call of a members job reads or
+// removes (ZRANGE BYSCORE ... LIMIT 0 MembersChunk, then one ZREM of
+// those): a call's work is O(log N + chunk) whatever the sorted set's
+// size. The plan's AOF estimate counts calls of this size.
+const MembersChunk = 128
+
 // Members counts, for a job on sorted-set members, the members each key
 // decided for change holds in the job's score range (ZCOUNT, O(log N)
 // whatever the key's size) and sets Units to their number. A key with
