@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -342,9 +343,9 @@ func TestApply_TrimBigSet(t *testing.T) {
 		cmds = append(cmds, z.Build())
 	}
 	do(t, c, cmds...)
-	do(t, c, c.B().ConfigSet().ParameterValue().ParameterValue("slowlog-log-slower-than", "0").ParameterValue("slowlog-max-len", "100000").Build(),
-		c.B().SlowlogReset().Build())
 	before := dumps(t, c, []string{"timeline:big"})
+	do(t, c, c.B().ConfigSet().ParameterValue().ParameterValue("slowlog-log-slower-than", "0").ParameterValue("slowlog-max-len", "1000000").Build(),
+		c.B().SlowlogReset().Build())
 
 	job := loadJob(t, trimJob)
 	state := t.TempDir()
@@ -364,35 +365,10 @@ func TestApply_TrimBigSet(t *testing.T) {
 		t.Errorf("%d members left (%v), want %d; report says %d removed", left, err, wantLeft, rep.Outcomes.MembersRemoved)
 	}
 
-	// The longest call the server logged, and which.
-	entries, err := c.Do(context.Background(), c.B().Arbitrary("SLOWLOG", "GET", "-1").Build()).ToArray()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var maxUs int64
-	var maxCmd string
-	var calls int
-	for _, e := range entries {
-		f, err := e.ToArray()
-		if err != nil || len(f) < 4 {
-			continue
-		}
-		us, _ := f[2].AsInt64()
-		args, _ := f[3].AsStrSlice()
-		if len(args) > 0 && (args[0] == "SLOWLOG" || args[0] == "CONFIG") {
-			continue
-		}
-		calls++
-		if us > maxUs {
-			maxUs = us
-			if len(args) > 3 {
-				args = args[:3]
-			}
-			maxCmd = fmt.Sprint(args)
-		}
-	}
-	t.Logf("100k-member set: %d members removed in %v, %d calls logged, the longest %d µs (%s); chunk %d",
-		rep.Outcomes.MembersRemoved, took.Round(time.Millisecond), calls, maxUs, maxCmd, batch.MembersChunk)
+	calls, maxUs, maxCmd, byCmd := slowest(t, c)
+	t.Logf("100k-member set: %d members removed in %v; %d calls logged, the longest %d µs (%s); longest per command: %v; chunk %d",
+		rep.Outcomes.MembersRemoved, took.Round(time.Millisecond), calls, maxUs, maxCmd, byCmd, batch.MembersChunk)
+	do(t, c, c.B().SlowlogReset().Build())
 
 	jr, err := journal.Open(rep.Journal)
 	if err != nil {
@@ -407,7 +383,43 @@ func TestApply_TrimBigSet(t *testing.T) {
 		t.Errorf("journal holds %d members, %d were removed", journaled, rep.Outcomes.MembersRemoved)
 	}
 	u := undo(t, srv.URL, rep.Journal, UndoOptions{})
+	calls, maxUs, maxCmd, byCmd = slowest(t, c)
+	t.Logf("undo: %d calls logged, the longest %d µs (%s); longest per command: %v", calls, maxUs, maxCmd, byCmd)
 	if after := dumps(t, c, []string{"timeline:big"}); after["timeline:big"] != before["timeline:big"] {
 		t.Errorf("DUMP differs after undo (%+v)", u)
 	}
+}
+
+// slowest reads the SLOWLOG (every call, with slowlog-log-slower-than 0)
+// and gives the number of calls, the longest and the longest per command.
+func slowest(t *testing.T, c rueidis.Client) (calls int, maxUs int64, maxCmd string, byCmd map[string]string) {
+	t.Helper()
+	entries, err := c.Do(context.Background(), c.B().Arbitrary("SLOWLOG", "GET", "-1").Build()).ToArray()
+	if err != nil {
+		t.Fatal(err)
+	}
+	byCmd = map[string]string{}
+	all := map[string][]int64{}
+	for _, e := range entries {
+		f, err := e.ToArray()
+		if err != nil || len(f) < 4 {
+			continue
+		}
+		us, _ := f[2].AsInt64()
+		args, _ := f[3].AsStrSlice()
+		if len(args) == 0 || args[0] == "SLOWLOG" {
+			continue
+		}
+		calls++
+		all[args[0]] = append(all[args[0]], us)
+		if us > maxUs {
+			maxUs = us
+			maxCmd = fmt.Sprint(args[:min(len(args), 3)])
+		}
+	}
+	for cmd, us := range all {
+		slices.Sort(us)
+		byCmd[cmd] = fmt.Sprintf("n=%d p50=%d p99=%d max=%d", len(us), us[len(us)/2], us[len(us)*99/100], us[len(us)-1])
+	}
+	return calls, maxUs, maxCmd, byCmd
 }
