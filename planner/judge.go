@@ -56,8 +56,12 @@ func judge(p *Plan, j *jobs.Job, t *tally) {
 	}
 	if bad := p.Outcomes.Skip[string(jobs.SkipBadTimestamp)]; bad > 0 {
 		if float64(bad) > unitMistakeShare*float64(max(p.Outcomes.Change, 1)) {
-			p.fail(ErrUnitMistake, "%s keys (%.1f%% of the %s keys to change) have a timestamp that does not parse or lies too far in the future. More than 1%% means the format is wrong (seconds read as milliseconds, a wrong layout): fix action.expire.from.format. apply refuses to run this job. See the bad_timestamp samples.",
-				humanize.Comma(bad), 100*float64(bad)/float64(max(p.Outcomes.Change, 1)), humanize.Comma(p.Outcomes.Change))
+			what, field := "a timestamp that does not parse or lies too far in the future", "action.expire.from.format"
+			if j.Members != nil {
+				what, field = "members scored before 2000", "members.score.format"
+			}
+			p.fail(ErrUnitMistake, "%s keys (%.1f%% of the %s keys to change) have %s. More than 1%% means the format is wrong (seconds read as milliseconds, a wrong layout): fix %s. apply refuses to run this job. See the bad_timestamp samples.",
+				humanize.Comma(bad), 100*float64(bad)/float64(max(p.Outcomes.Change, 1)), humanize.Comma(p.Outcomes.Change), what, field)
 		} else {
 			p.warn(WarnBadTimestamps, "%s keys have a timestamp that does not parse or lies too far in the future; they are left alone (see the bad_timestamp samples).", humanize.Comma(bad))
 		}

@@ -43,6 +43,16 @@ type reportRow struct {
 
 // outcomeVerb is what happens to n keys, as "will" (or "would", when
 // errors stop the run).
+//
+// verbAction is the job's action for outcomeVerb: "trim" for a members
+// job, whose keys lose members rather than go.
+func verbAction(p *Plan) string {
+	if p.Members != nil {
+		return "trim"
+	}
+	return p.Job.Action
+}
+
 func outcomeVerb(action string, n int64, would bool) string {
 	aux := "will"
 	if would {
@@ -54,6 +64,8 @@ func outcomeVerb(action string, n int64, would bool) string {
 		return aux + " get a TTL"
 	case "delete":
 		return aux + " be deleted"
+	case "trim":
+		return aux + " lose members"
 	case "persist":
 		if one {
 			return aux + " lose its TTL"
@@ -82,12 +94,12 @@ func reportHeadline(p *Plan, st reportStyle) string {
 	case len(p.Errors) > 0:
 		s = st.failed() + fmt.Sprintf("%d %s, apply will refuse to run", len(p.Errors), words.Plural(len(p.Errors), "error", "errors"))
 		if p.Outcomes.Change > 0 {
-			s += fmt.Sprintf(" (%s %s %s)", n, keysWord(p.Outcomes.Change), outcomeVerb(p.Job.Action, p.Outcomes.Change, true))
+			s += fmt.Sprintf(" (%s %s %s)", n, keysWord(p.Outcomes.Change), outcomeVerb(verbAction(p), p.Outcomes.Change, true))
 		}
 	case p.Outcomes.Change == 0:
 		s = "nothing to change"
 	default:
-		s = fmt.Sprintf("%s %s %s", n, keysWord(p.Outcomes.Change), outcomeVerb(p.Job.Action, p.Outcomes.Change, false))
+		s = fmt.Sprintf("%s %s %s", n, keysWord(p.Outcomes.Change), outcomeVerb(verbAction(p), p.Outcomes.Change, false))
 	}
 	// docs/safety.md: a server already above a memory level says so in the
 	// first line. Deletes free memory, so memory levels never hold them.
@@ -497,6 +509,10 @@ func projectionRows(p *Plan, st reportStyle) []reportRow {
 	case "none":
 		rows = append(rows, reportRow{"journal", st.strong("none — undo impossible"), "the job says " + st.code("backup: none")})
 	case "dump":
+		if p.Members != nil {
+			rows = append(rows, reportRow{"journal", words.Size(e.JournalBytes), "the removed members with their scores: undo adds them back"})
+			break
+		}
 		rows = append(rows, reportRow{"journal", words.Size(e.JournalBytes), "previous TTLs and DUMP payloads: undo can restore deleted keys"})
 	default:
 		rows = append(rows, reportRow{"journal", words.Size(e.JournalBytes), "previous TTLs: undo possible"})
