@@ -195,8 +195,15 @@ func assertSets(t *testing.T, what string, want, got map[string]map[string]float
 // every other key as it was (other types under the prefix, a set scored
 // in the wrong unit), counts what it did, and undo puts every set back
 // DUMP-identical, expiry included (the set the trim emptied too).
+// Every server of the matrix (KEYJOB_MATRIX) runs it.
 func TestApply_TrimMembers(t *testing.T) {
-	srv, c := startRedis(t, redistest.Options{})
+	for _, m := range redistest.Matrix(t) {
+		t.Run(m.Name, func(t *testing.T) { testTrimMembers(t, m.Image) })
+	}
+}
+
+func testTrimMembers(t *testing.T, image string) {
+	srv, c := startRedis(t, redistest.Options{Image: image})
 	set := seedTimelines(t, c)
 	before := snapshot(t, c)
 	beforeSets := readSets(t, c, set.zsets)
