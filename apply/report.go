@@ -264,6 +264,9 @@ func (rep *Report) Summary(w io.Writer) {
 	if rep.Outcomes.ChangeGrace > 0 {
 		fmt.Fprintf(tw, "(%s with the grace TTL)", humanize.Comma(rep.Outcomes.ChangeGrace))
 	}
+	if rep.Outcomes.MembersRemoved > 0 {
+		fmt.Fprintf(tw, "(%s members removed)", humanize.Comma(rep.Outcomes.MembersRemoved))
+	}
 	fmt.Fprintln(tw)
 	keys := make([]string, 0, len(rep.Outcomes.Skip))
 	for k, v := range rep.Outcomes.Skip {
