@@ -25,7 +25,7 @@ import (
 //  2. journal them (member and score) and make the record durable;
 //  3. wait for the rate: limits.rate counts members removed;
 //  4. remove exactly those members, each only while it still has the score
-//     journaled (ZSCORE, then one ZREM of the chunk, in a script:
+//     journaled (one ZMSCORE, then one ZREM of the chunk, in a script:
 //     O(chunk × log N)).
 //
 // until a read finds none. A member added or rescored since the read is
@@ -49,10 +49,12 @@ return redis.call('ZRANGE', KEYS[1], ARGV[1], ARGV[2], 'BYSCORE', 'LIMIT', 0, to
 const trimRemove = `#!lua flags=allow-oom
 local k = KEYS[1]
 if redis.call('TYPE', k)['ok'] ~= 'zset' then return -2 end
-local rm = {}
-for i = 1, #ARGV, 2 do
-  local s = redis.call('ZSCORE', k, ARGV[i])
-  if s and (s == ARGV[i + 1] or tonumber(s) == tonumber(ARGV[i + 1])) then rm[#rm + 1] = ARGV[i] end
+local ms, rm = {}, {}
+for i = 1, #ARGV, 2 do ms[#ms + 1] = ARGV[i] end
+local sc = redis.call('ZMSCORE', k, unpack(ms))
+for j = 1, #ms do
+  local s, want = sc[j], ARGV[2 * j]
+  if s and (s == want or tonumber(s) == tonumber(want)) then rm[#rm + 1] = ms[j] end
 end
 if #rm == 0 then return 0 end
 return redis.call('ZREM', k, unpack(rm))
