@@ -126,6 +126,17 @@ func (r *Run) prepare(ctx context.Context, node redisx.Node, b scan.Batch) (*fli
 	allowed, stop := r.allowance(len(todo))
 	f := &flight{b: b, counts: counts, allowed: allowed, partial: allowed < len(todo)}
 	todo = todo[:allowed]
+	if r.job.Members != nil {
+		// Members are trimmed chunk by chunk, each journaled before it
+		// goes: the batch is done when trimBatch returns.
+		durable, err := r.trimBatch(ctx, node, todo, counts)
+		if err != nil {
+			r.release(allowed)
+			return nil, err
+		}
+		f.durable = durable
+		return f, stop
+	}
 	var durable int64
 	if todo, err = r.backup(ctx, node, todo, counts); err == nil {
 		durable, err = r.journalBatch(node, todo)
@@ -247,7 +258,7 @@ func (r *Run) lookups() scan.Lookups {
 // dumpsAll says whether every key the run changes is dumped first: a
 // delete with backup: dump (an expire dumps only its grace keys).
 func (r *Run) dumpsAll() bool {
-	return r.job.Backup.Mode == jobs.BackupDump && r.job.Action.Kind == jobs.ActionDelete
+	return r.job.Backup.Mode == jobs.BackupDump && r.job.Action.Kind == jobs.ActionDelete && r.job.Members == nil
 }
 
 // nxUnread says whether the run sends EXPIRE NX without reading the TTL
@@ -569,7 +580,7 @@ func (r *Run) commit(st *checkpoint.Node, f *flight, reserved int, durable int64
 	r.cp.Changes += changed
 	if partial {
 		for k := range counts {
-			if k != string(jobs.Change) && k != changeGrace {
+			if k != string(jobs.Change) && k != changeGrace && k != trimMembers {
 				delete(counts, k)
 			}
 		}
@@ -602,6 +613,10 @@ func (r *Run) unitMistake() error {
 	r.mu.Lock()
 	names := slices.Clone(r.badNames)
 	r.mu.Unlock()
+	if r.job.Members != nil {
+		return &AbortError{Guard: "bad_timestamp", Reason: fmt.Sprintf("%d of the %d sorted sets (%.1f%%) have members scored before 2000, more than 1%% of those trimmed: members.score.format is probably wrong (seconds read as milliseconds)",
+			bad, bad+changes, 100*float64(bad)/float64(bad+changes))}
+	}
 	reason := fmt.Sprintf("%d of the %d keys with a timestamp (%.1f%%) have one that format: %s cannot read or that lies too far in the future, more than 1%% of the keys changed: the format is probably wrong",
 		bad, bad+changes, 100*float64(bad)/float64(bad+changes), r.job.Action.Expire.From.Format)
 	if g := r.job.GuessFormat(names, jobs.Clock{Now: time.Now(), RunStart: r.runStart}); g != nil {
@@ -631,7 +646,7 @@ func (r *Run) observe(node redisx.Node, done bool) {
 	skips := map[string]int64{}
 	var scanned int64
 	for k, v := range r.cp.Counts {
-		if k == changeGrace {
+		if k == changeGrace || k == trimMembers {
 			continue
 		}
 		scanned += v

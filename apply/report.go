@@ -17,7 +17,10 @@ import (
 )
 
 // ReportFormatVersion is the version of the run report's JSON contract.
-const ReportFormatVersion = 1
+//
+// Version 2 added outcomes.members_removed and the no_members skip bucket
+// for a job with members: (sorted-set members by score-as-time).
+const ReportFormatVersion = 2
 
 // Report is the run report: what a run (across its resumes) did and why
 // it stopped. It is written to the state dir as JSON and markdown.
@@ -69,6 +72,9 @@ type ReportOutcomes struct {
 	Change      int64            `json:"change"`
 	ChangeGrace int64            `json:"change_grace"`
 	Skip        map[string]int64 `json:"skip"`
+	// MembersRemoved is, for a job with members:, the sorted-set members
+	// removed (limits.rate counts them).
+	MembersRemoved int64 `json:"members_removed,omitempty"`
 }
 
 type ReportNode struct {
@@ -137,6 +143,10 @@ func (rep *Report) fill(r *Run) {
 	}
 	rep.Outcomes.Change = r.cp.Counts[string(jobs.Change)]
 	rep.Outcomes.ChangeGrace = r.cp.Counts[changeGrace]
+	if r.job.Members != nil {
+		rep.Outcomes.Skip[string(jobs.SkipNoMembers)] = r.cp.Counts[string(jobs.SkipNoMembers)]
+		rep.Outcomes.MembersRemoved = r.cp.Counts[trimMembers]
+	}
 	rep.Scanned = rep.Outcomes.Change
 	for _, v := range rep.Outcomes.Skip {
 		rep.Scanned += v
@@ -262,6 +272,9 @@ func (rep *Report) Summary(w io.Writer) {
 	fmt.Fprintf(tw, "changed\t%s\t", humanize.Comma(rep.Outcomes.Change))
 	if rep.Outcomes.ChangeGrace > 0 {
 		fmt.Fprintf(tw, "(%s with the grace TTL)", humanize.Comma(rep.Outcomes.ChangeGrace))
+	}
+	if rep.Outcomes.MembersRemoved > 0 {
+		fmt.Fprintf(tw, "(%s members removed)", humanize.Comma(rep.Outcomes.MembersRemoved))
 	}
 	fmt.Fprintln(tw)
 	keys := make([]string, 0, len(rep.Outcomes.Skip))

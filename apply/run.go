@@ -274,6 +274,9 @@ func (r *Run) Execute(ctx context.Context, x Exec) (*Report, error) {
 	r.step = r.newStep()
 	r.report = newReport(r)
 	r.log.Info("run started", "job", r.job.Name, "target", r.conn.Target(), "resumed", r.Resumed, "journal", r.cp.Journal)
+	if err := r.loadTrim(ctx); err != nil {
+		return nil, err
+	}
 	if err := r.writer.load(ctx, r.nodes); err != nil {
 		return nil, err
 	}

@@ -103,6 +103,31 @@ if prev == -1 then redis.call('PERSIST', k) else redis.call('PEXPIREAT', k, prev
 return 1
 `
 
+// undoTrimScript adds back the members a trim record removed, with their
+// scores (ZADD NX: a member someone added since keeps its score). A set the
+// trim emptied was deleted by the server: it is created again with its
+// previous expiry, unless that has passed. A key of another type now is
+// left alone.
+// ARGV: prev expiry ms (-1 none), now ms, then member, score, ...
+const undoTrimScript = `#!lua flags=allow-oom
+local k = KEYS[1]
+local prev, now = tonumber(ARGV[1]), tonumber(ARGV[2])
+local t = redis.call('TYPE', k)['ok']
+if t ~= 'zset' and t ~= 'none' then return 0 end
+if t == 'none' and prev ~= -1 and prev <= now then return 5 end
+local args = {}
+for i = 3, #ARGV, 2 do
+  args[#args + 1] = ARGV[i + 1]
+  args[#args + 1] = ARGV[i]
+end
+redis.call('ZADD', k, 'NX', unpack(args))
+if t == 'none' then
+  if prev ~= -1 then redis.call('PEXPIREAT', k, prev) end
+  return 2
+end
+return 1
+`
+
 // undoBatch is how many records one pipeline carries.
 const undoBatch = 500
 
@@ -247,7 +272,13 @@ func Undo(ctx context.Context, conn *redisx.Conn, path string, o UndoOptions) (*
 	if err := s.load(ctx, nodes); err != nil {
 		return nil, err
 	}
-	u := undoer{conn: conn, s: s, o: o, rep: rep, total: check.ToUndo(), voided: map[string]int{}}
+	trim := newScript(undoTrimScript)
+	if check.Stats.Actions[journal.ActionTrim] > 0 {
+		if err := trim.load(ctx, nodes); err != nil {
+			return nil, err
+		}
+	}
+	u := undoer{conn: conn, s: s, trim: trim, o: o, rep: rep, total: check.ToUndo(), voided: map[string]int{}}
 	err = jr.Reverse(func(rec journal.Record) error {
 		rep.Records++
 		// Newest first, an "unchanged" record comes before the record it
@@ -287,6 +318,7 @@ func (r *UndoReport) Undone() int64 {
 type undoer struct {
 	conn  *redisx.Conn
 	s     *luaScript
+	trim  *luaScript // for trim records
 	o     UndoOptions
 	rep   *UndoReport
 	recs  []journal.Record
@@ -309,14 +341,18 @@ func (u *undoer) flush(ctx context.Context) error {
 	c := u.conn.Client
 	cmds := make(rueidis.Commands, len(u.recs))
 	args := make([][]string, len(u.recs))
+	scripts := make([]*luaScript, len(u.recs))
 	for i, rec := range u.recs {
-		args[i] = u.args(rec, now)
-		cmds[i] = u.s.cmd(c, rec.Key, args[i]...)
+		scripts[i], args[i] = u.s, u.args(rec, now)
+		if rec.Action == journal.ActionTrim {
+			scripts[i], args[i] = u.trim, trimArgs(rec, now)
+		}
+		cmds[i] = scripts[i].cmd(c, rec.Key, args[i]...)
 	}
 	for i, res := range c.DoMulti(ctx, cmds...) {
 		n, err := res.AsInt64()
 		if err != nil && isNoScript(err) {
-			n, err = u.s.eval(ctx, c, u.recs[i].Key, args[i]...).AsInt64()
+			n, err = scripts[i].eval(ctx, c, u.recs[i].Key, args[i]...).AsInt64()
 		}
 		if err != nil {
 			return fmt.Errorf("undo %q: %w", u.recs[i].Key, err)
@@ -341,6 +377,16 @@ func (u *undoer) args(rec journal.Record, now time.Time) []string {
 	}
 	return []string{rec.Action, strconv.FormatInt(rec.PrevExpireMs, 10), strconv.FormatInt(set, 10),
 		string(rec.Dump), replace, strconv.FormatInt(now.UnixMilli(), 10)}
+}
+
+// trimArgs are the undo trim script's arguments for one trim record.
+func trimArgs(rec journal.Record, now time.Time) []string {
+	args := make([]string, 0, 2+2*len(rec.Members))
+	args = append(args, strconv.FormatInt(rec.PrevExpireMs, 10), strconv.FormatInt(now.UnixMilli(), 10))
+	for _, m := range rec.Members {
+		args = append(args, m.Member, m.Score)
+	}
+	return args
 }
 
 func (u *undoer) count(n int64) {

@@ -16,6 +16,7 @@ const (
 	SkipIdle         Outcome = "idle"
 	SkipBadTimestamp Outcome = "bad_timestamp"
 	SkipTooBig       Outcome = "too_big_to_backup"  // decided by the caller (MEMORY USAGE)
+	SkipNoMembers    Outcome = "no_members"         // a members job: no member selected (decided by the caller, ZCOUNT)
 	Gone             Outcome = "gone"               // apply only
 	ChangedSinceScan Outcome = "changed_since_scan" // apply only
 )

@@ -26,6 +26,9 @@ func (j *Job) effectSHA256() string {
 	if sel.Idle != nil {
 		w("idle op=%d d=%d", sel.Idle.Op, sel.Idle.D)
 	}
+	if m := j.Members; m != nil {
+		w("members score=%q older_than=%d", m.ScoreFormat, m.OlderThan)
+	}
 	w("action=%d", j.Action.Kind)
 	if e := j.Action.Expire; e != nil {
 		w("ttl=%d after=%d grace=%d spread=%d when=%d jitter=%v", e.TTL, e.After, e.Grace, e.GraceSpread, e.When, e.Jitter)

@@ -101,6 +101,19 @@ func TestExamples_Decide(t *testing.T) {
 			t.Errorf("impossible day: %+v", d)
 		}
 	})
+	t.Run("trim-timelines", func(t *testing.T) {
+		j := load("trim-timelines.yaml")
+		if d := j.Decide(noTTL("timeline:user:42"), clock); d.Outcome != Change || !d.ExpireAt.IsZero() {
+			t.Errorf("timeline: %+v", d)
+		}
+		m := j.Members
+		if m == nil || m.ScoreFormat != FormatUnixMS || m.OlderThan != 90*day || j.Select.Type != "zset" || j.Action.Kind != ActionDelete {
+			t.Fatalf("job %+v members %+v", j, m)
+		}
+		if r := m.Range(runStart); r.Cutoff != "("+itoa(runStart.Add(-90*day).UnixMilli()) {
+			t.Errorf("cutoff %q", r.Cutoff)
+		}
+	})
 	t.Run("sessions-fixed-ttl", func(t *testing.T) {
 		j := load("sessions-fixed-ttl.yaml")
 		d := j.Decide(noTTL("session:4f1c"), clock)

@@ -19,10 +19,13 @@ type Job struct {
 	DB *int
 
 	Select Select
-	Action Action
-	Backup Backup
-	Limits Limits
-	Guards Guards
+	// Members is nil for a job on whole keys; set, the action applies to
+	// the members of each selected sorted set that it selects.
+	Members *Members
+	Action  Action
+	Backup  Backup
+	Limits  Limits
+	Guards  Guards
 
 	// Path is the file the job was read from, as given.
 	Path string
@@ -49,6 +52,13 @@ type Select struct {
 
 	// matcher is Regex compiled for the per-key check (Parse sets it).
 	matcher nameMatcher
+}
+
+// Members is the members field: a sorted set's members whose score is a
+// time older than OlderThan at the run's start.
+type Members struct {
+	ScoreFormat string // FormatUnix or FormatUnixMS
+	OlderThan   time.Duration
 }
 
 // TTLKind is what select.ttl asks of a key's remaining TTL.

@@ -6,15 +6,16 @@ package jobs
 // them into a Job. A nil pointer is a field the file does not set.
 
 type rawJob struct {
-	Version     *int       `yaml:"version" jsonschema:"required,enum=1" jsonschema_description:"Job file format version. Must be 1."`
-	Name        *string    `yaml:"name" jsonschema:"required,pattern=^[a-z0-9][a-z0-9-]*$" jsonschema_description:"Lowercase letters, digits and dashes, starting with a letter or digit. Names the checkpoint, the journal and the report."`
-	Description *string    `yaml:"description" jsonschema_description:"Free text shown at the top of every report."`
-	DB          *int       `yaml:"db" jsonschema:"minimum=0" jsonschema_description:"Logical database (standalone servers only). Default: the URL's /N, else 0; a different /N in the URL is an error."`
-	Select      *rawSelect `yaml:"select" jsonschema:"required" jsonschema_description:"Which keys the job considers."`
-	Action      *rawAction `yaml:"action" jsonschema:"required" jsonschema_description:"What the job does to each selected key: exactly one of expire, delete, persist."`
-	Backup      *rawBackup `yaml:"backup" jsonschema_description:"What is kept to undo the run: journal (previous expiries; the default), dump (also DUMP payloads), none (no undo), or {mode: dump, max_dump_size: 16MiB}. A delete job must say dump or none."`
-	Limits      *rawLimits `yaml:"limits" jsonschema_description:"How fast the job goes and how much it may change."`
-	Guards      *rawGuards `yaml:"guards" jsonschema_description:"Levels at which the run pauses or aborts. Tightening is free; a level looser than the default needs --allow-looser-guards."`
+	Version     *int        `yaml:"version" jsonschema:"required,enum=1" jsonschema_description:"Job file format version. Must be 1."`
+	Name        *string     `yaml:"name" jsonschema:"required,pattern=^[a-z0-9][a-z0-9-]*$" jsonschema_description:"Lowercase letters, digits and dashes, starting with a letter or digit. Names the checkpoint, the journal and the report."`
+	Description *string     `yaml:"description" jsonschema_description:"Free text shown at the top of every report."`
+	DB          *int        `yaml:"db" jsonschema:"minimum=0" jsonschema_description:"Logical database (standalone servers only). Default: the URL's /N, else 0; a different /N in the URL is an error."`
+	Select      *rawSelect  `yaml:"select" jsonschema:"required" jsonschema_description:"Which keys the job considers."`
+	Members     *rawMembers `yaml:"members" jsonschema_description:"Act on the members of each selected sorted set rather than on the key: the members whose score, read as a time, is older than older_than. Needs select.type: zset and action.delete: {}."`
+	Action      *rawAction  `yaml:"action" jsonschema:"required" jsonschema_description:"What the job does to each selected key: exactly one of expire, delete, persist."`
+	Backup      *rawBackup  `yaml:"backup" jsonschema_description:"What is kept to undo the run: journal (previous expiries; the default), dump (also DUMP payloads), none (no undo), or {mode: dump, max_dump_size: 16MiB}. A delete job must say dump or none."`
+	Limits      *rawLimits  `yaml:"limits" jsonschema_description:"How fast the job goes and how much it may change."`
+	Guards      *rawGuards  `yaml:"guards" jsonschema_description:"Levels at which the run pauses or aborts. Tightening is free; a level looser than the default needs --allow-looser-guards."`
 }
 
 type rawSelect struct {
@@ -30,6 +31,15 @@ type rawAction struct {
 	Expire  *rawExpire `yaml:"expire" jsonschema_description:"Give each selected key an expiry: a fixed ttl from the run's start, or from a time captured from the key name plus after."`
 	Delete  *rawEmpty  `yaml:"delete" jsonschema_description:"UNLINK each selected key. Write delete: {}. Needs backup: dump or backup: none."`
 	Persist *rawEmpty  `yaml:"persist" jsonschema_description:"Remove the TTL of each selected key. Write persist: {}."`
+}
+
+type rawMembers struct {
+	Score     *rawScore     `yaml:"score" jsonschema:"required" jsonschema_description:"How a member's score reads as a time."`
+	OlderThan *durationText `yaml:"older_than" jsonschema:"required" jsonschema_description:"Members whose time is more than this before the run's start are selected. The cutoff is fixed when the run starts, so a resumed run removes the same members."`
+}
+
+type rawScore struct {
+	Format *string `yaml:"format" jsonschema:"required,enum=unix,enum=unix_ms" jsonschema_description:"unix (seconds) or unix_ms (milliseconds) since 1970."`
 }
 
 // rawEmpty is an action without settings, written {}.

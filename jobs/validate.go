@@ -71,7 +71,8 @@ func (v *validator) job(r *rawJob) *Job {
 	}
 	j.Select = v.selection(r.Select)
 	j.Action = v.action(r.Action, &j.Select)
-	j.Backup = v.backup(r.Backup, j.Action.Kind)
+	j.Members = v.members(r.Members, &j.Select, j.Action.Kind)
+	j.Backup = v.backup(r.Backup, j.Action.Kind, j.Members != nil)
 	j.Limits = v.limits(r.Limits)
 	j.Guards = v.guards(r.Guards)
 	j.Select.matcher = newNameMatcher(j)
@@ -261,8 +262,13 @@ func (v *validator) rate(field string, s *rateText, def Rate) Rate {
 	return r
 }
 
-func (v *validator) backup(r *rawBackup, kind ActionKind) Backup {
+func (v *validator) backup(r *rawBackup, kind ActionKind, members bool) Backup {
 	b := Backup{Mode: BackupJournal, MaxDumpSize: DefaultMaxDumpSize}
+	if members {
+		// The journal keeps each removed member with its score: undo
+		// needs no DUMP, so a members delete takes journal too.
+		kind = 0
+	}
 	if r == nil {
 		if kind == ActionDelete {
 			v.failAt("action.delete", "backup", "want dump or none with a delete job, got nothing").Hint = deleteBackupHint

@@ -240,6 +240,9 @@ func (w *walker) lookup(ctx context.Context, n redisx.Node, keys []string) looki
 // MEMORY USAGE its changed keys need, and reports progress.
 func (w *walker) finish(ctx context.Context, n redisx.Node, r batch.Read) error {
 	ds := w.step.Decide(r)
+	if err := w.step.Members(ctx, n.Client, ds); err != nil {
+		return err
+	}
 	var measure []int
 	w.tally.mu.Lock()
 	for i, d := range ds {
@@ -260,6 +263,9 @@ func (w *walker) finish(ctx context.Context, n redisx.Node, r batch.Read) error 
 			continue
 		}
 		w.tally.add(d.Info.Name, d.Decision, d.Info)
+		if d.Outcome == jobs.Change && w.job.Members != nil {
+			w.tally.addMembers(d)
+		}
 	}
 	w.tally.mu.Unlock()
 	if w.o.Progress != nil {

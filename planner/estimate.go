@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keyjob/keyjob/internal/batch"
 	"github.com/keyjob/keyjob/jobs"
 )
 
@@ -44,6 +45,22 @@ func aofCommandBytes(j *jobs.Job, key string) int64 {
 		return respBytes("PEXPIREAT", key, ms, flag)
 	}
 	return respBytes("PEXPIREAT", key, ms)
+}
+
+// memberBytes is the length a member is taken to have in the AOF estimate
+// of a members job: the plan reads no member.
+const memberBytes = 16
+
+// membersAOFBytes is what removing n members of one key appends to the
+// AOF: ZREM commands of up to a chunk of members each (a script's writes
+// are replicated as the commands it sends).
+func membersAOFBytes(key string, n int64) int64 {
+	if n <= 0 {
+		return 0
+	}
+	calls := (n + batch.MembersChunk - 1) / batch.MembersChunk
+	member := respBytes(strings.Repeat("m", memberBytes)) - 4 // without the array header
+	return calls*respBytes("ZREM", key) + n*member
 }
 
 // journalRecordBytes approximates one journal line: the key, its previous
@@ -107,6 +124,16 @@ func estimate(p *Plan, j *jobs.Job, t *tally, change, scan jobs.Rate) {
 	switch j.Action.Kind {
 	case jobs.ActionDelete:
 		e.MemoryFreedBytes = p.Outcomes.Change * e.MeanKeyBytes
+		if j.Members != nil {
+			e.MemoryFreedBytes = up(t.memFreed)
+			if t.memMeasured < t.change {
+				// Measured on a sample: scale by the members.
+				e.MemoryFreedBytes = 0
+				if m := t.memMeasured; m > 0 {
+					e.MemoryFreedBytes = up(t.memFreed * t.change / m)
+				}
+			}
+		}
 	case jobs.ActionExpire:
 		e.MemoryAddedBytes = up(t.fromNoTTL) * expiresEntryBytes
 		e.MemoryExpiringBytes = p.Outcomes.Change * e.MeanKeyBytes

@@ -6,6 +6,7 @@ import (
 
 	"github.com/dustin/go-humanize"
 
+	"github.com/keyjob/keyjob/internal/batch"
 	"github.com/keyjob/keyjob/jobs"
 )
 
@@ -56,7 +57,13 @@ func judge(p *Plan, j *jobs.Job, t *tally, diskProbe bool) {
 	}
 	if bad := p.Outcomes.Skip[string(jobs.SkipBadTimestamp)]; bad > 0 {
 		if float64(bad) > unitMistakeShare*float64(max(p.Outcomes.Change, 1)) {
-			p.fail(ErrUnitMistake, "%s", unitMistakeWords(p, j, t, bad))
+			if j.Members != nil {
+				// A sorted set scored before 2000: seconds read as milliseconds.
+				p.fail(ErrUnitMistake, "%s of the %s sorted sets to trim (%.1f%%) have members scored before 2000. More than 1%% means the format is wrong (seconds read as milliseconds): fix members.score.format. apply refuses to run this job. See the bad_timestamp samples.",
+					humanize.Comma(bad), humanize.Comma(p.Outcomes.Change+bad), 100*float64(bad)/float64(p.Outcomes.Change+bad))
+			} else {
+				p.fail(ErrUnitMistake, "%s", unitMistakeWords(p, j, t, bad))
+			}
 		} else {
 			p.warn(WarnBadTimestamps, "%s keys have a timestamp that does not parse or lies too far in the future; they are left alone (see the bad_timestamp samples).", humanize.Comma(bad))
 		}
@@ -142,6 +149,9 @@ func jobInfo(j *jobs.Job) JobInfo {
 	switch j.Action.Kind {
 	case jobs.ActionDelete:
 		ji.Action, ji.Summary = "delete", "UNLINK"
+		if m := j.Members; m != nil {
+			ji.Summary = fmt.Sprintf("remove the members whose score (%s) is more than %s before the run's start (ZREM, %d at a time)", m.ScoreFormat, inWords(m.OlderThan), batch.MembersChunk)
+		}
 	case jobs.ActionPersist:
 		ji.Action, ji.Summary = "persist", "remove the TTL"
 	case jobs.ActionExpire:

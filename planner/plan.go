@@ -19,7 +19,10 @@ import (
 )
 
 // FormatVersion is the version of the JSON contract (docs/cli.md).
-const FormatVersion = 1
+//
+// Version 2 added members (a job on sorted-set members) and the
+// no_members skip bucket it can fill.
+const FormatVersion = 2
 
 // Plan is the dry run's report.
 type Plan struct {
@@ -43,9 +46,29 @@ type Plan struct {
 	Warnings     []Message        `json:"warnings"`
 	Errors       []Message        `json:"errors"`
 	ScanDuration Duration         `json:"scan_duration"`
+	// Members is set for a job on sorted-set members: what it selects
+	// inside the keys it changes.
+	Members *MembersPlan `json:"members,omitempty"`
 	// Commands are the commands the run will send, checked against the
 	// connected user; nil in a plan made before keyjob checked them.
 	Commands *Commands `json:"commands,omitempty"`
+}
+
+// MembersPlan is what a members job selects inside the keys.
+type MembersPlan struct {
+	ScoreFormat string   `json:"score_format"` // unix | unix_ms
+	OlderThan   Duration `json:"older_than"`
+	// Cutoff is the run's start less older_than: members whose score is
+	// below it (as CutoffScore, exclusive) are selected.
+	Cutoff      time.Time `json:"cutoff"`
+	CutoffScore string    `json:"cutoff_score"` // "(1757073600123"
+	// FloorScore is the lowest score read as a time (2000-01-01): a key
+	// with members below it is a bad_timestamp.
+	FloorScore string `json:"floor_score"`
+	// Selected is the members of the changed keys older than the cutoff
+	// (ZCOUNT); Held is all the members those keys hold (ZCARD).
+	Selected int64 `json:"selected"`
+	Held     int64 `json:"held"`
 }
 
 // SamplesPer is how many sample keys a plan keeps per outcome.

@@ -39,6 +39,16 @@ type reportRow struct {
 
 // outcomeVerb is what happens to n keys, as "will" (or "would", when
 // errors stop the run).
+//
+// verbAction is the job's action for outcomeVerb: "trim" for a members
+// job, whose keys lose members rather than go.
+func verbAction(p *Plan) string {
+	if p.Members != nil {
+		return "trim"
+	}
+	return p.Job.Action
+}
+
 func outcomeVerb(action string, n int64, would bool) string {
 	aux := "will"
 	if would {
@@ -50,6 +60,8 @@ func outcomeVerb(action string, n int64, would bool) string {
 		return aux + " get a TTL"
 	case "delete":
 		return aux + " be deleted"
+	case "trim":
+		return aux + " lose members"
 	case "persist":
 		if one {
 			return aux + " lose its TTL"
@@ -78,12 +90,12 @@ func reportHeadline(p *Plan, st reportStyle) string {
 	case len(p.Errors) > 0:
 		s = st.Failed() + fmt.Sprintf("%d %s, apply will refuse to run", len(p.Errors), words.Plural(len(p.Errors), "error", "errors"))
 		if p.Outcomes.Change > 0 {
-			s += fmt.Sprintf(" (%s %s %s)", n, keysWord(p.Outcomes.Change), outcomeVerb(p.Job.Action, p.Outcomes.Change, true))
+			s += fmt.Sprintf(" (%s %s %s)", n, keysWord(p.Outcomes.Change), outcomeVerb(verbAction(p), p.Outcomes.Change, true))
 		}
 	case p.Outcomes.Change == 0:
 		s = "nothing to change"
 	default:
-		s = fmt.Sprintf("%s %s %s", n, keysWord(p.Outcomes.Change), outcomeVerb(p.Job.Action, p.Outcomes.Change, false))
+		s = fmt.Sprintf("%s %s %s", n, keysWord(p.Outcomes.Change), outcomeVerb(verbAction(p), p.Outcomes.Change, false))
 	}
 	// docs/safety.md: a server already above a memory level says so in the
 	// first line. Deletes free memory, so memory levels never hold them.
@@ -171,6 +183,9 @@ func changeWords(p *Plan) (name, detail string) {
 	switch p.Job.Action {
 	case "delete", "persist":
 		name = map[string]string{"delete": "delete", "persist": "remove the TTL"}[p.Job.Action]
+		if p.Members != nil {
+			return "trim members", sum
+		}
 		if !strings.EqualFold(sum, name) {
 			detail = sum
 		}
@@ -200,11 +215,16 @@ func skipWords(p *Plan, bucket string, st reportStyle) (label, note string) {
 	case "idle":
 		return "idle time condition not met", ""
 	case "bad_timestamp":
+		if p.Members != nil {
+			return "scores are no times", "members scored before 2000: seconds read as milliseconds?"
+		}
 		return "bad timestamp in the name", "unreadable, or the expiry would be too far ahead"
 	case "too_big_to_backup":
 		return "too big to back up", "over " + st.Code("backup.max_dump_size") + ": not dumped, so not changed"
 	case "gone":
 		return "gone before the change", ""
+	case "no_members":
+		return "no member older than the cutoff", ""
 	case "changed_since_scan":
 		return "changed since the scan", ""
 	}
@@ -250,6 +270,10 @@ func outcomeRows(p *Plan, st reportStyle) []reportRow {
 			reportRow{"change: grace TTL (already past)", words.Commas(o.ChangeGrace), graceNote(p)})
 	} else {
 		rows = append(rows, reportRow{"change: " + name, words.Commas(o.Change), detail})
+	}
+	if m := p.Members; m != nil {
+		rows = append(rows, reportRow{"  members selected", words.Commas(m.Selected), fmt.Sprintf(
+			"of %s they hold: score below %s (%s)", words.Commas(m.Held), strings.TrimPrefix(m.CutoffScore, "("), m.Cutoff.UTC().Format(time.RFC3339))})
 	}
 	for _, b := range skipBuckets(p) {
 		label, note := skipWords(p, b, st)
@@ -495,6 +519,10 @@ func projectionRows(p *Plan, st reportStyle) []reportRow {
 	case "none":
 		rows = append(rows, reportRow{"journal", st.Strong("none — undo impossible"), "the job says " + st.Code("backup: none")})
 	case "dump":
+		if p.Members != nil {
+			rows = append(rows, reportRow{"journal", words.Size(e.JournalBytes), "the removed members with their scores: undo adds them back"})
+			break
+		}
 		rows = append(rows, reportRow{"journal", words.Size(e.JournalBytes), "previous TTLs and DUMP payloads: undo can restore deleted keys"})
 	default:
 		rows = append(rows, reportRow{"journal", words.Size(e.JournalBytes), "previous TTLs: undo possible"})

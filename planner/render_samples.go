@@ -99,6 +99,9 @@ func afterWords(p *Plan, g sampleGroup, k Key) string {
 	}
 	switch p.Job.Action {
 	case "delete":
+		if p.Members != nil {
+			return "members older than the cutoff removed"
+		}
 		return "deleted"
 	case "persist":
 		return "no TTL"

@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/keyjob/keyjob/internal/batch"
 	"github.com/keyjob/keyjob/internal/scan"
 	"github.com/keyjob/keyjob/jobs"
 )
@@ -53,7 +54,10 @@ type tally struct {
 	memSum      int64
 	memChanged  int64 // sum of MEMORY USAGE over every changed key, when all are measured
 	dbsizeHint  int64
-	noMemory    bool // MEMORY USAGE cannot be sent: no key is measured
+	noMemory    bool  // MEMORY USAGE cannot be sent: no key is measured
+	members     int64 // members selected in the changed keys (a members job)
+	held        int64 // members the changed keys hold
+	memFreed    int64 // a members job: each measured key's memory times its selected share
 }
 
 func newTally(job *jobs.Job, runStart time.Time, sampled bool) *tally {
@@ -75,6 +79,16 @@ func (t *tally) wantsMemory() bool {
 	return !t.noMemory && (t.job.Backup.Mode == jobs.BackupDump || t.memMeasured < memorySample)
 }
 
+// addMembers counts what a members job selects inside a changed key.
+func (t *tally) addMembers(d batch.Decision) {
+	t.members += d.Units
+	t.held += d.Parts
+	if d.Info.Memory > 0 && d.Parts > 0 {
+		t.memFreed += int64(float64(d.Info.Memory) * float64(d.Units) / float64(d.Parts))
+	}
+	t.aofBytes += membersAOFBytes(d.Info.Name, d.Units)
+}
+
 func (t *tally) add(name string, d jobs.Decision, ki scan.KeyInfo) {
 	t.scanned++
 	o := string(d.Outcome)
@@ -91,7 +105,9 @@ func (t *tally) add(name string, d jobs.Decision, ki scan.KeyInfo) {
 	if ki.ExpireAt < 0 {
 		t.fromNoTTL++
 	}
-	t.aofBytes += aofCommandBytes(t.job, name)
+	if t.job.Members == nil {
+		t.aofBytes += aofCommandBytes(t.job, name)
+	}
 	t.journal += journalRecordBytes(t.job, name, ki.Memory)
 	label := o
 	if d.Grace {
@@ -146,6 +162,11 @@ func (t *tally) fill(p *Plan) {
 	p.Scanned = t.scanned
 	p.Outcomes = Outcomes{Change: t.change, ChangeGrace: t.grace, Skip: t.skip}
 	p.Samples = t.samples
+	if m := t.job.Members; m != nil {
+		rg := m.Range(t.runStart)
+		p.Members = &MembersPlan{ScoreFormat: m.ScoreFormat, OlderThan: Duration(m.OlderThan), Cutoff: rg.CutoffTime,
+			CutoffScore: rg.Cutoff, FloorScore: rg.Floor, Selected: t.members, Held: t.held}
+	}
 	if t.job.Action.Kind == jobs.ActionExpire {
 		mean := t.meanMemory()
 		for i, r := range scheduleRanges {

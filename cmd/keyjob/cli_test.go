@@ -35,7 +35,7 @@ func TestCLI_Schema(t *testing.T) {
 	if !strings.Contains(schema.Schema, "json-schema.org") {
 		t.Errorf("$schema = %q, want a JSON Schema dialect", schema.Schema)
 	}
-	for _, field := range []string{"version", "name", "db", "select", "action", "backup", "limits", "guards"} {
+	for _, field := range []string{"version", "name", "db", "select", "members", "action", "backup", "limits", "guards"} {
 		if _, ok := schema.Properties[field]; !ok {
 			t.Errorf("schema has no property %q", field)
 		}

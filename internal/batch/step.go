@@ -13,6 +13,7 @@ package batch
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/redis/rueidis"
@@ -50,6 +51,9 @@ type Decision struct {
 	// on a key's parts (hash fields, set or stream members) decides the
 	// parts a key holds and sets it to their number.
 	Units int64
+	// Parts is, for an action on a key's parts, how many the key holds
+	// (ZCARD): Units of Parts are selected.
+	Parts int64
 }
 
 // Matched is a batch after select.regex.
@@ -132,7 +136,77 @@ func (s *Step) Keys(ctx context.Context, c rueidis.Client, keys []string) ([]Dec
 		return nil, err
 	}
 	ds := s.Decide(r)
-	return ds, s.settle(ctx, c, ds)
+	if err := s.settle(ctx, c, ds); err != nil {
+		return nil, err
+	}
+	return ds, s.Members(ctx, c, ds)
+}
+
+// MembersChunk is the most members one call of a members job reads or
+// removes (ZRANGE BYSCORE ... LIMIT 0 MembersChunk, then one ZREM of
+// those): a call's work is O(log N + chunk) whatever the sorted set's
+// size. The plan's AOF estimate counts calls of this size.
+const MembersChunk = 128
+
+// Members counts, for a job on sorted-set members, the members each key
+// decided for change holds in the job's score range (ZCOUNT, O(log N)
+// whatever the key's size) and sets Units to their number. A key with
+// none is no_members; a key holding scores below the epoch floor is a
+// bad_timestamp (seconds read as milliseconds would select every member);
+// a key that is no sorted set any more is gone. Two ZCOUNTs per key, in
+// one pipeline for the batch, with ZCARD (O(1)) for the share of the
+// key's memory the members free.
+func (s *Step) Members(ctx context.Context, c rueidis.Client, ds []Decision) error {
+	m := s.Job.Members
+	if m == nil {
+		return nil
+	}
+	rg := m.Range(s.RunStart)
+	lo, hi := rg.BelowFloor()
+	var at []int
+	cmds := make(rueidis.Commands, 0, 3*len(ds))
+	for i, d := range ds {
+		if d.Outcome != jobs.Change {
+			continue
+		}
+		at = append(at, i)
+		cmds = append(cmds, c.B().Zcount().Key(d.Info.Name).Min(rg.Floor).Max(rg.Cutoff).Build(),
+			c.B().Zcount().Key(d.Info.Name).Min(lo).Max(hi).Build(),
+			c.B().Zcard().Key(d.Info.Name).Build())
+	}
+	if len(cmds) == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, scan.CallTimeout)
+	defer cancel()
+	res := c.DoMulti(ctx, cmds...)
+	for n, i := range at {
+		selected, err := res[3*n].AsInt64()
+		var below, card int64
+		if err == nil {
+			below, err = res[3*n+1].AsInt64()
+		}
+		if err == nil {
+			card, err = res[3*n+2].AsInt64()
+		}
+		if re, ok := rueidis.IsRedisErr(err); ok && strings.HasPrefix(re.Error(), "WRONGTYPE") {
+			ds[i].Decision = jobs.Decision{Outcome: jobs.Gone} // the sorted set scanned is gone
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("ZCOUNT %q: %w", ds[i].Info.Name, err)
+		}
+		switch {
+		case below > 0:
+			ds[i].Decision = jobs.Decision{Outcome: jobs.SkipBadTimestamp, Why: fmt.Sprintf(
+				"%d members have a score before 2000 as %s: seconds read as milliseconds?", below, m.ScoreFormat)}
+		case selected == 0:
+			ds[i].Decision = jobs.Decision{Outcome: jobs.SkipNoMembers}
+		default:
+			ds[i].Units, ds[i].Parts = selected, card
+		}
+	}
+	return nil
 }
 
 // settle reads the expiry of the bad timestamps when the step read no
@@ -184,7 +258,8 @@ func toKey(ki scan.KeyInfo) jobs.Key {
 // gone before anyone looks again). Only such a key can be too big to back
 // up.
 func (s *Step) Dumps(d Decision) bool {
-	return d.Outcome == jobs.Change && s.Job.Backup.Mode == jobs.BackupDump &&
+	// A members job journals the members it removes, not the key.
+	return d.Outcome == jobs.Change && s.Job.Backup.Mode == jobs.BackupDump && s.Job.Members == nil &&
 		(s.Job.Action.Kind == jobs.ActionDelete || d.Grace)
 }
 

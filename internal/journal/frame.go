@@ -49,10 +49,14 @@ const (
 	flagNew
 	flagType
 	flagDump
+	// flagMembers: each record carries the sorted-set members it removed
+	// with their scores (ActionTrim). Journals before it never set it, so
+	// they read as they did.
+	flagMembers
 )
 
-var actionCodes = map[string]byte{ActionExpire: 1, ActionDelete: 2, ActionPersist: 3, ActionUnchanged: 4}
-var actionNames = [...]string{1: ActionExpire, 2: ActionDelete, 3: ActionPersist, 4: ActionUnchanged}
+var actionCodes = map[string]byte{ActionExpire: 1, ActionDelete: 2, ActionPersist: 3, ActionUnchanged: 4, ActionTrim: 5}
+var actionNames = [...]string{1: ActionExpire, 2: ActionDelete, 3: ActionPersist, 4: ActionUnchanged, 5: ActionTrim}
 
 // appendFrame wraps payload (already written at b[start+frameHead:]) in
 // its head and tail. The caller reserved frameHead bytes at start.
@@ -91,6 +95,9 @@ func appendBatch(b []byte, seq uint64, node string, recs []Record) []byte {
 		if len(r.Dump) > 0 {
 			flags |= flagDump
 		}
+		if len(r.Members) > 0 {
+			flags |= flagMembers
+		}
 	}
 	b = append(b, flags)
 	if flags&flagAction == 0 {
@@ -124,6 +131,13 @@ func appendBatch(b []byte, seq uint64, node string, recs []Record) []byte {
 		if flags&flagDump != 0 {
 			b = binary.AppendUvarint(b, uint64(len(r.Dump)))
 			b = append(b, r.Dump...)
+		}
+		if flags&flagMembers != 0 {
+			b = binary.AppendUvarint(b, uint64(len(r.Members)))
+			for _, m := range r.Members {
+				b = appendBytes(b, m.Member)
+				b = appendBytes(b, m.Score)
+			}
 		}
 	}
 	return sealFrame(b, start, kindBatch)
@@ -232,6 +246,9 @@ func decodeFrame(b []byte, withRecords bool) (frame, error) {
 				r.Dump = p
 			}
 		}
+		if flags&flagMembers != 0 {
+			r.Members = d.members()
+		}
 		if d.err == nil {
 			d.err = r.validate()
 		}
@@ -267,6 +284,23 @@ func (d *decoder) uvarint() uint64 {
 func (d *decoder) varint() int64 {
 	u := d.uvarint()
 	return int64(u>>1) ^ -int64(u&1)
+}
+
+// members reads a record's removed members: a count, then member and
+// score strings.
+func (d *decoder) members() []Member {
+	n := d.uvarint()
+	if d.err == nil && n > uint64(len(d.b))/2 {
+		d.err = fmt.Errorf("%d members in %d bytes", n, len(d.b))
+	}
+	if d.err != nil || n == 0 {
+		return nil
+	}
+	ms := make([]Member, n)
+	for i := range ms {
+		ms[i] = Member{Member: d.string(), Score: d.string()}
+	}
+	return ms
 }
 
 func (d *decoder) byte() byte {

@@ -59,6 +59,9 @@ const (
 	// change the server did not make (EXPIRE NX found a TTL): undo must
 	// not take the older record's previous state for the truth.
 	ActionUnchanged = "unchanged"
+	// ActionTrim removed the record's Members from the sorted set at Key
+	// (a job with members:); undo adds them back with their scores.
+	ActionTrim = "trim"
 )
 
 // NoExpire is Record.PrevExpireMs of a key that had no TTL.
@@ -98,6 +101,17 @@ type Record struct {
 	NewExpireMs int64
 	// Dump is the key's DUMP payload with backup: dump, else nil.
 	Dump []byte
+	// Members are the sorted-set members an ActionTrim record removed,
+	// with their scores; nil for every other action.
+	Members []Member
+}
+
+// Member is one sorted-set member and its score, as the server wrote it
+// (ZRANGE ... WITHSCORES: the shortest decimal that reads back as the
+// same double, or inf/-inf), so ZADD puts back the very same score.
+type Member struct {
+	Member string
+	Score  string
 }
 
 // Path is where the journal of a run lives: beside the job's checkpoint,
@@ -178,6 +192,13 @@ func (r *Record) validate() error {
 	case ActionDelete, ActionPersist, ActionUnchanged:
 		if r.NewExpireMs != 0 {
 			return fmt.Errorf("key %q: %s with a new expiry", r.Key, r.Action)
+		}
+		if len(r.Members) > 0 {
+			return fmt.Errorf("key %q: %s with members", r.Key, r.Action)
+		}
+	case ActionTrim:
+		if r.NewExpireMs != 0 || len(r.Members) == 0 {
+			return fmt.Errorf("key %q: trim needs its members and no new expiry", r.Key)
 		}
 	default:
 		return fmt.Errorf("key %q: unknown action %q", r.Key, r.Action)
