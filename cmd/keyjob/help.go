@@ -28,6 +28,10 @@ var commandExamples = map[string][]string{
 		`keyjob survey --redis "$REDIS_URL" --sample 100000`,
 		`keyjob survey --redis "$REDIS_URL" --match 'ticket:*' --suggest jobs/`,
 	},
+	"status": {
+		"keyjob status .keyjob",
+		"keyjob status --format json .keyjob orders-ttl",
+	},
 	"schema": {
 		"keyjob schema > keyjob.schema.json",
 	},

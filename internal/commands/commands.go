@@ -54,6 +54,11 @@ func Reads(j *jobs.Job, cluster bool) []Need {
 	if n.Idle {
 		needs = append(needs, Need{redisx.CmdIdleTime, "select.idle", true, "the idle condition cannot be checked"})
 	}
+	if j.Members != nil {
+		needs = append(needs,
+			Need{redisx.CmdZCount, "members: the members in the score range of a sorted set", true, "no member can be selected"},
+			Need{redisx.CmdZCard, "members: a sorted set's size, for the memory a trim frees", true, "no member can be selected"})
+	}
 	if cluster {
 		needs = append(needs,
 			Need{redisx.CmdClusterMyID, "a node's identity in the checkpoint", true, "a cluster cannot be walked"},
@@ -64,6 +69,19 @@ func Reads(j *jobs.Job, cluster bool) []Need {
 
 // Writes are the commands apply sends to change the job's keys.
 func Writes(j *jobs.Job) []Need {
+	if j.Members != nil {
+		// A trim: two scripts per chunk, one reading the members with
+		// their scores, one removing those that still have them; the
+		// journal holds the members, so backup: dump sends no DUMP.
+		return []Need{
+			{redisx.CmdScriptLoad, "load the scripts that read and trim a chunk of members", true, "nothing can be trimmed: refused"},
+			{redisx.CmdEvalSHA, "read and trim a chunk of members", true, "nothing can be trimmed: refused"},
+			{redisx.CmdEval, "run a script again on a node that lost it (a restart)", true, "a restarted node cannot be trimmed: refused"},
+			{redisx.CmdZRange, "the script reads a chunk of the oldest members with their scores (ZRANGE BYSCORE)", true, "nothing can be trimmed: refused"},
+			{redisx.CmdZMScore, "the script re-checks the chunk's scores at the removal", true, "nothing can be trimmed: refused"},
+			{redisx.CmdZRem, "the script removes the chunk", true, "nothing can be trimmed: refused"},
+		}
+	}
 	var needs []Need
 	switch j.Action.Kind {
 	case jobs.ActionExpire:

@@ -36,6 +36,13 @@ const (
 	CmdClusterSlot = "cluster|slots"
 	CmdNoTouch     = "client|no-touch"
 	CmdHPExpireAt  = "hpexpireat"
+	// A members job (trimming a sorted set by score).
+	CmdZCount  = "zcount"
+	CmdZCard   = "zcard"
+	CmdZRange  = "zrange"
+	CmdZMScore = "zmscore"
+	CmdZRem    = "zrem"
+	CmdZAdd    = "zadd"
 )
 
 // probeKey is the key the checks name: no job selects it, and a command
@@ -59,6 +66,12 @@ var probeArgs = map[string][]string{
 	CmdDump:        {"DUMP", probeKey},
 	CmdClusterMyID: {"CLUSTER", "MYID"},
 	CmdClusterSlot: {"CLUSTER", "SLOTS"},
+	CmdZCount:      {"ZCOUNT", probeKey, "0", "1"},
+	CmdZCard:       {"ZCARD", probeKey},
+	CmdZRange:      {"ZRANGE", probeKey, "0", "1", "BYSCORE", "LIMIT", "0", "1", "WITHSCORES"},
+	CmdZMScore:     {"ZMSCORE", probeKey, "m"},
+	CmdZRem:        {"ZREM", probeKey, "m"},
+	CmdZAdd:        {"ZADD", probeKey, "NX", "0", "m"},
 	// Writes: a key that does not exist is left so, but the call still
 	// counts in INFO commandstats: they are sent only by Probe's writes.
 	CmdPExpireAt: {"PEXPIREAT", probeKey, "1"},
@@ -81,6 +94,7 @@ var writes = map[string]bool{
 	CmdExists: true, CmdDump: true,
 	CmdPExpireAt: true, CmdUnlink: true, CmdPersist: true, CmdRestore: true,
 	CmdEvalSHA: true, CmdEval: true, CmdScriptLoad: true, CmdNoTouch: true, CmdHPExpireAt: true,
+	CmdZRem: true, CmdZAdd: true,
 }
 
 // Reads are the commands Dial asks about: every read keyjob may send, and
@@ -88,6 +102,7 @@ var writes = map[string]bool{
 var Reads = []string{
 	CmdScan, CmdTime, CmdInfo, CmdPing, CmdConfigGet, CmdPTTL, CmdPExpireTime, CmdIdleTime,
 	CmdMemoryUsage, CmdType, CmdNoTouch, CmdHPExpireAt,
+	CmdZCount, CmdZCard, CmdZRange, CmdZMScore,
 }
 
 // Probe asks every node of the target (the server itself, or each node
