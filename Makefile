@@ -27,6 +27,7 @@ demo: $(if $(filter $(LOCAL_REDIS_IMAGE),$(KEYJOB_REDIS_IMAGE)),image)
 	$(GO) run ./cmd/keyjob demo
 
 test: $(if $(filter $(LOCAL_REDIS_IMAGE),$(KEYJOB_REDIS_IMAGE)),image)
+	bash scripts/test-deps.sh
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 40m ./...
 

@@ -22,9 +22,9 @@ import (
 
 func statusCommand() *cli.Command {
 	return &cli.Command{
-		Name:      "status",
-		Usage:     "what the runs in a state dir did, from their checkpoint and report (no server needed)",
-		ArgsUsage: "STATE_DIR [JOB]",
+		Name:        "status",
+		Usage:       "what the runs in a state dir did, from their checkpoint and report (no server needed)",
+		ArgsUsage:   "STATE_DIR [JOB]",
 		Description: "A live run serves the same with --status-addr: curl http://127.0.0.1:9090/status",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "format", Value: "text", Usage: "text or json (the JSON of /status)"},

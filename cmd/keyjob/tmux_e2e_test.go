@@ -29,7 +29,10 @@ type terminal struct {
 func newTerminal(t *testing.T, dir string, w, h int) *terminal {
 	t.Helper()
 	if _, err := exec.LookPath("tmux"); err != nil {
-		t.Skip("tmux is not installed")
+		if os.Getenv("CI") == "true" {
+			t.Fatal("tmux is not installed: .ci/run installs it")
+		}
+		t.Skip("tmux is not installed (apt-get install tmux)")
 	}
 	term := &terminal{t: t, socket: fmt.Sprintf("keyjob-test-%d-%d", os.Getpid(), time.Now().UnixNano())}
 	shell := "env -u REDIS_URL PATH=" + filepath.Dir(bin) + ":" + os.Getenv("PATH") + " PS1='PROMPT> ' TERM=xterm-256color sh"
