@@ -5,10 +5,13 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -43,6 +46,9 @@ func StartCluster(t testing.TB, primaries, replicas int) *Cluster {
 func StartClusterOn(t testing.TB, img string, primaries, replicas int) *Cluster {
 	t.Helper()
 	n := primaries * (1 + replicas)
+	if n >= bigCluster {
+		oneBigCluster(t)
+	}
 	ports := freePorts(t, n)
 	var script strings.Builder
 	var addrs []string
@@ -577,4 +583,29 @@ func (c *Cluster) isKilled(addr string) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return slices.Contains(c.killed, addr)
+}
+
+// bigCluster is the node count from which a cluster takes the machine
+// lock: two 40-primary clusters at once (go test runs packages in
+// parallel: guard's and cmd/keyjob's) are 80 servers on two cores, and
+// redis-cli --cluster create failed under that load in CI.
+const bigCluster = 20
+
+// oneBigCluster waits for, and holds until the test ends, a lock file
+// shared by every test process on the machine, so big clusters run one
+// after another.
+func oneBigCluster(t testing.TB) {
+	t.Helper()
+	f, err := os.OpenFile(filepath.Join(os.TempDir(), "keyjob-test-big-cluster.lock"), os.O_CREATE|os.O_RDWR, 0o666)
+	if err != nil {
+		t.Fatalf("redistest: big-cluster lock: %v", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		t.Fatalf("redistest: big-cluster lock: %v", err)
+	}
+	t.Cleanup(func() {
+		syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		f.Close()
+	})
 }

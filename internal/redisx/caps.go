@@ -102,7 +102,6 @@ var writes = map[string]bool{
 var Reads = []string{
 	CmdScan, CmdTime, CmdInfo, CmdPing, CmdConfigGet, CmdPTTL, CmdPExpireTime, CmdIdleTime,
 	CmdMemoryUsage, CmdType, CmdNoTouch, CmdHPExpireAt,
-	CmdZCount, CmdZCard, CmdZRange, CmdZMScore,
 }
 
 // Probe asks every node of the target (the server itself, or each node
