@@ -34,7 +34,29 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	if args := os.Getenv(peakRSSEnv); args != "" {
+		os.Exit(peakRSSLauncher(strings.Split(args, "\x1f")))
+	}
 	os.Exit(buildAndRun(m))
+}
+
+// peakRSSEnv makes the test binary a small launcher: it runs the command
+// the variable holds (arguments split by a unit separator, \x1f) and prints its peak RSS.
+// A child's peak RSS counts its parent's memory until exec (Go starts
+// children with CLONE_VM), so measured from a test binary that has run
+// other tests it is the test's memory; from this fresh launcher it is
+// keyjob's, within the launcher's few MiB.
+const peakRSSEnv = "KEYJOB_TEST_PEAK_RSS_RUN"
+
+func peakRSSLauncher(args []string) int {
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	cmd.Run()
+	ru, _ := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	if ru != nil {
+		fmt.Fprintf(os.Stdout, "\npeak-rss-kib=%d\n", ru.Maxrss)
+	}
+	return cmd.ProcessState.ExitCode()
 }
 
 // buildAndRun builds the binary once for every test of the package, then

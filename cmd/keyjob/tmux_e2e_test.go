@@ -114,8 +114,11 @@ func TestTmuxE2E_OperatorPath(t *testing.T) {
 	}
 
 	term.key("p")
-	paused := term.waitFor("the pause on screen", func(s string) bool {
-		return strings.Contains(term.visible(), "PAUSED   by the operator (p) since ")
+	// The screen and the log line are read from one capture: the log line
+	// may come a moment after the status (a wrapped line is joined back).
+	const pausedLog = `msg=paused by="the operator (p)" resume="press p"`
+	paused := term.waitFor("the pause on screen and in the log", func(s string) bool {
+		return strings.Contains(s, "PAUSED   by the operator (p) since ") && strings.Contains(strings.ReplaceAll(s, "\n", ""), pausedLog)
 	})
 	// The state wraps over two lines in 100 columns: read it as words.
 	vis := strings.Join(strings.Fields(term.visible()), " ")
@@ -124,7 +127,7 @@ func TestTmuxE2E_OperatorPath(t *testing.T) {
 			t.Errorf("the paused screen does not say %q:\n%s", want, vis)
 		}
 	}
-	if !strings.Contains(paused, `msg=paused by="the operator (p)" resume="press p"`) {
+	if !strings.Contains(strings.ReplaceAll(paused, "\n", ""), pausedLog) {
 		t.Errorf("the log above the bars does not say who paused and how to resume:\n%s", paused)
 	}
 	term.key("p")
