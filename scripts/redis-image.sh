@@ -48,18 +48,9 @@ installed busybox-static || missing+=(busybox-static)
 if ((${#missing[@]})); then
 	sudo=()
 	[[ $(id -u) == 0 ]] || sudo=(sudo)
-	export DEBIAN_FRONTEND=noninteractive
-	# Quiet: one line here, apt's output in a log file, shown on failure.
-	aptlog=${TMPDIR:-/tmp}/keyjob-apt.log
-	log "installing ${missing[*]} (apt's output: $aptlog)"
-	if ! "${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}" </dev/null >"$aptlog" 2>&1; then
-		# Try the package lists we have first; refresh them only when that fails.
-		if ! { "${sudo[@]}" apt-get update -q && "${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}" </dev/null; } >>"$aptlog" 2>&1; then
-			tail -n 20 "$aptlog" >&2
-			log "apt-get install ${missing[*]} failed (the whole output: $aptlog)"
-			exit 1
-		fi
-	fi
+	# shellcheck source=apt-quiet.sh
+	source "$(dirname "$0")/apt-quiet.sh"
+	apt_install redis-image "${missing[@]}" || exit 1
 fi
 
 busybox=/bin/busybox

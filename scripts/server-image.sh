@@ -34,8 +34,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 log() { echo "server-image: $*" >&2; }
-# apt's output goes here, not to the screen; its tail is shown on failure.
-aptlog=${TMPDIR:-/tmp}/keyjob-apt.log
+# apt's output goes to a log file, not to the screen; its tail is shown on
+# failure (apt-quiet.sh).
+# shellcheck source=apt-quiet.sh
+source scripts/apt-quiet.sh
 aptfail() {
 	tail -n 20 "$aptlog" >&2
 	die "$* (the whole output: $aptlog)"
@@ -74,17 +76,7 @@ need() {
 	[[ -x /bin/busybox ]] && ! ldd /bin/busybox >/dev/null 2>&1 || missing+=(busybox-static)
 	[[ -e /usr/share/keyrings/debian-archive-keyring.gpg ]] || missing+=(debian-archive-keyring)
 	if ((${#missing[@]})); then
-		export DEBIAN_FRONTEND=noninteractive
-		# Quiet: one line here, apt's output in a log file, shown on failure.
-		log "installing ${missing[*]} (apt's output: $aptlog)"
-		if ! "${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}" </dev/null >"$aptlog" 2>&1; then
-			# Try the package lists we have first; refresh them only when that fails.
-			if ! { "${sudo[@]}" apt-get update -q && "${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}" </dev/null; } >>"$aptlog" 2>&1; then
-				tail -n 20 "$aptlog" >&2
-				log "apt-get install ${missing[*]} failed (the whole output: $aptlog)"
-				exit 1
-			fi
-		fi
+		apt_install server-image "${missing[@]}" || exit 1
 	fi
 }
 
