@@ -42,6 +42,14 @@ func readmeRule(t *testing.T, user string) []string {
 // snapshot for servers without DEBUG.
 func managedSnapshot(t *testing.T, c rueidis.Client) map[string]string {
 	t.Helper()
+	return dumpSnapshot(t, c, func(k string) rueidis.Completed { return c.B().Pexpiretime().Key(k).Build() },
+		func(at int64) string { return strconv.FormatInt(at, 10) })
+}
+
+// dumpSnapshot is every key's DUMP digest, followed by "@" and what
+// expiry(the reply of ttl(key)) says of its TTL.
+func dumpSnapshot(t *testing.T, c rueidis.Client, ttl func(key string) rueidis.Completed, expiry func(int64) string) map[string]string {
+	t.Helper()
 	ctx := context.Background()
 	out := map[string]string{}
 	var cursor uint64
@@ -51,14 +59,14 @@ func managedSnapshot(t *testing.T, c rueidis.Client) map[string]string {
 			t.Fatal(err)
 		}
 		for _, k := range e.Elements {
-			res := c.DoMulti(ctx, c.B().Dump().Key(k).Build(), c.B().Pexpiretime().Key(k).Build())
+			res := c.DoMulti(ctx, c.B().Dump().Key(k).Build(), ttl(k))
 			d, err1 := res[0].ToString()
 			at, err2 := res[1].AsInt64()
 			if err1 != nil || err2 != nil {
 				t.Fatalf("%s: %v %v", k, err1, err2)
 			}
 			sum := sha1.Sum([]byte(d))
-			out[k] = hex.EncodeToString(sum[:8]) + "@" + strconv.FormatInt(at, 10)
+			out[k] = hex.EncodeToString(sum[:8]) + "@" + expiry(at)
 		}
 		if cursor = e.Cursor; cursor == 0 {
 			return out

@@ -1,9 +1,6 @@
 package main_test
 
 import (
-	"context"
-	"crypto/sha1"
-	"encoding/hex"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -37,28 +34,8 @@ func redis6Image(t *testing.T) string {
 // Redis 6 has no PEXPIRETIME.
 func redis6Snapshot(t *testing.T, c rueidis.Client) map[string]string {
 	t.Helper()
-	ctx := context.Background()
-	out := map[string]string{}
-	var cursor uint64
-	for {
-		e, err := c.Do(ctx, c.B().Scan().Cursor(cursor).Count(1000).Build()).AsScanEntry()
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, k := range e.Elements {
-			res := c.DoMulti(ctx, c.B().Dump().Key(k).Build(), c.B().Pttl().Key(k).Build())
-			d, err1 := res[0].ToString()
-			ttl, err2 := res[1].AsInt64()
-			if err1 != nil || err2 != nil {
-				t.Fatalf("%s: %v %v", k, err1, err2)
-			}
-			sum := sha1.Sum([]byte(d))
-			out[k] = hex.EncodeToString(sum[:8]) + map[bool]string{true: "@ttl", false: "@none"}[ttl >= 0]
-		}
-		if cursor = e.Cursor; cursor == 0 {
-			return out
-		}
-	}
+	return dumpSnapshot(t, c, func(k string) rueidis.Completed { return c.B().Pttl().Key(k).Build() },
+		func(ttl int64) string { return map[bool]string{true: "ttl", false: "none"}[ttl >= 0] })
 }
 
 // TestMatrix_Redis6: Redis 6.x is not supported. plan, apply and undo
