@@ -178,6 +178,10 @@ type Run struct {
 
 // Prepare checks the state dir and the target and readies a run. It
 // changes nothing on the server.
+// fieldsApply is false until the executor walks hash fields: a fields job
+// must never reach the key-level writes.
+const fieldsApply = false
+
 func Prepare(ctx context.Context, conn *redisx.Conn, job *jobs.Job, o Options) (*Run, error) {
 	if o.StateDir == "" {
 		o.StateDir = ".keyjob"
@@ -200,6 +204,9 @@ func Prepare(ctx context.Context, conn *redisx.Conn, job *jobs.Job, o Options) (
 	}
 	if err := r.checkCommands(ctx); err != nil {
 		return nil, err
+	}
+	if job.Fields != nil && !fieldsApply {
+		return nil, fmt.Errorf("%s: apply of a fields job is not in this build yet: plan it, nothing was changed", job.Name)
 	}
 	if r.nodes, err = conn.Primaries(ctx); err != nil {
 		return nil, err

@@ -13,6 +13,7 @@ import (
 
 	"github.com/keyjob/keyjob/guard"
 	"github.com/keyjob/keyjob/internal/batch"
+	"github.com/keyjob/keyjob/internal/commands"
 	"github.com/keyjob/keyjob/internal/redisx"
 	"github.com/keyjob/keyjob/internal/scan"
 	"github.com/keyjob/keyjob/jobs"
@@ -64,6 +65,9 @@ func Build(ctx context.Context, conn *redisx.Conn, job *jobs.Job, o Options) (*P
 	}
 	cmds, caps, err := checkCommands(ctx, conn, job)
 	if err != nil {
+		return nil, err
+	}
+	if err := commands.RefuseFields(caps, conn.Addr, job); err != nil {
 		return nil, err
 	}
 	nodes, err := conn.Primaries(ctx)
