@@ -247,6 +247,9 @@ func (w *walker) finish(ctx context.Context, n redisx.Node, r batch.Read) error 
 	if err := w.step.Members(ctx, n.Client, ds); err != nil {
 		return err
 	}
+	if err := w.walkFields(ctx, n.Client, ds); err != nil {
+		return err
+	}
 	var measure []int
 	w.tally.mu.Lock()
 	for i, d := range ds {
