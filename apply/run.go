@@ -178,10 +178,6 @@ type Run struct {
 
 // Prepare checks the state dir and the target and readies a run. It
 // changes nothing on the server.
-// fieldsApply is false until the executor walks hash fields: a fields job
-// must never reach the key-level writes.
-const fieldsApply = false
-
 func Prepare(ctx context.Context, conn *redisx.Conn, job *jobs.Job, o Options) (*Run, error) {
 	if o.StateDir == "" {
 		o.StateDir = ".keyjob"
@@ -204,9 +200,6 @@ func Prepare(ctx context.Context, conn *redisx.Conn, job *jobs.Job, o Options) (
 	}
 	if err := r.checkCommands(ctx); err != nil {
 		return nil, err
-	}
-	if job.Fields != nil && !fieldsApply {
-		return nil, fmt.Errorf("%s: apply of a fields job is not in this build yet: plan it, nothing was changed", job.Name)
 	}
 	if r.nodes, err = conn.Primaries(ctx); err != nil {
 		return nil, err
@@ -282,6 +275,9 @@ func (r *Run) Execute(ctx context.Context, x Exec) (*Report, error) {
 	r.report = newReport(r)
 	r.log.Info("run started", "job", r.job.Name, "target", r.conn.Target(), "resumed", r.Resumed, "journal", r.cp.Journal)
 	if err := r.loadTrim(ctx); err != nil {
+		return nil, err
+	}
+	if err := r.loadFields(ctx); err != nil {
 		return nil, err
 	}
 	if err := r.writer.load(ctx, r.nodes); err != nil {
