@@ -266,11 +266,11 @@ func (fk *fieldKey) write(ctx context.Context, sel []batch.FieldDecision, values
 	cmds := make(rueidis.Commands, len(ats))
 	for i, at := range ats {
 		idx := byAt[at]
-		args := []string{"HPEXPIREAT", key, strconv.FormatInt(at, 10), "NX", "FIELDS", strconv.Itoa(len(idx))}
+		args := []string{strconv.FormatInt(at, 10), "NX", "FIELDS", strconv.Itoa(len(idx))}
 		for _, j := range idx {
 			args = append(args, sel[j].Name)
 		}
-		cmds[i] = c.B().Arbitrary(args...).Build()
+		cmds[i] = c.B().Arbitrary("HPEXPIREAT").Keys(key).Args(args...).Build()
 	}
 	for i, res := range c.DoMulti(ctx, cmds...) {
 		if rueidis.IsRedisNil(res.Error()) {

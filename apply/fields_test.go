@@ -68,7 +68,7 @@ func seedDevices(t *testing.T, c rueidis.Client) devices {
 		h = h.FieldValue("seen:none", "x").FieldValue(fmt.Sprintf("seen:%d:ms", now*1000), "y")
 		cmds = append(cmds, h.Build())
 		if len(ttl) > 0 {
-			cmds = append(cmds, c.B().Arbitrary(append([]string{"HPEXPIRE", key, "86400", "FIELDS", strconv.Itoa(len(ttl))}, ttl...)...).Build())
+			cmds = append(cmds, c.B().Arbitrary("HPEXPIRE").Keys(key).Args(append([]string{"86400", "FIELDS", strconv.Itoa(len(ttl))}, ttl...)...).Build())
 		}
 	}
 	cmds = append(cmds,

@@ -104,12 +104,13 @@ func (s *Step) decideFields(ctx context.Context, c rueidis.Client, key string, n
 // FieldExpiries is HPEXPIRETIME key FIELDS n names...: per field its
 // absolute expiry in ms, -1 without one, -2 when the field is not there.
 func FieldExpiries(ctx context.Context, c rueidis.Client, key string, names []string) ([]int64, error) {
-	args := make([]string, 0, 4+len(names))
-	args = append(args, "HPEXPIRETIME", key, "FIELDS", strconv.Itoa(len(names)))
+	args := make([]string, 0, 2+len(names))
+	args = append(args, "FIELDS", strconv.Itoa(len(names)))
 	args = append(args, names...)
 	cctx, cancel := context.WithTimeout(ctx, scan.CallTimeout)
 	defer cancel()
-	res := c.Do(cctx, c.B().Arbitrary(args...).Build())
+	// Keys names the key, so a cluster client routes the call by its slot.
+	res := c.Do(cctx, c.B().Arbitrary("HPEXPIRETIME").Keys(key).Args(args...).Build())
 	if rueidis.IsRedisNil(res.Error()) {
 		// The hash is gone: every field is.
 		out := make([]int64, len(names))

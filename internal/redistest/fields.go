@@ -92,8 +92,8 @@ func HashFields(t testing.TB, c rueidis.Client, key string) map[string]Field {
 		names = append(names, f)
 	}
 	sort.Strings(names)
-	args := append([]string{"HPEXPIRETIME", key, "FIELDS", strconv.Itoa(len(names))}, names...)
-	exp, err := c.Do(ctx, c.B().Arbitrary(args...).Build()).AsIntSlice()
+	args := append([]string{"FIELDS", strconv.Itoa(len(names))}, names...)
+	exp, err := c.Do(ctx, c.B().Arbitrary("HPEXPIRETIME").Keys(key).Args(args...).Build()).AsIntSlice()
 	if err != nil {
 		t.Fatalf("redistest: HPEXPIRETIME %s: %v", key, err)
 	}
