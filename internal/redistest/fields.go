@@ -13,7 +13,8 @@ import (
 
 // Images of the servers with and without hash-field expiry, for the tests
 // of fields jobs when $KEYJOB_MATRIX does not list them (the default
-// image, Redis 7.0, has none). scripts/server-image.sh builds them.
+// image, Redis 7.0, has none). scripts/server-image.sh builds them; make
+// test names the ones it built in $KEYJOB_FIELD_IMAGES.
 var (
 	fieldImages   = []string{"localhost/keyjob-redis:8.0", "localhost/keyjob-valkey:9.1"}
 	noFieldImages = []string{"localhost/keyjob-redis:7.0", "localhost/keyjob-valkey:8.1"}
@@ -22,7 +23,13 @@ var (
 // FieldServers lists the servers a fields job runs on (hash-field expiry:
 // Redis 7.4+, Valkey 9+): those of $KEYJOB_MATRIX that have it, else
 // Redis 8.0 and Valkey 9.1.
-func FieldServers(t testing.TB) []MatrixServer { return fieldMatrix(t, true, fieldImages) }
+func FieldServers(t testing.TB) []MatrixServer {
+	def := fieldImages
+	if env := strings.Fields(os.Getenv("KEYJOB_FIELD_IMAGES")); len(env) > 0 {
+		def = env
+	}
+	return fieldMatrix(t, true, def)
+}
 
 // NoFieldServers lists the servers that refuse a fields job: those of
 // $KEYJOB_MATRIX without hash-field expiry, else Redis 7.0 and Valkey 8.1.
