@@ -55,12 +55,16 @@ if redis.call('TYPE', k)['ok'] ~= 'hash' then return -2 end
 local mode, withValues = ARGV[1], ARGV[2] == '1'
 local step = 2
 if withValues then step = 3 end
+local names = {}
+for i = 3, #ARGV, step do names[#names + 1] = ARGV[i] end
+local exp = redis.call('HPEXPIRETIME', k, 'FIELDS', #names, unpack(names))
+local vals = {}
+if withValues then vals = redis.call('HMGET', k, unpack(names)) end
 local sel = {}
-for i = 3, #ARGV, step do
-  local f = ARGV[i]
-  local t = redis.call('HPEXPIRETIME', k, 'FIELDS', 1, f)[1]
-  if t == tonumber(ARGV[i + 1]) and (not withValues or redis.call('HMGET', k, f)[1] == ARGV[i + 2]) then
-    sel[#sel + 1] = f
+for j = 1, #names do
+  local i = 3 + step * (j - 1)
+  if exp[j] == tonumber(ARGV[i + 1]) and (not withValues or vals[j] == ARGV[i + 2]) then
+    sel[#sel + 1] = names[j]
   end
 end
 if #sel == 0 then return 0 end

@@ -23,28 +23,43 @@ local k = KEYS[1]
 local action, now, kprev = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local t = redis.call('TYPE', k)['ok']
 if t ~= 'hash' and t ~= 'none' then return 0 end
-local existed = t == 'hash'
+local names = {}
+for i = 4, #ARGV, 5 do names[#names + 1] = ARGV[i] end
+local cur = {}
+if t == 'hash' then cur = redis.call('HPEXPIRETIME', k, 'FIELDS', #names, unpack(names)) end
+local persist, set, prevs, byPrev = {}, {}, {}, {}
 local n = 0
-for i = 4, #ARGV, 5 do
-  local f, prev, new = ARGV[i], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2])
-  local cur = -2
-  if existed or n > 0 then cur = redis.call('HPEXPIRETIME', k, 'FIELDS', 1, f)[1] end
+for j = 1, #names do
+  local i = 4 + 5 * (j - 1)
+  local f, prev, new, c = names[j], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2]), cur[j] or -2
+  local back = false
   if action == 'field-delete' then
-    if cur == -2 and ARGV[i + 3] == '1' then
-      redis.call('HSET', k, f, ARGV[i + 4])
-      if prev ~= -1 then redis.call('HPEXPIREAT', k, prev, 'FIELDS', 1, f) end
+    if c == -2 and ARGV[i + 3] == '1' then
+      set[#set + 1] = f
+      set[#set + 1] = ARGV[i + 4]
+      back = prev ~= -1
       n = n + 1
     end
-  elseif (action == 'field-expire' and cur == new) or (action == 'field-persist' and cur == -1) then
-    if prev == -1 then
-      redis.call('HPERSIST', k, 'FIELDS', 1, f)
-    else
-      redis.call('HPEXPIREAT', k, prev, 'FIELDS', 1, f)
-    end
+  elseif (action == 'field-expire' and c == new) or (action == 'field-persist' and c == -1) then
+    if prev == -1 then persist[#persist + 1] = f else back = true end
     n = n + 1
   end
+  if back then
+    if not byPrev[prev] then
+      byPrev[prev] = {}
+      prevs[#prevs + 1] = prev
+    end
+    local l = byPrev[prev]
+    l[#l + 1] = f
+  end
 end
-if not existed and n > 0 and kprev ~= -1 then redis.call('PEXPIREAT', k, kprev) end
+if #set > 0 then redis.call('HSET', k, unpack(set)) end
+if #persist > 0 then redis.call('HPERSIST', k, 'FIELDS', #persist, unpack(persist)) end
+for _, prev in ipairs(prevs) do
+  local l = byPrev[prev]
+  redis.call('HPEXPIREAT', k, prev, 'FIELDS', #l, unpack(l))
+end
+if t == 'none' and n > 0 and kprev ~= -1 then redis.call('PEXPIREAT', k, kprev) end
 return n
 `
 

@@ -1,0 +1,80 @@
+package apply
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/redis/rueidis"
+
+	"github.com/keyjob/keyjob/internal/batch"
+	"github.com/keyjob/keyjob/internal/redistest"
+)
+
+// A hash of 50k fields is walked and changed in calls of a chunk each:
+// the SLOWLOG shows the longest call of each command (a figure, not an
+// assertion: the machine is shared), and every field gets its expiry and,
+// after undo, none.
+func TestApply_FieldsBigHash(t *testing.T) {
+	m := redistest.FieldServers(t)[0]
+	srv, c := startRedis(t, redistest.Options{Image: m.Image})
+	// KEYJOB_FIELDS_BIG sets another size, for a figure (1000000).
+	n := 50_000
+	if v, err := strconv.Atoi(os.Getenv("KEYJOB_FIELDS_BIG")); err == nil && v >= 1000 {
+		n = v / 1000 * 1000
+	}
+	now := serverNowMs(t, c) / 1000
+	var cmds rueidis.Commands
+	for i := 0; i < n; i += 1000 {
+		h := c.B().Hset().Key("devices:big").FieldValue()
+		for j := i; j < i+1000; j++ {
+			h = h.FieldValue(fmt.Sprintf("seen:%d:gw%08d", now-int64(1+j%20)*86400, j), "v")
+		}
+		cmds = append(cmds, h.Build())
+	}
+	do(t, c, cmds...)
+	ctx := context.Background()
+	began := time.Now()
+	mem, err := c.Do(ctx, c.B().MemoryUsage().Key("devices:big").Build()).AsInt64()
+	memTook := time.Since(began)
+	if err != nil {
+		t.Fatal(err)
+	}
+	do(t, c, c.B().ConfigSet().ParameterValue().ParameterValue("slowlog-log-slower-than", "0").ParameterValue("slowlog-max-len", "1000000").Build(),
+		c.B().SlowlogReset().Build())
+
+	job := loadJob(t, fieldsJob)
+	began = time.Now()
+	rep := mustRun(t, dial(t, srv.URL), job, Options{StateDir: t.TempDir()})
+	took := time.Since(began)
+	calls, maxUs, maxCmd, byCmd := slowest(t, c)
+	t.Logf("%d-field hash (%s: MEMORY USAGE %d B, answered in %v): %d fields given an expiry in %v; %d calls logged, the longest %d µs (%s); longest per command: %v; chunk %d",
+		n, m.Name, mem, memTook.Round(time.Microsecond), rep.Outcomes.FieldsChanged, took.Round(time.Millisecond), calls, maxUs, maxCmd, byCmd, batch.FieldsChunk)
+	if rep.Outcomes.FieldsChanged != int64(n) {
+		t.Errorf("report says %d fields changed, want %d", rep.Outcomes.FieldsChanged, n)
+	}
+	if got := countFieldTTLs(t, c, "devices:big"); got != n {
+		t.Errorf("%d fields have an expiry, want %d", got, n)
+	}
+	do(t, c, c.B().SlowlogReset().Build())
+	u := undo(t, srv.URL, rep.Journal, UndoOptions{})
+	calls, maxUs, maxCmd, byCmd = slowest(t, c)
+	t.Logf("undo: %+v; %d calls logged, the longest %d µs (%s); longest per command: %v", u, calls, maxUs, maxCmd, byCmd)
+	if got := countFieldTTLs(t, c, "devices:big"); got != 0 {
+		t.Errorf("%d fields have an expiry after undo, want 0", got)
+	}
+}
+
+func countFieldTTLs(t *testing.T, c rueidis.Client, key string) int {
+	t.Helper()
+	n := 0
+	for _, f := range redistest.HashFields(t, c, key) {
+		if f.ExpireMs >= 0 {
+			n++
+		}
+	}
+	return n
+}
