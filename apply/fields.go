@@ -127,7 +127,8 @@ type fieldKey struct {
 	p        pending
 	counts   map[string]int64
 	chunks   int
-	selected bool  // a field was selected
+	kept     []bool // per field of the chunk: its value was read (values)
+	selected bool   // a field was selected
 	changed  int64 // fields changed
 	durable  int64
 }
@@ -166,7 +167,7 @@ func (fk *fieldKey) chunk(ctx context.Context, ds []batch.FieldDecision) error {
 			if d.Decision.ExpireAt.IsZero() {
 				f.NewMs = 0
 			}
-			if values != nil {
+			if values != nil && fk.kept[i] {
 				f.HasValue, f.Value = true, values[i]
 			}
 			rec.Fields[i] = f
@@ -189,6 +190,9 @@ func (fk *fieldKey) chunk(ctx context.Context, ds []batch.FieldDecision) error {
 	}
 	wctx, cancel := context.WithTimeout(context.Background(), sendTimeout) // a chunk sent is finished
 	defer cancel()
+	if r.job.Action.Kind != jobs.ActionDelete {
+		values = nil // kept for undo only: the write re-checks a delete's values
+	}
 	n, grace, err := fk.write(wctx, sel, values)
 	if err != nil {
 		return err
@@ -206,16 +210,26 @@ func (fk *fieldKey) chunk(ctx context.Context, ds []batch.FieldDecision) error {
 	return nil
 }
 
-// values reads, for a delete with backup: dump, the values of the fields
-// about to go (HMGET, in chunks of FieldsChunk at most); nil otherwise.
+// values reads, with backup: dump, the values of the fields a chunk may
+// remove: every field of a delete, the grace fields of an expire (the
+// server deletes them within the grace; an expiry already past deletes
+// them at the write), in one HMGET; nil when there are none. A field
+// not read has "" and is journaled without a value.
 func (fk *fieldKey) values(ctx context.Context, sel []batch.FieldDecision) ([]string, error) {
 	r := fk.r
-	if r.job.Action.Kind != jobs.ActionDelete || r.job.Backup.Mode != jobs.BackupDump {
+	if r.job.Backup.Mode != jobs.BackupDump {
 		return nil, nil
 	}
-	names := make([]string, len(sel))
+	var names []string
+	var at []int
 	for i, d := range sel {
-		names[i] = d.Name
+		if r.job.Action.Kind == jobs.ActionDelete || d.Grace {
+			names = append(names, d.Name)
+			at = append(at, i)
+		}
+	}
+	if len(names) == 0 {
+		return nil, nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, scan.CallTimeout)
 	defer cancel()
@@ -223,9 +237,12 @@ func (fk *fieldKey) values(ctx context.Context, sel []batch.FieldDecision) ([]st
 	if err != nil {
 		return nil, fmt.Errorf("HMGET %q: %w", fk.p.key, err)
 	}
-	out := make([]string, len(vs))
-	for i, v := range vs {
-		out[i], _ = v.ToString() // a field gone since is nil: the script will not delete it
+	out := make([]string, len(sel))
+	fk.kept = make([]bool, len(sel))
+	for n, v := range vs {
+		if s, err := v.ToString(); err == nil { // a field gone since is nil: nothing to keep
+			out[at[n]], fk.kept[at[n]] = s, true
+		}
 	}
 	return out, nil
 }

@@ -247,3 +247,36 @@ func TestApply_FieldsRefused(t *testing.T) {
 		})
 	}
 }
+
+// With backup: dump an expire journals the values of its grace fields: a
+// grace of 0s deletes them at the write (their expiry has passed), and
+// undo adds them back with their values and expiries.
+func TestApply_FieldsGraceDump(t *testing.T) {
+	m := redistest.FieldServers(t)[0]
+	srv, c := startRedis(t, redistest.Options{Image: m.Image})
+	set := seedDevices(t, c)
+	before := snapshot(t, c)
+	beforeHashes := readHashes(t, c, set.hashes)
+	job := loadJob(t, examples.MustJob("device-fields-ttl.yaml", "name: device-fields-grace\n",
+		"action:\n  expire:\n    from: { capture: at, format: unix }\n    after: 30d\n    grace: 0s\n",
+		"backup: dump\n", "limits:\n  rate: unlimited\n  scan_count: 5\n"))
+	rep := mustRun(t, dial(t, srv.URL), job, Options{StateDir: t.TempDir()})
+	var graceGone int
+	for _, k := range set.hashes {
+		now := redistest.HashFields(t, c, k)
+		for f := range beforeHashes[k] {
+			if _, ok := now[f]; !ok {
+				graceGone++
+			}
+		}
+	}
+	if graceGone == 0 || int64(graceGone) != rep.Outcomes.FieldsGrace {
+		t.Fatalf("%d fields gone, the report counts %d grace fields", graceGone, rep.Outcomes.FieldsGrace)
+	}
+	u := undo(t, srv.URL, rep.Journal, UndoOptions{})
+	if u.Restored != u.Changes {
+		t.Errorf("undo: %+v", u)
+	}
+	assertHashes(t, "after undo", beforeHashes, readHashes(t, c, set.hashes))
+	assertOthers(t, "after undo", set, before, snapshot(t, c))
+}

@@ -10,8 +10,9 @@ import (
 // undoFieldsScript puts back the fields a field record changed, each only
 // while it is as keyjob left it: a field given an expiry gets its previous
 // one back (HPERSIST, or HPEXPIREAT) while it still has keyjob's; a field
-// persisted gets its expiry back while it still has none; a deleted field
-// is added back with its value and expiry while it is absent. A hash the
+// persisted gets its expiry back while it still has none; a deleted field,
+// or a grace field the server deleted, is added back with its value and
+// expiry while it is absent (when the journal has its value). A hash the
 // deletes emptied (the server deleted it) is created again with the key's
 // previous expiry. A key of another type now is left alone. It returns how
 // many fields it put back.
@@ -33,8 +34,8 @@ for j = 1, #names do
   local i = 4 + 5 * (j - 1)
   local f, prev, new, c = names[j], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2]), cur[j] or -2
   local back = false
-  if action == 'field-delete' then
-    if c == -2 and ARGV[i + 3] == '1' then
+  if c == -2 then
+    if action ~= 'field-persist' and ARGV[i + 3] == '1' then
       set[#set + 1] = f
       set[#set + 1] = ARGV[i + 4]
       back = prev ~= -1
