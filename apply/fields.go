@@ -129,7 +129,7 @@ type fieldKey struct {
 	chunks   int
 	kept     []bool // per field of the chunk: its value was read (values)
 	selected bool   // a field was selected
-	changed  int64 // fields changed
+	changed  int64  // fields changed
 	durable  int64
 }
 
