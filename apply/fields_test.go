@@ -15,6 +15,7 @@ import (
 	"github.com/keyjob/keyjob/internal/commands"
 	"github.com/keyjob/keyjob/internal/redistest"
 	"github.com/keyjob/keyjob/jobs"
+	"github.com/keyjob/keyjob/planner"
 )
 
 // fieldsJob is examples/device-fields-ttl.yaml with a small SCAN COUNT, so
@@ -206,7 +207,16 @@ func testFields(t *testing.T, image string) {
 	cur := beforeHashes
 	for _, text := range []string{fieldsJob, fieldsPersistJob, fieldsDeleteJob} {
 		job := loadJob(t, text)
+		plan, err := planner.Build(context.Background(), dial(t, srv.URL), job, planner.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
 		rep := mustRun(t, dial(t, srv.URL), job, Options{StateDir: state})
+		// The plan counts what the run then does.
+		if f := plan.Fields; f.Change != rep.Outcomes.FieldsChanged || f.ChangeGrace != rep.Outcomes.FieldsGrace ||
+			plan.Outcomes.Change != rep.Outcomes.Change || plan.Outcomes.Skip["no_fields"] != rep.Outcomes.Skip["no_fields"] {
+			t.Errorf("%s: plan %+v %+v, run %+v", job.Name, plan.Outcomes, f, rep.Outcomes)
+		}
 		cp := loadCheckpoint(t, state, job.Name)
 		want, changed := expectFields(t, cur, job, cp.RunStartMs)
 		got := readHashes(t, c, set.hashes)
