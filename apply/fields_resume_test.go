@@ -11,6 +11,7 @@ import (
 
 	"github.com/keyjob/keyjob/examples"
 	"github.com/keyjob/keyjob/internal/redistest"
+	"github.com/keyjob/keyjob/planner"
 )
 
 // A fields run interrupted in the middle of a hash (between two chunks),
@@ -150,10 +151,17 @@ func TestApply_FieldsCluster(t *testing.T) {
 	beforeHashes := readHashes(t, c, set.hashes)
 	state := t.TempDir()
 	job := loadJob(t, fieldsJob)
+	plan, err := planner.Build(context.Background(), dial(t, cl.URL), job, planner.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	log := &logBuffer{}
 	rep, err := execute(context.Background(), t, dial(t, cl.URL), job, Options{StateDir: state}, Exec{}, log)
 	if err != nil {
 		t.Fatalf("run: %v\n%s", err, log)
+	}
+	if plan.Fields.Change != rep.Outcomes.FieldsChanged || plan.Outcomes.Change != rep.Outcomes.Change {
+		t.Errorf("cluster plan %+v %+v, run %+v", plan.Outcomes, plan.Fields, rep.Outcomes)
 	}
 	cp := loadCheckpoint(t, state, job.Name)
 	want, changed := expectFields(t, beforeHashes, job, cp.RunStartMs)
