@@ -161,13 +161,18 @@ func Undo(dumps bool) []Need {
 // expiry (and value) at the write for persist and delete.
 func fieldWrites(j *jobs.Job) []Need {
 	if j.Action.Kind == jobs.ActionExpire {
-		return []Need{{redisx.CmdHPExpireAt, "give the fields their expiry (HPEXPIREAT NX)", true, "nothing can be changed"}}
+		needs := []Need{{redisx.CmdHPExpireAt, "give the fields their expiry (HPEXPIREAT NX)", true, "nothing can be changed"}}
+		if j.Backup.Mode == jobs.BackupDump {
+			needs = append(needs, fieldExpireDump)
+		}
+		return needs
 	}
 	needs := []Need{
 		{redisx.CmdScriptLoad, "load the script that re-checks each field at the change", true, "the condition cannot be re-checked: refused"},
 		{redisx.CmdEvalSHA, "run the re-checking script", true, "the condition cannot be re-checked: refused"},
 		{redisx.CmdEval, "run the script again on a node that lost it (a restart)", true, "a restarted node cannot be changed: refused"},
 	}
+	needs = append(needs, Need{redisx.CmdType, "the script tells a hash from a key gone or of another type", true, "the condition cannot be re-checked: refused"})
 	if j.Action.Kind == jobs.ActionPersist {
 		needs = append(needs, Need{redisx.CmdHPersist, "the script removes the fields' expiry", true, "nothing can be changed"})
 	} else {
@@ -178,6 +183,10 @@ func fieldWrites(j *jobs.Job) []Need {
 	}
 	return needs
 }
+
+// fieldExpireDump is the HMGET an expire with backup: dump sends for the
+// values of its grace fields.
+var fieldExpireDump = Need{redisx.CmdHMGet, "backup: dump, the journal's copy of the grace fields' values", true, "no backup can be made: refused"}
 
 // UndoFields are the commands undo sends for the records of a fields job:
 // a script that checks each field's expiry is still keyjob's before it
