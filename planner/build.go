@@ -97,6 +97,7 @@ func Build(ctx context.Context, conn *redisx.Conn, job *jobs.Job, o Options) (*P
 
 	t := newTally(job, p.GeneratedAt, o.Sample > 0)
 	t.noMemory = p.Estimates.MemoryUnknown != ""
+	t.fields.noSizes = caps.Lacks(redisx.CmdHStrlen)
 	t.dbsizeHint = p.DBSize / int64(max(len(nodes), 1))
 	scanRate, changeRate := job.Limits.ScanRate, job.Limits.Rate
 	needs := job.Needs()

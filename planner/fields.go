@@ -57,6 +57,7 @@ type fieldTally struct {
 	skip                  map[string]int64
 	samples               map[string][]FieldSample
 	sized, sizeSum        int64 // changed fields measured, their bytes
+	noSizes               bool  // HSTRLEN is lacking: no field is measured
 }
 
 // fieldSizeSample is how many changed fields get an HSTRLEN.
@@ -108,7 +109,7 @@ func (w *walker) walkFields(ctx context.Context, c rueidis.Client, ds []batch.De
 func (w *walker) wantsFieldSizes(fs []batch.FieldDecision) bool {
 	w.tally.mu.Lock()
 	defer w.tally.mu.Unlock()
-	return w.tally.fields.sized < fieldSizeSample
+	return !w.tally.fields.noSizes && w.tally.fields.sized < fieldSizeSample
 }
 
 // fieldSizes is, for each changed field of a chunk, the length of its

@@ -124,3 +124,26 @@ func TestPlanner_Fields(t *testing.T) {
 		})
 	}
 }
+
+// A user whose ACL rules lack a command a fields job reads is told which
+// rule to grant, not that the server lacks hash-field expiry.
+func TestPlanner_FieldsDenied(t *testing.T) {
+	m := redistest.FieldServers(t)[0]
+	srv, c := startServer(t, redistest.Options{Image: m.Image})
+	ctx := testContext(t)
+	rules := "+scan +time +info +ping +config|get +memory|usage +pexpiretime +hscan +hstrlen +client|setname +hello +select"
+	args := append([]string{"ACL", "SETUSER", "planner", "on", ">pw", "resetkeys", "~*", "resetchannels", "-@all"}, strings.Fields(rules)...)
+	doAll(t, ctx, c, rueidis.Commands{c.B().Arbitrary(args...).Build()})
+	url := strings.Replace(srv.URL, "redis://", "redis://planner:pw@", 1)
+	p, err := planner.Build(ctx, dial(t, url, nil), loadExample(t, "device-fields-ttl.yaml"), planner.Options{})
+	var fe *commands.FieldExpiryError
+	if errors.As(err, &fe) {
+		t.Fatalf("a denied HPEXPIRETIME read as a server without it: %v", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Errors) == 0 || p.Errors[0].Code != planner.ErrMissingCommand || !strings.Contains(p.Errors[0].Message, "+hpexpiretime") {
+		t.Errorf("errors %+v, want missing_command naming +hpexpiretime", p.Errors)
+	}
+}

@@ -64,7 +64,8 @@ func Reads(j *jobs.Job, cluster bool) []Need {
 	if j.Fields != nil {
 		needs = append(needs,
 			Need{redisx.CmdHScan, "fields: walk the fields of a hash (HSCAN NOVALUES)", true, "no field can be selected"},
-			Need{redisx.CmdHPExpireTime, "fields: the fields' own expiries (Redis 7.4+, Valkey 9+)", true, "no field can be selected"})
+			Need{redisx.CmdHPExpireTime, "fields: the fields' own expiries (Redis 7.4+, Valkey 9+)", true, "no field can be selected"},
+			Need{redisx.CmdHStrlen, "fields: the size of a sample of the fields to change (plan)", false, "the memory figures of the plan are unknown"})
 	}
 	if cluster {
 		needs = append(needs,

@@ -49,6 +49,7 @@ const (
 	CmdHPersist     = "hpersist"
 	CmdHDel         = "hdel"
 	CmdHMGet        = "hmget"
+	CmdHStrlen      = "hstrlen"
 	CmdHSet         = "hset" // not probed: any call of it writes
 )
 
@@ -82,6 +83,7 @@ var probeArgs = map[string][]string{
 	CmdHScan:        {"HSCAN", probeKey, "0", "COUNT", "1"},
 	CmdHPExpireTime: {"HPEXPIRETIME", probeKey, "FIELDS", "1", "f"},
 	CmdHMGet:        {"HMGET", probeKey, "f"},
+	CmdHStrlen:      {"HSTRLEN", probeKey, "f"},
 	CmdHPersist:     {"HPERSIST", probeKey, "FIELDS", "1", "f"},
 	CmdHDel:         {"HDEL", probeKey, "f"},
 	// Writes: a key that does not exist is left so, but the call still
