@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/redis/rueidis"
 
 	"github.com/keyjob/keyjob/internal/batch"
+	"github.com/keyjob/keyjob/internal/journal"
 	"github.com/keyjob/keyjob/internal/redistest"
 )
 
@@ -94,4 +96,37 @@ func countFieldTTLs(t *testing.T, c rueidis.Client, key string) int {
 		}
 	}
 	return n
+}
+
+// A hash kept as a listpack above 128 fields (hash-max-listpack-entries
+// raised) comes back whole from one HSCAN: it is still read and written
+// 128 fields a call, one journal record each.
+func TestApply_FieldsBigListpack(t *testing.T) {
+	m := redistest.FieldServers(t)[0]
+	srv, c := startRedis(t, redistest.Options{Image: m.Image, Args: []string{"--hash-max-listpack-entries", "1000"}})
+	now := serverNowMs(t, c) / 1000
+	h := c.B().Hset().Key("devices:lp").FieldValue()
+	for j := range 500 {
+		h = h.FieldValue(fmt.Sprintf("seen:%d:gw%03d", now-int64(1+j%20)*86400, j), "v")
+	}
+	do(t, c, h.Build())
+	if enc, _ := c.Do(context.Background(), c.B().ObjectEncoding().Key("devices:lp").Build()).ToString(); enc != "listpack" && enc != "listpackex" {
+		t.Fatalf("encoding %q, want a listpack", enc)
+	}
+	rep := mustRun(t, dial(t, srv.URL), loadJob(t, fieldsJob), Options{StateDir: t.TempDir()})
+	if rep.Outcomes.FieldsChanged != 500 {
+		t.Errorf("%d fields changed, want 500", rep.Outcomes.FieldsChanged)
+	}
+	jr, err := journal.Open(rep.Journal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer jr.Close()
+	var sizes []int
+	if err := jr.Reverse(func(r journal.Record) error { sizes = append(sizes, len(r.Fields)); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(sizes) != 4 || slices.Max(sizes) != batch.FieldsChunk {
+		t.Errorf("journal records of %v fields, want 4 of at most %d", sizes, batch.FieldsChunk)
+	}
 }

@@ -61,16 +61,19 @@ func (s *Step) WalkFields(ctx context.Context, c rueidis.Client, key string, fn 
 				names = append(names, n)
 			}
 		}
-		if len(names) == 0 {
-			continue
-		}
-		ds, gone, err := s.decideFields(ctx, c, key, names)
-		if gone || err != nil {
-			return gone, err
-		}
-		if len(ds) > 0 {
-			if err := fn(ds); err != nil {
-				return false, err
+		// A listpack hash comes back whole whatever COUNT says (up to
+		// hash-max-listpack-entries): chunks of FieldsChunk all the same.
+		for len(names) > 0 {
+			part := names[:min(len(names), FieldsChunk)]
+			names = names[len(part):]
+			ds, gone, err := s.decideFields(ctx, c, key, part)
+			if gone || err != nil {
+				return gone, err
+			}
+			if len(ds) > 0 {
+				if err := fn(ds); err != nil {
+					return false, err
+				}
 			}
 		}
 	}
