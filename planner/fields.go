@@ -30,8 +30,9 @@ type FieldsPlan struct {
 	Skip        map[string]int64 `json:"skip"` // regex, ttl, bad_timestamp
 	// MeanFieldBytes is the mean of the changed fields' name and value
 	// lengths (HSTRLEN of a sample), for the memory figures; no MEMORY
-	// USAGE is sent for a fields job (on a hash of 1M fields it takes
-	// about 120 ms).
+	// USAGE is sent for a fields job (its cost grows with the hash: 6 ms
+	// on a 1M-field hash on Valkey 9 with the default sample, the whole
+	// hash with SAMPLES 0), and it would say nothing of the fields.
 	MeanFieldBytes int64 `json:"mean_field_bytes"`
 	// Samples are a few fields per outcome, named "key field".
 	Samples map[string][]FieldSample `json:"samples"`
