@@ -188,6 +188,9 @@ func sampleWords(p *Plan) (head, rest string) {
 // "UNLINK", "remove the TTL").
 func changeWords(p *Plan) (name, detail string) {
 	sum := strings.TrimSpace(p.Job.Summary)
+	if p.Fields != nil {
+		return "hashes with fields to change", sum // the keys stay: their fields change
+	}
 	switch p.Job.Action {
 	case "delete", "persist":
 		name = map[string]string{"delete": "delete", "persist": "remove the TTL"}[p.Job.Action]
