@@ -3,6 +3,7 @@ package main_test
 import (
 	"context"
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 	"syscall"
@@ -12,6 +13,7 @@ import (
 	"github.com/redis/rueidis"
 
 	"github.com/keyjob/keyjob/examples"
+	"github.com/keyjob/keyjob/internal/checkpoint"
 	"github.com/keyjob/keyjob/internal/redistest"
 	"github.com/keyjob/keyjob/planner"
 )
@@ -163,5 +165,97 @@ func TestMatrix_Fields(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// Killed with SIGKILL at random moments and resumed until it completes, a
+// fields run ends in the state an uninterrupted run gives: every seen:
+// field exactly its expiry, every other field and key as it was; undo of
+// its journal gives every field back. KEYJOB_KILL_SEED repeats the kill
+// points, as for TestApplyE2E_RandomKills.
+func TestApplyE2E_FieldsRandomKills(t *testing.T) {
+	rng := killPoints(t)
+	img := redistest.FieldServers(t)[0].Image
+	srv := redistest.Start(t, redistest.Options{Image: img})
+	c := srv.Client(t)
+	ctx := context.Background()
+	now := time.Now().Unix()
+	var keys []string
+	var cmds rueidis.Commands
+	for i := range 100 {
+		key := fmt.Sprintf("devices:%03d", i)
+		keys = append(keys, key)
+		h := c.B().Hset().Key(key).FieldValue().FieldValue("name", key)
+		for j := range 10 + i*4 { // 10 to 406 fields: listpacks and hashtables
+			h = h.FieldValue(fmt.Sprintf("seen:%d:gw%03d", now-int64(1+j%20)*86400, j), strconv.Itoa(j))
+		}
+		cmds = append(cmds, h.Build())
+	}
+	cmds = append(cmds, c.B().Set().Key("devices:note").Value("x").Build())
+	for i, r := range c.DoMulti(ctx, cmds...) {
+		if err := r.Error(); err != nil {
+			t.Fatalf("seed %d: %v", i, err)
+		}
+	}
+	before := map[string]map[string]redistest.Field{}
+	for _, k := range keys {
+		before[k] = redistest.HashFields(t, c, k)
+	}
+	beforeKeys := snapshot(t, c)
+	state := t.TempDir()
+	job := looseFieldsJob(t)
+	args := func(more ...string) []string {
+		return applyE2EArgs(srv.URL, state, append(append([]string{"--yes", "--allow-looser-guards"}, more...), job)...)
+	}
+	killed := 0
+	for range 2 + rng.IntN(3) {
+		d := time.Duration(150+rng.IntN(1500)) * time.Millisecond
+		more := []string{"--rate", "3000"}
+		if _, err := os.Stat(checkpoint.Path(state, "device-fields-ttl")); err == nil {
+			more = append(more, "--resume")
+		}
+		p := start(t, nil, args(more...)...)
+		time.Sleep(d)
+		p.cmd.Process.Signal(syscall.SIGKILL)
+		if r := p.wait(t); r.code == 0 {
+			break
+		} else if r.code != 128+int(syscall.SIGKILL) {
+			t.Fatalf("invocation %d: exit %d, want killed\n%s", killed+1, r.code, r)
+		}
+		killed++
+		t.Logf("killed after %v", d)
+	}
+	if killed == 0 {
+		t.Fatal("no invocation was killed: the job ran too fast to be interrupted")
+	}
+	if cp, err := checkpoint.Load(checkpoint.Path(state, "device-fields-ttl")); err != nil || !cp.Completed {
+		wantExit(t, keyjob(t, nil, args("--rate", "unlimited", "--resume")...), 0)
+	}
+	for _, k := range keys {
+		got := redistest.HashFields(t, c, k)
+		for name, f := range before[k] {
+			want := f
+			if strings.HasPrefix(name, "seen:") {
+				ts, _ := strconv.ParseInt(strings.Split(name, ":")[1], 10, 64)
+				want.ExpireMs = (ts + 30*86400) * 1000
+			}
+			if got[name] != want {
+				t.Fatalf("killed %d times: %s %s = %+v, want %+v", killed, k, name, got[name], want)
+			}
+		}
+	}
+	after := snapshot(t, c)
+	if after["devices:note"] != beforeKeys["devices:note"] {
+		t.Error("a string under the prefix changed")
+	}
+	cp := readCheckpoint(t, state, "device-fields-ttl")
+	wantExit(t, keyjob(t, nil, "undo", "--redis", srv.URL, "--progress", "none", "--yes", cp.Journal), 0)
+	for _, k := range keys {
+		got := redistest.HashFields(t, c, k)
+		for name, f := range before[k] {
+			if got[name] != f {
+				t.Fatalf("after undo %s %s = %+v, want %+v", k, name, got[name], f)
+			}
+		}
 	}
 }
