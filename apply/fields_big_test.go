@@ -14,6 +14,7 @@ import (
 	"github.com/keyjob/keyjob/internal/batch"
 	"github.com/keyjob/keyjob/internal/journal"
 	"github.com/keyjob/keyjob/internal/redistest"
+	"github.com/keyjob/keyjob/planner"
 )
 
 // A hash of 50k fields is walked and changed in calls of a chunk each:
@@ -49,6 +50,16 @@ func TestApply_FieldsBigHash(t *testing.T) {
 		c.B().SlowlogReset().Build())
 
 	job := loadJob(t, fieldsJob)
+	began = time.Now()
+	plan, err := planner.Build(ctx, dial(t, srv.URL), job, planner.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("plan: %d fields walked, %d to change, in %v", plan.Fields.Walked, plan.Fields.Change, time.Since(began).Round(time.Millisecond))
+	if plan.Fields.Change != int64(n) {
+		t.Errorf("plan: %d fields to change, want %d", plan.Fields.Change, n)
+	}
+	do(t, c, c.B().SlowlogReset().Build())
 	began = time.Now()
 	rep := mustRun(t, dial(t, srv.URL), job, Options{StateDir: t.TempDir()})
 	took := time.Since(began)
