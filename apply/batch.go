@@ -126,10 +126,10 @@ func (r *Run) prepare(ctx context.Context, node redisx.Node, b scan.Batch) (*fli
 	allowed, stop := r.allowance(len(todo))
 	f := &flight{b: b, counts: counts, allowed: allowed, partial: allowed < len(todo)}
 	todo = todo[:allowed]
-	if r.job.Members != nil {
-		// Members are trimmed chunk by chunk, each journaled before it
-		// goes: the batch is done when trimBatch returns.
-		durable, err := r.trimBatch(ctx, node, todo, counts)
+	if inside := r.insideKeys(); inside != nil {
+		// Members are trimmed, fields changed, chunk by chunk, each
+		// journaled before it goes: the batch is done when it returns.
+		durable, err := inside(ctx, node, todo, counts)
 		if err != nil {
 			r.release(allowed)
 			return nil, err
@@ -255,10 +255,22 @@ func (r *Run) lookups() scan.Lookups {
 	return scan.Lookups{Expiry: needs.TTL || !prevKnown, ExpireTime: true, Idle: needs.Idle, Memory: r.dumpsAll() && r.memoryUnknown == ""}
 }
 
+// insideKeys is how a job that acts inside its keys (members:, fields:)
+// changes a batch's keys; nil for a job on whole keys.
+func (r *Run) insideKeys() func(context.Context, redisx.Node, []pending, map[string]int64) (int64, error) {
+	switch {
+	case r.job.Members != nil:
+		return r.trimBatch
+	case r.job.Fields != nil:
+		return r.fieldsBatch
+	}
+	return nil
+}
+
 // dumpsAll says whether every key the run changes is dumped first: a
 // delete with backup: dump (an expire dumps only its grace keys).
 func (r *Run) dumpsAll() bool {
-	return r.job.Backup.Mode == jobs.BackupDump && r.job.Action.Kind == jobs.ActionDelete && r.job.Members == nil
+	return r.job.Backup.Mode == jobs.BackupDump && r.job.Action.Kind == jobs.ActionDelete && r.job.Members == nil && r.job.Fields == nil
 }
 
 // nxUnread says whether the run sends EXPIRE NX without reading the TTL
@@ -580,7 +592,7 @@ func (r *Run) commit(st *checkpoint.Node, f *flight, reserved int, durable int64
 	r.cp.Changes += changed
 	if partial {
 		for k := range counts {
-			if k != string(jobs.Change) && k != changeGrace && k != trimMembers {
+			if k != string(jobs.Change) && k != changeGrace && k != trimMembers && !fieldCount(k) {
 				delete(counts, k)
 			}
 		}
@@ -646,7 +658,7 @@ func (r *Run) observe(node redisx.Node, done bool) {
 	skips := map[string]int64{}
 	var scanned int64
 	for k, v := range r.cp.Counts {
-		if k == changeGrace || k == trimMembers {
+		if k == changeGrace || k == trimMembers || fieldCount(k) {
 			continue
 		}
 		scanned += v

@@ -20,7 +20,10 @@ import (
 //
 // Version 2 added outcomes.members_removed and the no_members skip bucket
 // for a job with members: (sorted-set members by score-as-time).
-const ReportFormatVersion = 2
+//
+// Version 3 added outcomes.fields_changed and fields_grace and the
+// no_fields skip bucket for a job with fields: (hash fields).
+const ReportFormatVersion = 3
 
 // Report is the run report: what a run (across its resumes) did and why
 // it stopped. It is written to the state dir as JSON and markdown.
@@ -75,6 +78,11 @@ type ReportOutcomes struct {
 	// MembersRemoved is, for a job with members:, the sorted-set members
 	// removed (limits.rate counts them).
 	MembersRemoved int64 `json:"members_removed,omitempty"`
+	// FieldsChanged is, for a job with fields:, the hash fields changed
+	// (limits.rate counts them); FieldsGrace the part of them given the
+	// grace TTL.
+	FieldsChanged int64 `json:"fields_changed,omitempty"`
+	FieldsGrace   int64 `json:"fields_grace,omitempty"`
 }
 
 type ReportNode struct {
@@ -146,6 +154,11 @@ func (rep *Report) fill(r *Run) {
 	if r.job.Members != nil {
 		rep.Outcomes.Skip[string(jobs.SkipNoMembers)] = r.cp.Counts[string(jobs.SkipNoMembers)]
 		rep.Outcomes.MembersRemoved = r.cp.Counts[trimMembers]
+	}
+	if r.job.Fields != nil {
+		rep.Outcomes.Skip[string(jobs.SkipNoFields)] = r.cp.Counts[string(jobs.SkipNoFields)]
+		rep.Outcomes.FieldsChanged = r.cp.Counts[fieldsChanged]
+		rep.Outcomes.FieldsGrace = r.cp.Counts[fieldsGrace]
 	}
 	rep.Scanned = rep.Outcomes.Change
 	for _, v := range rep.Outcomes.Skip {
@@ -275,6 +288,9 @@ func (rep *Report) Summary(w io.Writer) {
 	}
 	if rep.Outcomes.MembersRemoved > 0 {
 		fmt.Fprintf(tw, "(%s members removed)", humanize.Comma(rep.Outcomes.MembersRemoved))
+	}
+	if rep.Outcomes.FieldsChanged > 0 {
+		fmt.Fprintf(tw, "(%s fields changed, %s of them with the grace TTL)", humanize.Comma(rep.Outcomes.FieldsChanged), humanize.Comma(rep.Outcomes.FieldsGrace))
 	}
 	fmt.Fprintln(tw)
 	keys := make([]string, 0, len(rep.Outcomes.Skip))

@@ -261,6 +261,10 @@ func Undo(ctx context.Context, conn *redisx.Conn, path string, o UndoOptions) (*
 	}
 	// Refused before the first change when a command is lacking.
 	needs := commands.Undo(check.Stats.Dumps > 0)
+	fieldRecs := check.Stats.Actions[journal.ActionFieldExpire] + check.Stats.Actions[journal.ActionFieldPersist] + check.Stats.Actions[journal.ActionFieldDelete]
+	if fieldRecs > 0 {
+		needs = append(needs, commands.UndoFields()...)
+	}
 	caps, err := conn.Probe(ctx, true, commands.Names(needs)...)
 	if err != nil {
 		return nil, err
@@ -278,7 +282,13 @@ func Undo(ctx context.Context, conn *redisx.Conn, path string, o UndoOptions) (*
 			return nil, err
 		}
 	}
-	u := undoer{conn: conn, s: s, trim: trim, o: o, rep: rep, total: check.ToUndo(), voided: map[string]int{}}
+	fields := newScript(undoFieldsScript)
+	if fieldRecs > 0 {
+		if err := fields.load(ctx, nodes); err != nil {
+			return nil, err
+		}
+	}
+	u := undoer{conn: conn, s: s, trim: trim, fields: fields, o: o, rep: rep, total: check.ToUndo(), voided: map[string]int{}}
 	err = jr.Reverse(func(rec journal.Record) error {
 		rep.Records++
 		// Newest first, an "unchanged" record comes before the record it
@@ -316,13 +326,15 @@ func (r *UndoReport) Undone() int64 {
 }
 
 type undoer struct {
-	conn  *redisx.Conn
-	s     *luaScript
-	trim  *luaScript // for trim records
-	o     UndoOptions
-	rep   *UndoReport
-	recs  []journal.Record
-	total int64
+	conn *redisx.Conn
+	s    *luaScript
+	trim *luaScript // for trim records
+	// fields is for the records of a fields job.
+	fields *luaScript
+	o      UndoOptions
+	rep    *UndoReport
+	recs   []journal.Record
+	total  int64
 	// voided counts, per key, records the run journaled but did not apply.
 	voided map[string]int
 }
@@ -347,6 +359,9 @@ func (u *undoer) flush(ctx context.Context) error {
 		if rec.Action == journal.ActionTrim {
 			scripts[i], args[i] = u.trim, trimArgs(rec, now)
 		}
+		if journal.IsFieldAction(rec.Action) {
+			scripts[i], args[i] = u.fields, fieldArgs(rec, now)
+		}
 		cmds[i] = scripts[i].cmd(c, rec.Key, args[i]...)
 	}
 	for i, res := range c.DoMulti(ctx, cmds...) {
@@ -356,6 +371,9 @@ func (u *undoer) flush(ctx context.Context) error {
 		}
 		if err != nil {
 			return fmt.Errorf("undo %q: %w", u.recs[i].Key, err)
+		}
+		if journal.IsFieldAction(u.recs[i].Action) {
+			n = fieldsUndone(n)
 		}
 		u.count(n)
 	}

@@ -14,14 +14,10 @@ import (
 	"github.com/keyjob/keyjob/internal/redistest"
 )
 
-// Killed with SIGKILL at random moments and resumed until it completes, a
-// run's report says what the keyspace says: change is the number of keys
-// whose state the run changed, across every invocation, and every other
-// count is the uninterrupted run's on an identical server (each key once in
-// scanned and in exactly one outcome). Undo of its journal then gives the
-// keyspace back, byte for byte. The kill points come from a seed the test
-// logs; KEYJOB_KILL_SEED=<seed> repeats them.
-func TestApplyE2E_RandomKills(t *testing.T) {
+// killPoints is the random source of a test's kill points: from a seed
+// the test logs, or $KEYJOB_KILL_SEED to repeat them.
+func killPoints(t *testing.T) *rand.Rand {
+	t.Helper()
 	seedv := uint64(time.Now().UnixNano())
 	if s := os.Getenv("KEYJOB_KILL_SEED"); s != "" {
 		v, err := strconv.ParseUint(s, 10, 64)
@@ -31,7 +27,18 @@ func TestApplyE2E_RandomKills(t *testing.T) {
 		seedv = v
 	}
 	t.Logf("kill points from seed %d (KEYJOB_KILL_SEED=%d repeats them)", seedv, seedv)
-	rng := rand.New(rand.NewPCG(seedv, 0))
+	return rand.New(rand.NewPCG(seedv, 0))
+}
+
+// Killed with SIGKILL at random moments and resumed until it completes, a
+// run's report says what the keyspace says: change is the number of keys
+// whose state the run changed, across every invocation, and every other
+// count is the uninterrupted run's on an identical server (each key once in
+// scanned and in exactly one outcome). Undo of its journal then gives the
+// keyspace back, byte for byte. The kill points come from a seed the test
+// logs; KEYJOB_KILL_SEED=<seed> repeats them.
+func TestApplyE2E_RandomKills(t *testing.T) {
+	rng := killPoints(t)
 
 	for _, tc := range []struct {
 		name, job, file, rate string

@@ -259,7 +259,7 @@ func toKey(ki scan.KeyInfo) jobs.Key {
 // up.
 func (s *Step) Dumps(d Decision) bool {
 	// A members job journals the members it removes, not the key.
-	return d.Outcome == jobs.Change && s.Job.Backup.Mode == jobs.BackupDump && s.Job.Members == nil &&
+	return d.Outcome == jobs.Change && s.Job.Backup.Mode == jobs.BackupDump && s.Job.Members == nil && s.Job.Fields == nil &&
 		(s.Job.Action.Kind == jobs.ActionDelete || d.Grace)
 }
 

@@ -62,7 +62,19 @@ const (
 	// ActionTrim removed the record's Members from the sorted set at Key
 	// (a job with members:); undo adds them back with their scores.
 	ActionTrim = "trim"
+	// The field actions changed the record's Fields of the hash at Key (a
+	// job with fields:): gave them an expiry, removed it, deleted them.
+	// Undo puts back each field's previous expiry, and a deleted field's
+	// value.
+	ActionFieldExpire  = "field-expire"
+	ActionFieldPersist = "field-persist"
+	ActionFieldDelete  = "field-delete"
 )
+
+// IsFieldAction says whether a record's action is on a hash's fields.
+func IsFieldAction(action string) bool {
+	return action == ActionFieldExpire || action == ActionFieldPersist || action == ActionFieldDelete
+}
 
 // NoExpire is Record.PrevExpireMs of a key that had no TTL.
 const NoExpire = -1
@@ -104,6 +116,20 @@ type Record struct {
 	// Members are the sorted-set members an ActionTrim record removed,
 	// with their scores; nil for every other action.
 	Members []Member
+	// Fields are the hash fields a field action changed; nil for every
+	// other action.
+	Fields []Field
+}
+
+// Field is one hash field a field action changed: its expiry before the
+// change (NoExpire or unix ms) and the one keyjob set (field-expire),
+// and with backup: dump the value of a deleted field.
+type Field struct {
+	Name     string
+	PrevMs   int64
+	NewMs    int64
+	HasValue bool
+	Value    string
 }
 
 // Member is one sorted-set member and its score, as the server wrote it
@@ -193,12 +219,21 @@ func (r *Record) validate() error {
 		if r.NewExpireMs != 0 {
 			return fmt.Errorf("key %q: %s with a new expiry", r.Key, r.Action)
 		}
-		if len(r.Members) > 0 {
-			return fmt.Errorf("key %q: %s with members", r.Key, r.Action)
+		if len(r.Members) > 0 || len(r.Fields) > 0 {
+			return fmt.Errorf("key %q: %s with members or fields", r.Key, r.Action)
 		}
 	case ActionTrim:
-		if r.NewExpireMs != 0 || len(r.Members) == 0 {
+		if r.NewExpireMs != 0 || len(r.Members) == 0 || len(r.Fields) > 0 {
 			return fmt.Errorf("key %q: trim needs its members and no new expiry", r.Key)
+		}
+	case ActionFieldExpire, ActionFieldPersist, ActionFieldDelete:
+		if r.NewExpireMs != 0 || len(r.Fields) == 0 || len(r.Members) > 0 {
+			return fmt.Errorf("key %q: %s needs its fields and no new expiry of the key", r.Key, r.Action)
+		}
+		for _, f := range r.Fields {
+			if f.PrevMs != NoExpire && f.PrevMs <= 0 || (r.Action == ActionFieldExpire) != (f.NewMs > 0) {
+				return fmt.Errorf("key %q: %s of field %q with expiry %d -> %d", r.Key, r.Action, f.Name, f.PrevMs, f.NewMs)
+			}
 		}
 	default:
 		return fmt.Errorf("key %q: unknown action %q", r.Key, r.Action)
