@@ -59,11 +59,15 @@ type config struct {
 	ProfileState   string
 	ProfileCmd     string
 	KeepWork       bool
+	ClusterSizes   []int
 }
 
 func main() {
+	if out := os.Getenv(launchEnv); out != "" {
+		os.Exit(launch(out, os.Args[1:]))
+	}
 	var cfg config
-	var only string
+	var only, sizes string
 	flag.IntVar(&cfg.Tickets, "tickets", 1000000, "tickets in the keyspace (plus a tenth as many deal:clicks hashes and a twentieth as many sessions)")
 	flag.IntVar(&cfg.Runs, "runs", 3, "runs of every case; the table shows medians")
 	flag.StringVar(&only, "only", "", "comma-separated cases to run: "+strings.Join(caseNames(), ",")+" (the whatif-* cases run only when named)")
@@ -79,6 +83,7 @@ func main() {
 	flag.BoolVar(&cfg.Unguarded, "unguarded", false, "with -profile: no guards")
 	flag.StringVar(&cfg.ProfileCmd, "profile-cmd", "apply", "with -profile: apply or plan")
 	flag.StringVar(&cfg.ProfileState, "profile-state-dir", "", "with -profile: where the run's journal and checkpoint go (e.g. /dev/shm, to take fsync out)")
+	flag.StringVar(&sizes, "cluster-primaries", "0,40,100", "the cluster-rss case's targets: primaries of each cluster, 0 for a standalone server")
 	flag.BoolVar(&cfg.KeepWork, "keep", false, "keep the work dir (servers' logs, keyjob's output and reports)")
 	flag.Parse()
 	if only != "" {
@@ -92,12 +97,16 @@ func main() {
 			cfg.Only[n] = true
 		}
 	}
+	var err error
+	if cfg.ClusterSizes, err = parseSizes(sizes); err != nil {
+		fmt.Fprintf(os.Stderr, "bench: -cluster-primaries %s: %v\n", sizes, err)
+		os.Exit(2)
+	}
 	// Cleanup (servers, temp dirs) runs on Ctrl-C, SIGTERM and a closed
 	// stdout (| head) alike.
 	signal.Ignore(syscall.SIGPIPE)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	var err error
 	if cfg.Profile != "" {
 		err = runProfile(ctx, cfg, os.Stdout)
 	} else {
@@ -114,7 +123,7 @@ func caseNames() []string {
 	for _, c := range allCases() {
 		names = append(names, c.Name)
 	}
-	return append(names, "gentle")
+	return append(names, "gentle", clusterRSSName)
 }
 
 func (cfg config) wants(c benchCase) bool {
@@ -174,10 +183,48 @@ func run(ctx context.Context, cfg config, stdout io.Writer) error {
 	if e.Keyjob, err = keyjobBinary(ctx, cfg, work); err != nil {
 		return err
 	}
-	if err := checkTools(ctx, e); err != nil {
+	var cases []benchCase
+	for _, c := range allCases() {
+		if cfg.wants(c) {
+			cases = append(cases, c)
+		}
+	}
+	story := len(cases) > 0 || cfg.wants(benchCase{Name: "gentle"}) || cfg.RSSKeys > 0
+	if err := checkTools(ctx, e, story); err != nil {
 		return err
 	}
+	rep := report{cfg: cfg, cases: cases, keyjob: e.Keyjob}
+	if story {
+		if err := runMain(ctx, cfg, e, work, &rep); err != nil {
+			return err
+		}
+	}
+	var clusterRSS []rssRow
+	if cfg.wants(benchCase{Name: clusterRSSName}) {
+		clusterRSS = runClusterRSS(ctx, cfg, e, work, cfg.ClusterSizes)
+	}
+	rep.took = time.Since(began)
+	w := stdout
+	if cfg.Out != "" {
+		f, err := os.Create(cfg.Out)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		w = io.MultiWriter(stdout, f)
+	}
+	if rep.results != nil {
+		rep.write(w)
+	}
+	if clusterRSS != nil {
+		writeClusterRSS(w, clusterRSS, cfg.Runs)
+	}
+	return nil
+}
 
+// runMain runs the cases on the ticket story's keyspace (and the gentleness
+// and RSS checks) into rep.
+func runMain(ctx context.Context, cfg config, e *env, work string, rep *report) error {
 	logf("loading the ticket story: %d tickets", cfg.Tickets)
 	fx, err := loadFixture(ctx, cfg, work, cfg.Tickets)
 	if err != nil {
@@ -185,16 +232,10 @@ func run(ctx context.Context, cfg config, stdout io.Writer) error {
 	}
 	logf("loaded %d keys (%d tickets, %d without a TTL) in %s", fx.Stats.Keys(), fx.Stats.Tickets.Total(), fx.Stats.Tickets.WithoutTTL, fx.Took.Round(time.Millisecond))
 
-	var cases []benchCase
-	for _, c := range allCases() {
-		if cfg.wants(c) {
-			cases = append(cases, c)
-		}
-	}
 	results := map[string][]result{}
 	var gentle []gentleResult
 	for run := 1; run <= cfg.Runs; run++ {
-		for _, c := range cases {
+		for _, c := range rep.cases {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
@@ -231,17 +272,7 @@ func run(ctx context.Context, cfg config, stdout io.Writer) error {
 		rss = runRSSCheck(ctx, cfg, e, work)
 	}
 
-	rep := report{cfg: cfg, fx: fx, cases: cases, results: results, gentle: gentle, rss: rss, took: time.Since(began), keyjob: e.Keyjob}
-	w := stdout
-	if cfg.Out != "" {
-		f, err := os.Create(cfg.Out)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		w = io.MultiWriter(stdout, f)
-	}
-	rep.write(w)
+	rep.fx, rep.results, rep.gentle, rep.rss = fx, results, gentle, rss
 	return nil
 }
 
@@ -287,11 +318,20 @@ func keyjobBinary(ctx context.Context, cfg config, work string) (string, error) 
 	return bin, nil
 }
 
-func checkTools(ctx context.Context, e *env) error {
-	for _, bin := range []string{e.RedisServer, e.RedisBenchmark, e.Python, e.Keyjob} {
+// checkTools checks the binaries the bench runs: without the story's cases
+// (cluster-rss alone), redis-server and keyjob only.
+func checkTools(ctx context.Context, e *env, story bool) error {
+	bins := []string{e.RedisServer, e.Keyjob}
+	if story {
+		bins = append(bins, e.RedisBenchmark, e.Python)
+	}
+	for _, bin := range bins {
 		if _, err := os.Stat(bin); err != nil {
 			return fmt.Errorf("%s: %w (bench/deps.sh installs what the bench needs)", bin, err)
 		}
+	}
+	if !story {
+		return nil
 	}
 	if out, err := exec.CommandContext(ctx, e.Python, "-c", "import redis").CombinedOutput(); err != nil {
 		return fmt.Errorf("%s has no redis module (apt-get install python3-redis): %s", e.Python, strings.TrimSpace(string(out)))
