@@ -62,6 +62,9 @@ type rssTarget struct {
 	Client  rueidis.Client
 	Servers []*redisServer
 	release func()
+	// addrs and primaries of a cluster, to wait until it is ok again.
+	addrs     []string
+	primaries int
 }
 
 func (t *rssTarget) Stop() {
@@ -158,18 +161,22 @@ func startRSSTarget(ctx context.Context, bin, dir string, primaries int) (*rssTa
 	return startCluster(ctx, bin, dir, primaries)
 }
 
+// The nodes' cluster-node-timeout is 15 s: a hundred servers on a shared
+// 2-core machine missed each other's pings at 5 s, and the cluster went
+// down in the middle of a case.
+//
 // startCluster starts primaries cluster-enabled servers, gives each an
 // equal share of the slots and joins them (CLUSTER ADDSLOTSRANGE,
 // SET-CONFIG-EPOCH, MEET: what redis-cli --cluster create does), then
 // waits until every node says the cluster is ok. It holds the machine's
 // big-cluster lock (internal/redistest) until Stop, so that the bench's
 // cluster and a test's do not share the cores.
-func startCluster(ctx context.Context, bin, dir string, primaries int) (t *rssTarget, err error) {
+func startCluster(ctx context.Context, bin, dir string, primaries int) (_ *rssTarget, err error) {
 	release, err := redistest.LockBigCluster()
 	if err != nil {
 		return nil, err
 	}
-	t = &rssTarget{release: release}
+	t := &rssTarget{release: release}
 	defer func() {
 		if err != nil {
 			t.Stop()
@@ -178,14 +185,20 @@ func startCluster(ctx context.Context, bin, dir string, primaries int) (t *rssTa
 	buses := make([]int, primaries)
 	var addrs []string
 	for i := range primaries {
-		if buses[i], err = freePort(); err != nil {
-			return nil, err
-		}
-		srv, err := startRedis(ctx, bin, filepath.Join(dir, fmt.Sprintf("node%d", i)), "",
-			"--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
-			"--cluster-port", strconv.Itoa(buses[i]), "--cluster-node-timeout", "5000")
-		if err != nil {
-			return nil, fmt.Errorf("node %d: %w", i, err)
+		var srv *redisServer
+		// A free port can be taken again between the look and the
+		// server's bind (the server's own and its bus port are looked up
+		// one after the other): a node that did not start gets new ones.
+		for try := 0; srv == nil; try++ {
+			if buses[i], err = freePort(); err != nil {
+				return nil, err
+			}
+			srv, err = startRedis(ctx, bin, filepath.Join(dir, fmt.Sprintf("node%d-%d", i, try)), "",
+				"--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+				"--cluster-port", strconv.Itoa(buses[i]), "--cluster-node-timeout", "15000")
+			if err != nil && try == 2 {
+				return nil, fmt.Errorf("node %d: %w", i, err)
+			}
 		}
 		t.Servers = append(t.Servers, srv)
 		addrs = append(addrs, srv.Addr)
@@ -213,6 +226,7 @@ func startCluster(ctx context.Context, bin, dir string, primaries int) (t *rssTa
 		return nil, err
 	}
 	t.URL = "redis://" + addrs[0]
+	t.addrs, t.primaries = addrs, primaries
 	return t, nil
 }
 
@@ -229,6 +243,14 @@ func (t *rssTarget) reseed(ctx context.Context, spec seed.TicketSpec, flush bool
 		var err error
 		addr := strings.TrimPrefix(strings.TrimSuffix(t.URL, "/0"), "redis://")
 		if t.Client, err = rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{addr}, DisableCache: true}); err != nil {
+			return err
+		}
+	}
+	if t.primaries > 0 {
+		// A node can have been thought failed meanwhile on a busy machine.
+		wctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+		defer cancel()
+		if err := redistest.WaitClusterOK(wctx, t.addrs, t.primaries, 0); err != nil {
 			return err
 		}
 	}

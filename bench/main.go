@@ -4,11 +4,16 @@
 // wall time, the server's own time for the commands sent (INFO
 // commandstats usec, reset before the case), the server's CPU time and
 // keyjob's peak RSS. Several runs; every ratio is taken within one run,
-// and the medians are printed as a markdown table.
+// and the medians are printed as a markdown table. The cluster-rss case
+// (cluster.go) measures keyjob's peak RSS for plan, survey and apply on a
+// standalone server and on clusters of 40 and 100 primaries, against the
+// memory targets at scale. Every peak RSS is a child's rusage, read by a
+// small launcher (launch.go).
 //
 //	make bench                                  # 1M tickets, 3 runs, ~6 min
 //	go run ./bench -keyjob bin/keyjob -runs 5 -only apply,apply-unguarded
 //	go run ./bench -keyjob bin/keyjob -keys 10000000   # adds the RSS check at 10M (~3 min more)
+//	go run ./bench -keyjob bin/keyjob -only cluster-rss -cluster-primaries 0,40,100
 //	go run ./bench -profile /tmp/prof           # apply in-process under pprof
 //	go run ./bench -profile /tmp/prof -profile-cmd plan
 //
@@ -17,7 +22,8 @@
 // needs redis-server, redis-benchmark (redis-tools) and Debian's python3
 // with python3-redis: bench/deps.sh installs them.
 //
-// It depends on the module's internal/seed (the keyspace), apply and guard
+// It depends on the module's internal/seed (the keyspace), internal/redistest
+// (the big-cluster lock and the wait for a cluster to be ok), apply and guard
 // (the in-process profile only); nothing depends on it.
 package main
 
