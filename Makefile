@@ -57,7 +57,7 @@ keyjob-image:
 #             (bench/deps.sh), builds bin/keyjob, then times it against the
 #             floors on throwaway local redis-servers (1M tickets, 3 runs,
 #             about 6 minutes), and measures keyjob's peak RSS on clusters
-#             of 40 and 100 primaries (cluster-rss, about 3 minutes more).
+#             of 8, 40 and 100 primaries (cluster-rss, about 3 minutes more).
 #             BENCH_FLAGS="-keys 10000000" adds the RSS check at 10M
 #             tickets; "-only apply,apply-unguarded -runs 5"; "-only
 #             cluster-rss" the cluster memory case alone.

@@ -6,14 +6,14 @@
 // keyjob's peak RSS. Several runs; every ratio is taken within one run,
 // and the medians are printed as a markdown table. The cluster-rss case
 // (cluster.go) measures keyjob's peak RSS for plan, survey and apply on a
-// standalone server and on clusters of 40 and 100 primaries, against the
+// standalone server and on clusters of 8, 40 and 100 primaries, against the
 // memory targets at scale. Every peak RSS is a child's rusage, read by a
 // small launcher (launch.go).
 //
 //	make bench                                  # 1M tickets, 3 runs, ~6 min
 //	go run ./bench -keyjob bin/keyjob -runs 5 -only apply,apply-unguarded
 //	go run ./bench -keyjob bin/keyjob -keys 10000000   # adds the RSS check at 10M (~3 min more)
-//	go run ./bench -keyjob bin/keyjob -only cluster-rss -cluster-primaries 0,40,100
+//	go run ./bench -keyjob bin/keyjob -only cluster-rss -cluster-primaries 0,8,40,100
 //	go run ./bench -profile /tmp/prof           # apply in-process under pprof
 //	go run ./bench -profile /tmp/prof -profile-cmd plan
 //
@@ -89,7 +89,7 @@ func main() {
 	flag.BoolVar(&cfg.Unguarded, "unguarded", false, "with -profile: no guards")
 	flag.StringVar(&cfg.ProfileCmd, "profile-cmd", "apply", "with -profile: apply or plan")
 	flag.StringVar(&cfg.ProfileState, "profile-state-dir", "", "with -profile: where the run's journal and checkpoint go (e.g. /dev/shm, to take fsync out)")
-	flag.StringVar(&sizes, "cluster-primaries", "0,40,100", "the cluster-rss case's targets: primaries of each cluster, 0 for a standalone server")
+	flag.StringVar(&sizes, "cluster-primaries", "0,8,40,100", "the cluster-rss case's targets: primaries of each cluster, 0 for a standalone server")
 	flag.BoolVar(&cfg.KeepWork, "keep", false, "keep the work dir (servers' logs, keyjob's output and reports)")
 	flag.Parse()
 	if only != "" {
