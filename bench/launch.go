@@ -21,7 +21,9 @@ import (
 // own. Started from the bench, which has seeded a keyspace and holds a
 // client per server, keyjob's peak would read as the bench's. The
 // launcher is a fresh exec of the bench's binary that does nothing
-// else: its high-water mark is a few MiB, below any keyjob run's.
+// else: its high-water mark, which is then the floor of what it reads of
+// its child, is about 12 MiB (/bin/true reads as that), below any keyjob
+// run's 25 MiB or more.
 const launchEnv = "KEYJOB_BENCH_LAUNCH_RUSAGE"
 
 // launch is the launcher's whole life; it returns the exit code.
