@@ -62,8 +62,11 @@ keyjob-image:
 # make bench  the benchmark (bench/main.go says what it measures): installs its tools
 #             (bench/deps.sh), builds bin/keyjob, then times it against the
 #             floors on throwaway local redis-servers (1M tickets, 3 runs,
-#             about 6 minutes). BENCH_FLAGS="-keys 10000000" adds the RSS
-#             check at 10M tickets; "-only apply,apply-unguarded -runs 5".
+#             about 6 minutes), and measures keyjob's peak RSS on clusters
+#             of 8, 40 and 100 primaries (cluster-rss, about 3 minutes more).
+#             BENCH_FLAGS="-keys 10000000" adds the RSS check at 10M
+#             tickets; "-only apply,apply-unguarded -runs 5"; "-only
+#             cluster-rss" the cluster memory case alone.
 BENCH_FLAGS ?=
 
 .PHONY: bench

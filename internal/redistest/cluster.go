@@ -633,16 +633,34 @@ const bigCluster = 20
 // after another.
 func oneBigCluster(t testing.TB) {
 	t.Helper()
+	release, err := LockBigCluster()
+	if err != nil {
+		t.Fatalf("redistest: %v", err)
+	}
+	t.Cleanup(release)
+}
+
+// LockBigCluster waits for the machine's big-cluster lock (see bigCluster)
+// and returns its release: for a program that makes a big cluster outside
+// a test (make bench), so that it and a test's do not run at once.
+func LockBigCluster() (release func(), err error) {
 	f, err := os.OpenFile(filepath.Join(os.TempDir(), "keyjob-test-big-cluster.lock"), os.O_CREATE|os.O_RDWR, 0o666)
 	if err != nil {
-		t.Fatalf("redistest: big-cluster lock: %v", err)
+		return nil, fmt.Errorf("big-cluster lock: %w", err)
 	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
 		f.Close()
-		t.Fatalf("redistest: big-cluster lock: %v", err)
+		return nil, fmt.Errorf("big-cluster lock: %w", err)
 	}
-	t.Cleanup(func() {
+	return func() {
 		syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
 		f.Close()
-	})
+	}, nil
+}
+
+// WaitClusterOK waits until every node of addrs says cluster_state:ok with
+// primaries masters serving slots, and every replica is known and linked
+// (as StartCluster does): for a cluster made outside a test (make bench).
+func WaitClusterOK(ctx context.Context, addrs []string, primaries, replicas int) error {
+	return (&Cluster{Addrs: addrs}).waitOK(ctx, primaries, replicas)
 }
