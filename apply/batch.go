@@ -31,6 +31,9 @@ type pending struct {
 	grace bool
 	dec   batch.Decision // what was read and decided
 	dump  []byte
+	// counted: a read-back of the journal counted the key's change
+	// already (a hash of a fields job, walked again).
+	counted bool
 }
 
 // A node's walk is a two-stage pipeline (batch.Walk), so the server never
@@ -134,13 +137,27 @@ func (r *Run) prepare(ctx context.Context, node redisx.Node, b scan.Batch) (*fli
 		return nil, err
 	}
 	counts := map[string]int64{}
-	todo, err := r.decide(ctx, node, r.uncounted(node.ID, b.Keys), counts)
+	fresh, counted := r.uncounted(node.ID, b.Keys)
+	todo, err := r.decide(ctx, node, fresh, counts)
 	if err != nil {
 		return nil, err
 	}
 	allowed, stop := r.allowance(len(todo))
 	f := &flight{b: b, counts: counts, allowed: allowed, partial: allowed < len(todo)}
 	todo = todo[:allowed]
+	if r.job.Fields != nil && len(counted) > 0 {
+		// Hashes counted from the journal are walked again (a kill may
+		// have left one half done), their own outcome not counted.
+		again, err := r.decide(ctx, node, counted, map[string]int64{})
+		if err != nil {
+			r.release(allowed)
+			return nil, err
+		}
+		for i := range again {
+			again[i].counted = true
+		}
+		todo = append(todo, again...)
+	}
 	if inside := r.insideKeys(); inside != nil {
 		// Members are trimmed, fields changed, chunk by chunk, each
 		// journaled before it goes: the batch is done when it returns.

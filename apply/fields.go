@@ -34,7 +34,7 @@ import (
 // A run killed inside a hash commits none of its batch: the resumed run
 // walks the hash again and finds the fields already changed no longer
 // selected (they have a TTL, have none, or are gone), so it ends in the
-// same state.
+// same state. It counts them from the journal (reconcile_fields.go).
 
 // Counts keys of the fields changed and of those given the grace TTL:
 // not outcomes of a key, kept out of the sums of keys.
@@ -104,6 +104,9 @@ func (r *Run) fieldsBatch(ctx context.Context, node redisx.Node, todo []pending,
 			return durable, err
 		}
 		switch {
+		case p.counted:
+			// Counted as changed by the read-back: its fields changed
+			// now count, not the hash again.
 		case fk.changed > 0:
 			counts[string(jobs.Change)]++
 		case gone && !fk.selected:

@@ -3,6 +3,7 @@ package apply
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"sync"
@@ -10,7 +11,9 @@ import (
 	"time"
 
 	"github.com/keyjob/keyjob/examples"
+	"github.com/keyjob/keyjob/internal/batch"
 	"github.com/keyjob/keyjob/internal/redistest"
+	"github.com/keyjob/keyjob/jobs"
 	"github.com/keyjob/keyjob/planner"
 )
 
@@ -172,4 +175,105 @@ func TestApply_FieldsCluster(t *testing.T) {
 	assertOthers(t, "cluster", set, before, snapshot(t, c))
 	undo(t, cl.URL, rep.Journal, UndoOptions{})
 	assertHashes(t, "cluster after undo", beforeHashes, readHashes(t, c, set.hashes))
+}
+
+// A fields run cut between a chunk's send and its batch's commit, once or
+// twice, then resumed to the end, reports what an uninterrupted run
+// reports: the fields changed before each cut (journaled, not in the
+// checkpoint) are counted from the journal, once, with their grace, and
+// their hashes as changed, not as no_fields. The truth is the plan made
+// before the run, and the fields whose state the run changed. Expire and
+// persist are cut in the middle of a hash of several chunks; delete
+// (a chunk a hash) walks all the hashes in one batch, cut between two.
+func TestResume_FieldsCounts(t *testing.T) {
+	m := redistest.FieldServers(t)[0]
+	deleteOneBatch := strings.Replace(fieldsDeleteJob, "scan_count: 5", "scan_count: 100", 1)
+	for _, kills := range [][]int{{2}, {2, 3}} {
+		t.Run(fmt.Sprintf("%d kills", len(kills)), func(t *testing.T) {
+			srv, c := startRedis(t, redistest.Options{Image: m.Image})
+			set := seedDevices(t, c)
+			state := t.TempDir()
+			cur := readHashes(t, c, set.hashes)
+			for _, text := range []string{fieldsJob, fieldsPersistJob, deleteOneBatch} {
+				job := loadJob(t, text)
+				plan, err := planner.Build(context.Background(), dial(t, srv.URL), job, planner.Options{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				many := func(key string) bool { // a hash of several chunks, or any in one batch
+					n := 0
+					for name := range cur[key] {
+						if globMatch(job.Fields.Match, name) {
+							n++
+						}
+					}
+					return n > batch.FieldsChunk || job.Limits.ScanCount == 100
+				}
+				for i, at := range kills {
+					_, err := execute(interruptInside(t, at, many), t, dial(t, srv.URL), job, Options{StateDir: state, Resume: i > 0}, Exec{}, &logBuffer{})
+					if !errors.Is(err, errInterrupted) {
+						t.Fatalf("%s, cut %d: err = %v, want interrupted", job.Name, i+1, err)
+					}
+					// The cut left changes the checkpoint does not count:
+					// what the resume must count from the journal.
+					cp := loadCheckpoint(t, state, job.Name)
+					if done := changedFields(cur, readHashes(t, c, set.hashes)); done <= cp.Counts[fieldsChanged] {
+						t.Fatalf("%s, cut %d: %d fields changed, the checkpoint counts %d: the cut was not inside a batch", job.Name, i+1, done, cp.Counts[fieldsChanged])
+					}
+				}
+				setHook(t, nil)
+				rep, err := runJob(t, dial(t, srv.URL), job, Options{StateDir: state, Resume: true})
+				if err != nil || !rep.Completed {
+					t.Fatalf("%s: resume: %v, %+v", job.Name, err, rep)
+				}
+				got := readHashes(t, c, set.hashes)
+				if f := plan.Fields; rep.Outcomes.FieldsChanged != f.Change || rep.Outcomes.FieldsGrace != f.ChangeGrace ||
+					rep.Outcomes.Change != plan.Outcomes.Change || rep.Outcomes.Skip["no_fields"] != plan.Outcomes.Skip["no_fields"] {
+					t.Errorf("%s: resumed run %+v, plan %+v %+v", job.Name, rep.Outcomes, plan.Outcomes, f)
+				}
+				if done := changedFields(cur, got); rep.Outcomes.FieldsChanged != done || done == 0 {
+					t.Errorf("%s: report says %d fields changed, the keyspace %d", job.Name, rep.Outcomes.FieldsChanged, done)
+				}
+				cp := loadCheckpoint(t, state, job.Name)
+				want, _ := expectFields(t, cur, job, cp.RunStartMs)
+				assertHashes(t, job.Name, want, got)
+				if job.Action.Kind == jobs.ActionExpire && rep.Outcomes.FieldsGrace == 0 {
+					t.Errorf("%s: no grace field: the test does not test fields_grace", job.Name)
+				}
+				t.Logf("%s: %+v", job.Name, rep.Outcomes)
+				cur = got
+			}
+		})
+	}
+}
+
+// interruptInside cancels the run at the first chunk sent of the n-th
+// hash that many says is walked in more than that chunk's batch.
+func interruptInside(t *testing.T, n int, many func(key string) bool) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	seen := map[string]bool{}
+	setHook(t, func(keys []string) {
+		if k := keys[0]; many(k) && !seen[k] {
+			if seen[k] = true; len(seen) == n {
+				cancel()
+			}
+		}
+	})
+	return ctx
+}
+
+// changedFields counts the fields whose expiry or presence differs
+// between two readings of the hashes.
+func changedFields(before, after map[string]map[string]redistest.Field) int64 {
+	var n int64
+	for k, fs := range before {
+		for name, f := range fs {
+			if g, ok := after[k][name]; !ok || g.ExpireMs != f.ExpireMs {
+				n++
+			}
+		}
+	}
+	return n
 }

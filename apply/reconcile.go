@@ -37,6 +37,9 @@ import (
 type readBack struct {
 	hashes []uint64 // sorted
 	grace  map[uint64]bool
+	// fields and fieldsGrace count, for a fields job, the fields in the
+	// state keyjob set (each once) and those of them given the grace TTL.
+	fields, fieldsGrace int64
 }
 
 // graceOf counts the keys of hs that got the grace TTL.
@@ -112,6 +115,15 @@ func (r *Run) recount(ctx context.Context, from map[string]int64) error {
 				n.Counts[changeGrace] += grace
 				r.cp.Counts[string(jobs.Change)] += changed
 				r.cp.Counts[changeGrace] += grace
+				if rb.fields > 0 {
+					// Fields are counted whether or not their hash was:
+					// a hash counted before, walked again, may have had
+					// more of its fields changed since.
+					n.Counts[fieldsChanged] += rb.fields
+					n.Counts[fieldsGrace] += rb.fieldsGrace
+					r.cp.Counts[fieldsChanged] += rb.fields
+					r.cp.Counts[fieldsGrace] += rb.fieldsGrace
+				}
 				n.Ahead = append(n.Ahead, fresh...)
 				slices.Sort(n.Ahead)
 				// What was read back is counted: a later resume reads on
@@ -121,7 +133,7 @@ func (r *Run) recount(ctx context.Context, from map[string]int64) error {
 		}
 		r.cp.Changes = max(r.cp.Changes, r.cp.Counts[string(jobs.Change)])
 		r.mu.Unlock()
-		r.log.Info("counted, from the journal, the changes the checkpoint had not counted (a kill, or a node rescanned)", "node", id, "changes", len(rb.hashes))
+		r.log.Info("counted, from the journal, the changes the checkpoint had not counted (a kill, or a node rescanned)", "node", id, "changes", len(rb.hashes), "fields", rb.fields)
 	}
 	return nil
 }
@@ -144,6 +156,9 @@ func (r *Run) forget(n *checkpoint.Node) map[string]int64 {
 // set, each once (SCAN may return a key twice, and a node walked on after
 // a restart journals its keys again).
 func (r *Run) readBack(ctx context.Context, recs []journal.Record) (readBack, error) {
+	if r.job.Fields != nil {
+		return r.readBackFields(ctx, recs)
+	}
 	type found struct {
 		h     uint64
 		grace bool
@@ -200,8 +215,9 @@ func (r *Run) graceFor(key string) bool {
 	return d.Grace
 }
 
-// uncounted is keys without those a read-back counted already.
-func (r *Run) uncounted(node string, keys []string) []string {
+// uncounted is keys without those a read-back counted already, and
+// those (Ahead: counted).
+func (r *Run) uncounted(node string, keys []string) (fresh, counted []string) {
 	r.mu.Lock()
 	var ahead []uint64
 	for i := range r.cp.Nodes {
@@ -211,15 +227,17 @@ func (r *Run) uncounted(node string, keys []string) []string {
 	}
 	r.mu.Unlock()
 	if len(ahead) == 0 {
-		return keys
+		return keys, nil
 	}
-	out := keys[:0:0]
+	fresh = keys[:0:0]
 	for _, k := range keys {
-		if _, found := slices.BinarySearch(ahead, keyHash(k)); !found {
-			out = append(out, k)
+		if _, found := slices.BinarySearch(ahead, keyHash(k)); found {
+			counted = append(counted, k)
+		} else {
+			fresh = append(fresh, k)
 		}
 	}
-	return out
+	return fresh, counted
 }
 
 // passed drops from a node's Ahead the keys of a batch the walk has

@@ -115,6 +115,11 @@ func TestApplyE2E_DeviceFieldsSIGKILL(t *testing.T) {
 	if len(after) != len(before) {
 		t.Errorf("%d fields after the run, %d before", len(after), len(before))
 	}
+	// The fields changed before the kill count too (read back from the
+	// journal), and the hash once, as changed.
+	if rep := onlyReport(t, state, "device-fields-ttl"); rep.Outcomes.FieldsChanged != n || rep.Outcomes.Change != 1 || rep.Outcomes.Skip["no_fields"] != 0 {
+		t.Errorf("resumed run's report: %+v, want %d fields changed in 1 hash", rep.Outcomes, n)
+	}
 
 	r = keyjob(t, nil, "undo", "--redis", srv.URL, "--progress", "none", "--yes", cp.Journal)
 	wantExit(t, r, 0)
@@ -204,6 +209,19 @@ func TestApplyE2E_FieldsRandomKills(t *testing.T) {
 	beforeKeys := snapshot(t, c)
 	state := t.TempDir()
 	job := looseFieldsJob(t)
+	r := keyjob(t, nil, "plan", "--redis", srv.URL, "--format", "json", job)
+	wantExit(t, r, 0)
+	var plan struct {
+		Outcomes struct {
+			Change int64            `json:"change"`
+			Skip   map[string]int64 `json:"skip"`
+		} `json:"outcomes"`
+		Fields struct {
+			Change      int64 `json:"change"`
+			ChangeGrace int64 `json:"change_grace"`
+		} `json:"fields"`
+	}
+	stdoutJSON(t, r, &plan)
 	args := func(more ...string) []string {
 		return applyE2EArgs(srv.URL, state, append(append([]string{"--yes", "--allow-looser-guards"}, more...), job)...)
 	}
@@ -247,6 +265,22 @@ func TestApplyE2E_FieldsRandomKills(t *testing.T) {
 	after := snapshot(t, c)
 	if after["devices:note"] != beforeKeys["devices:note"] {
 		t.Error("a string under the prefix changed")
+	}
+	// Every figure true across the kills: the report counts what the
+	// plan counted before the run, and the keyspace's changed fields.
+	var truth int64
+	for _, k := range keys {
+		got := redistest.HashFields(t, c, k)
+		for name, f := range before[k] {
+			if got[name].ExpireMs != f.ExpireMs {
+				truth++
+			}
+		}
+	}
+	rep := onlyReport(t, state, "device-fields-ttl")
+	if o := rep.Outcomes; o.FieldsChanged != truth || o.FieldsChanged != plan.Fields.Change || o.FieldsGrace != plan.Fields.ChangeGrace ||
+		o.Change != plan.Outcomes.Change || o.Skip["no_fields"] != plan.Outcomes.Skip["no_fields"] {
+		t.Errorf("killed %d times: report %+v; plan %+v %+v; the keyspace: %d fields changed", killed, o, plan.Outcomes, plan.Fields, truth)
 	}
 	cp := readCheckpoint(t, state, "device-fields-ttl")
 	wantExit(t, keyjob(t, nil, "undo", "--redis", srv.URL, "--progress", "none", "--yes", cp.Journal), 0)
