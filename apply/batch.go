@@ -161,12 +161,12 @@ func (r *Run) prepare(ctx context.Context, node redisx.Node, b scan.Batch) (*fli
 	if inside := r.insideKeys(); inside != nil {
 		// Members are trimmed, fields changed, chunk by chunk, each
 		// journaled before it goes: the batch is done when it returns.
-		durable, err := inside(ctx, node, todo, counts)
+		durable, changed, err := inside(ctx, node, todo, counts)
 		if err != nil {
 			r.release(allowed)
 			return nil, err
 		}
-		f.durable = durable
+		f.durable, f.changed = durable, changed
 		return f, stop
 	}
 	var durable int64
@@ -289,7 +289,10 @@ func (r *Run) lookups() scan.Lookups {
 
 // insideKeys is how a job that acts inside its keys (members:, fields:)
 // changes a batch's keys; nil for a job on whole keys.
-func (r *Run) insideKeys() func(context.Context, redisx.Node, []pending, map[string]int64) (int64, error) {
+//
+// It returns the end of the last journal frame and, for a fields job, the
+// keys it changed (a batch applied in part puts them in Ahead).
+func (r *Run) insideKeys() func(context.Context, redisx.Node, []pending, map[string]int64) (int64, []string, error) {
 	switch {
 	case r.job.Members != nil:
 		return r.trimBatch

@@ -90,18 +90,19 @@ func (r *Run) loadFields(ctx context.Context) error {
 // fieldsBatch changes the fields of the keys of a batch, one key after the
 // other, each to its end. A key counts as changed when at least one of its
 // fields changed; the fields in fieldsChanged. It returns the end of the
-// last journal frame.
-func (r *Run) fieldsBatch(ctx context.Context, node redisx.Node, todo []pending, counts map[string]int64) (int64, error) {
+// last journal frame and the keys counted as changed.
+func (r *Run) fieldsBatch(ctx context.Context, node redisx.Node, todo []pending, counts map[string]int64) (int64, []string, error) {
 	var durable int64
+	var changed []string
 	for _, p := range todo {
 		fk := fieldKey{r: r, node: node, p: p, counts: counts}
 		gone, err := r.step.WalkFields(ctx, r.conn.Client, p.key, func(ds []batch.FieldDecision) error { return fk.chunk(ctx, ds) })
 		durable = max(durable, fk.durable)
 		if err != nil {
 			if ctx.Err() != nil {
-				return durable, errInterrupted
+				return durable, nil, errInterrupted
 			}
-			return durable, err
+			return durable, nil, err
 		}
 		switch {
 		case p.counted:
@@ -109,6 +110,7 @@ func (r *Run) fieldsBatch(ctx context.Context, node redisx.Node, todo []pending,
 			// now count, not the hash again.
 		case fk.changed > 0:
 			counts[string(jobs.Change)]++
+			changed = append(changed, p.key)
 		case gone && !fk.selected:
 			counts[string(jobs.Gone)]++
 		case !fk.selected:
@@ -117,10 +119,10 @@ func (r *Run) fieldsBatch(ctx context.Context, node redisx.Node, todo []pending,
 			counts[string(jobs.ChangedSinceScan)]++ // its fields changed since they were read
 		}
 		if err := r.fieldsUnitMistake(counts); err != nil {
-			return durable, err
+			return durable, nil, err
 		}
 	}
-	return durable, nil
+	return durable, changed, nil
 }
 
 // fieldKey is the walk of one hash's fields.

@@ -81,14 +81,14 @@ func (r *Run) loadTrim(ctx context.Context) error {
 // trimBatch trims the keys of a batch, one after the other, each to its
 // end. It counts a key changed when it removed at least one member, the
 // members in trimMembers, and returns the end of the last journal frame.
-func (r *Run) trimBatch(ctx context.Context, node redisx.Node, todo []pending, counts map[string]int64) (int64, error) {
+func (r *Run) trimBatch(ctx context.Context, node redisx.Node, todo []pending, counts map[string]int64) (int64, []string, error) {
 	rg := r.job.Members.Range(r.runStart)
 	var durable int64
 	for _, p := range todo {
 		removed, gone, end, err := r.trimKey(ctx, node, p, rg)
 		durable = max(durable, end)
 		if err != nil {
-			return durable, err
+			return durable, nil, err
 		}
 		switch {
 		case removed > 0:
@@ -100,7 +100,7 @@ func (r *Run) trimBatch(ctx context.Context, node redisx.Node, todo []pending, c
 			counts[string(jobs.ChangedSinceScan)]++ // its members went, or were rescored, since the plan's count
 		}
 	}
-	return durable, nil
+	return durable, nil, nil
 }
 
 // trimKey removes one key's selected members, a chunk at a time.
