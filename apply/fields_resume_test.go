@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/rueidis"
+
 	"github.com/keyjob/keyjob/examples"
 	"github.com/keyjob/keyjob/internal/batch"
 	"github.com/keyjob/keyjob/internal/redistest"
@@ -195,56 +197,76 @@ func TestResume_FieldsCounts(t *testing.T) {
 			state := t.TempDir()
 			cur := readHashes(t, c, set.hashes)
 			for _, text := range []string{fieldsJob, fieldsPersistJob, deleteOneBatch} {
-				job := loadJob(t, text)
-				plan, err := planner.Build(context.Background(), dial(t, srv.URL), job, planner.Options{})
-				if err != nil {
-					t.Fatal(err)
-				}
-				many := func(key string) bool { // a hash of several chunks, or any in one batch
-					n := 0
-					for name := range cur[key] {
-						if globMatch(job.Fields.Match, name) {
-							n++
-						}
-					}
-					return n > batch.FieldsChunk || job.Limits.ScanCount == 100
-				}
-				for i, at := range kills {
-					_, err := execute(interruptInside(t, at, many), t, dial(t, srv.URL), job, Options{StateDir: state, Resume: i > 0}, Exec{}, &logBuffer{})
-					if !errors.Is(err, errInterrupted) {
-						t.Fatalf("%s, cut %d: err = %v, want interrupted", job.Name, i+1, err)
-					}
-					// The cut left changes the checkpoint does not count:
-					// what the resume must count from the journal.
-					cp := loadCheckpoint(t, state, job.Name)
-					if done := changedFields(cur, readHashes(t, c, set.hashes)); done <= cp.Counts[fieldsChanged] {
-						t.Fatalf("%s, cut %d: %d fields changed, the checkpoint counts %d: the cut was not inside a batch", job.Name, i+1, done, cp.Counts[fieldsChanged])
-					}
-				}
-				setHook(t, nil)
-				rep, err := runJob(t, dial(t, srv.URL), job, Options{StateDir: state, Resume: true})
-				if err != nil || !rep.Completed {
-					t.Fatalf("%s: resume: %v, %+v", job.Name, err, rep)
-				}
-				got := readHashes(t, c, set.hashes)
-				if f := plan.Fields; rep.Outcomes.FieldsChanged != f.Change || rep.Outcomes.FieldsGrace != f.ChangeGrace ||
-					rep.Outcomes.Change != plan.Outcomes.Change || rep.Outcomes.Skip["no_fields"] != plan.Outcomes.Skip["no_fields"] {
-					t.Errorf("%s: resumed run %+v, plan %+v %+v", job.Name, rep.Outcomes, plan.Outcomes, f)
-				}
-				if done := changedFields(cur, got); rep.Outcomes.FieldsChanged != done || done == 0 {
-					t.Errorf("%s: report says %d fields changed, the keyspace %d", job.Name, rep.Outcomes.FieldsChanged, done)
-				}
-				cp := loadCheckpoint(t, state, job.Name)
-				want, _ := expectFields(t, cur, job, cp.RunStartMs)
-				assertHashes(t, job.Name, want, got)
-				if job.Action.Kind == jobs.ActionExpire && rep.Outcomes.FieldsGrace == 0 {
-					t.Errorf("%s: no grace field: the test does not test fields_grace", job.Name)
-				}
-				t.Logf("%s: %+v", job.Name, rep.Outcomes)
-				cur = got
+				cur = cutAndResume(t, srv.URL, c, set, state, cur, loadJob(t, text), kills)
 			}
 		})
 	}
+}
+
+// On a cluster the shards' walks are cut together; each node's read-back
+// counts its own batches.
+func TestResume_FieldsCountsCluster(t *testing.T) {
+	m := redistest.FieldServers(t)[0]
+	cl := redistest.StartClusterOn(t, m.Image, 3, 0)
+	c := cl.Client(t)
+	set := seedDevices(t, c)
+	cur := readHashes(t, c, set.hashes)
+	cutAndResume(t, cl.URL, c, set, t.TempDir(), cur, loadJob(t, fieldsJob), []int{2, 4})
+}
+
+// cutAndResume runs job cut at each of kills (interruptInside), resumes
+// it to the end, checks its report against the plan made before and the
+// keyspace, and returns the hashes after it.
+func cutAndResume(t *testing.T, url string, c rueidis.Client, set devices, state string, cur map[string]map[string]redistest.Field, job *jobs.Job, kills []int) map[string]map[string]redistest.Field {
+	t.Helper()
+	plan, err := planner.Build(context.Background(), dial(t, url), job, planner.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	many := func(key string) bool { // a hash of several chunks, or any in one batch
+		n := 0
+		for name, f := range cur[key] {
+			jf := jobs.Field{Name: name, HasTTL: f.ExpireMs >= 0, ExpireAt: time.UnixMilli(f.ExpireMs)}
+			if globMatch(job.Fields.Match, name) && job.DecideField(jf, jobs.Clock{Now: now, RunStart: now}).Outcome == jobs.Change {
+				n++
+			}
+		}
+		return n > batch.FieldsChunk || job.Limits.ScanCount == 100
+	}
+	for i, at := range kills {
+		_, err := execute(interruptInside(t, at, many), t, dial(t, url), job, Options{StateDir: state, Resume: i > 0}, Exec{}, &logBuffer{})
+		if !errors.Is(err, errInterrupted) {
+			t.Fatalf("%s, cut %d: err = %v, want interrupted", job.Name, i+1, err)
+		}
+		// The cut left changes the checkpoint does not count: what the
+		// resume must count from the journal.
+		cp := loadCheckpoint(t, state, job.Name)
+		if done := changedFields(cur, readHashes(t, c, set.hashes)); done <= cp.Counts[fieldsChanged] {
+			t.Fatalf("%s, cut %d: %d fields changed, the checkpoint counts %d: the cut was not inside a batch", job.Name, i+1, done, cp.Counts[fieldsChanged])
+		}
+	}
+	setHook(t, nil)
+	rep, err := runJob(t, dial(t, url), job, Options{StateDir: state, Resume: true})
+	if err != nil || !rep.Completed {
+		t.Fatalf("%s: resume: %v, %+v", job.Name, err, rep)
+	}
+	got := readHashes(t, c, set.hashes)
+	if f := plan.Fields; rep.Outcomes.FieldsChanged != f.Change || rep.Outcomes.FieldsGrace != f.ChangeGrace ||
+		rep.Outcomes.Change != plan.Outcomes.Change || rep.Outcomes.Skip["no_fields"] != plan.Outcomes.Skip["no_fields"] {
+		t.Errorf("%s: resumed run %+v, plan %+v %+v", job.Name, rep.Outcomes, plan.Outcomes, f)
+	}
+	if done := changedFields(cur, got); rep.Outcomes.FieldsChanged != done || done == 0 {
+		t.Errorf("%s: report says %d fields changed, the keyspace %d", job.Name, rep.Outcomes.FieldsChanged, done)
+	}
+	cp := loadCheckpoint(t, state, job.Name)
+	want, _ := expectFields(t, cur, job, cp.RunStartMs)
+	assertHashes(t, job.Name, want, got)
+	if job.Action.Kind == jobs.ActionExpire && rep.Outcomes.FieldsGrace == 0 {
+		t.Errorf("%s: no grace field: the test does not test fields_grace", job.Name)
+	}
+	t.Logf("%s: %+v", job.Name, rep.Outcomes)
+	return got
 }
 
 // interruptInside cancels the run at the first chunk sent of the n-th
@@ -253,8 +275,11 @@ func interruptInside(t *testing.T, n int, many func(key string) bool) context.Co
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
+	var mu sync.Mutex // a cluster's shards send at once
 	seen := map[string]bool{}
 	setHook(t, func(keys []string) {
+		mu.Lock()
+		defer mu.Unlock()
 		if k := keys[0]; many(k) && !seen[k] {
 			if seen[k] = true; len(seen) == n {
 				cancel()
