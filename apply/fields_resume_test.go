@@ -326,3 +326,26 @@ func TestApply_FieldsLimitCanary(t *testing.T) {
 		t.Errorf("after the canary: %+v, plan %+v %+v", rep.Outcomes, plan.Outcomes, f)
 	}
 }
+
+// A server restarted in the middle of a fields run is rescanned from the
+// start: every journaled field in the state keyjob set is counted once,
+// its hash as changed, and the rescan counts neither again.
+func TestApply_FieldsRestartMidRunCountsOnce(t *testing.T) {
+	m := redistest.FieldServers(t)[0]
+	srv, c := startRedis(t, redistest.Options{Image: m.Image, AOF: true})
+	seedDevices(t, c)
+	job := loadJob(t, fieldsJob)
+	plan, err := planner.Build(context.Background(), dial(t, srv.URL), job, planner.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	px := newProxy(t, srv.Addr)
+	rep, log := runAcrossRestart(t, srv, px, job, Options{StateDir: t.TempDir()}, 20)
+	if !rep.Completed || !strings.Contains(log.String(), "restart") {
+		t.Fatalf("completed %v; the log does not say the server restarted:\n%s", rep.Completed, log.String())
+	}
+	if f := plan.Fields; rep.Outcomes.FieldsChanged != f.Change || rep.Outcomes.FieldsGrace != f.ChangeGrace ||
+		rep.Outcomes.Change != plan.Outcomes.Change || rep.Outcomes.Skip["no_fields"] != plan.Outcomes.Skip["no_fields"] {
+		t.Errorf("across a restart: %+v, plan %+v %+v", rep.Outcomes, plan.Outcomes, f)
+	}
+}
