@@ -19,8 +19,9 @@ import (
 // ReportFormatVersion is the version of the run report's JSON contract.
 //
 // Version 2 added outcomes.members_removed and the no_members skip bucket
-// for a job with members: (sorted-set members by score-as-time).
-const ReportFormatVersion = 2
+// for a job with members: (sorted-set members by score-as-time). Version 3:
+// members for streams (members_removed counts the stream entries removed).
+const ReportFormatVersion = 3
 
 // Report is the run report: what a run (across its resumes) did and why
 // it stopped. It is written to the state dir as JSON and markdown.
@@ -73,7 +74,7 @@ type ReportOutcomes struct {
 	ChangeGrace int64            `json:"change_grace"`
 	Skip        map[string]int64 `json:"skip"`
 	// MembersRemoved is, for a job with members:, the sorted-set members
-	// removed (limits.rate counts them).
+	// or stream entries removed (limits.rate counts them).
 	MembersRemoved int64 `json:"members_removed,omitempty"`
 }
 

@@ -260,7 +260,7 @@ func Undo(ctx context.Context, conn *redisx.Conn, path string, o UndoOptions) (*
 		return nil, err
 	}
 	// Refused before the first change when a command is lacking.
-	needs := commands.Undo(check.Stats.Dumps > 0)
+	needs := commands.Undo(check.Stats.Dumps > 0, check.Stats.Actions[journal.ActionStreamTrim] > 0)
 	caps, err := conn.Probe(ctx, true, commands.Names(needs)...)
 	if err != nil {
 		return nil, err

@@ -96,7 +96,7 @@ func Build(ctx context.Context, conn *redisx.Conn, job *jobs.Job, o Options) (*P
 	t.dbsizeHint = p.DBSize / int64(max(len(nodes), 1))
 	scanRate, changeRate := job.Limits.ScanRate, job.Limits.Rate
 	needs := job.Needs()
-	step := &batch.Step{Job: job, RunStart: p.GeneratedAt, Now: serverClock(start),
+	step := &batch.Step{Job: job, Count: true, RunStart: p.GeneratedAt, Now: serverClock(start),
 		Reads: scan.Lookups{Expiry: needs.TTL, ExpireTime: true, Idle: needs.Idle}, NoMemory: p.Estimates.MemoryUnknown}
 	w := walker{job: job, tally: t, o: o, step: step, limiter: limiterFor(scanRate, job.Limits.ScanCount)}
 	began := time.Now()

@@ -84,7 +84,7 @@ func decodePlan(t *testing.T, out string) planReport {
 			missing = append(missing, field)
 		}
 	}
-	check(p.FormatVersion != nil && *p.FormatVersion == 2, "format_version: 2")
+	check(p.FormatVersion != nil && *p.FormatVersion == 3, "format_version: 3")
 	check(p.Job.Name != "", "job.name")
 	check(len(p.Job.SHA256) == 64, "job.sha256")
 	check(p.Target.Address != "", "target.address")

@@ -76,7 +76,7 @@ func TestApplyE2E_TrimTimelinesSIGKILL(t *testing.T) {
 		} `json:"members"`
 	}
 	stdoutJSON(t, r, &plan)
-	if plan.FormatVersion != 2 || plan.Members.Held != n+2 || plan.Members.Selected < n/2-10 || plan.Members.Selected > n/2+10 {
+	if plan.FormatVersion != 3 || plan.Members.Held != n+2 || plan.Members.Selected < n/2-10 || plan.Members.Selected > n/2+10 {
 		t.Errorf("plan: %+v, want about %d of %d members selected", plan, n/2+1, n+2)
 	}
 

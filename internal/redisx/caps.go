@@ -43,6 +43,12 @@ const (
 	CmdZMScore = "zmscore"
 	CmdZRem    = "zrem"
 	CmdZAdd    = "zadd"
+	// A members job on streams (trimming entries by ID-as-time).
+	CmdXLen      = "xlen"
+	CmdXRange    = "xrange"
+	CmdXRevRange = "xrevrange"
+	CmdXDel      = "xdel"
+	CmdXInfo     = "xinfo|stream"
 )
 
 // probeKey is the key the checks name: no job selects it, and a command
@@ -72,6 +78,11 @@ var probeArgs = map[string][]string{
 	CmdZMScore:     {"ZMSCORE", probeKey, "m"},
 	CmdZRem:        {"ZREM", probeKey, "m"},
 	CmdZAdd:        {"ZADD", probeKey, "NX", "0", "m"},
+	CmdXLen:        {"XLEN", probeKey},
+	CmdXRange:      {"XRANGE", probeKey, "-", "+", "COUNT", "1"},
+	CmdXRevRange:   {"XREVRANGE", probeKey, "+", "-", "COUNT", "1"},
+	CmdXInfo:       {"XINFO", "STREAM", probeKey},
+	CmdXDel:        {"XDEL", probeKey, "0-1"},
 	// Writes: a key that does not exist is left so, but the call still
 	// counts in INFO commandstats: they are sent only by Probe's writes.
 	CmdPExpireAt: {"PEXPIREAT", probeKey, "1"},
@@ -94,7 +105,7 @@ var writes = map[string]bool{
 	CmdExists: true, CmdDump: true,
 	CmdPExpireAt: true, CmdUnlink: true, CmdPersist: true, CmdRestore: true,
 	CmdEvalSHA: true, CmdEval: true, CmdScriptLoad: true, CmdNoTouch: true, CmdHPExpireAt: true,
-	CmdZRem: true, CmdZAdd: true,
+	CmdZRem: true, CmdZAdd: true, CmdXDel: true, CmdXInfo: true,
 }
 
 // Reads are the commands Dial asks about: every read keyjob may send, and
