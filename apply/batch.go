@@ -129,12 +129,12 @@ func (r *Run) prepare(ctx context.Context, node redisx.Node, b scan.Batch) (*fli
 	if r.job.Members != nil {
 		// Members are trimmed chunk by chunk, each journaled before it
 		// goes: the batch is done when trimBatch returns.
-		durable, err := r.trimBatch(ctx, node, todo, counts)
+		changed, durable, err := r.trimBatch(ctx, node, todo, counts)
 		if err != nil {
 			r.release(allowed)
 			return nil, err
 		}
-		f.durable = durable
+		f.durable, f.changed = durable, changed
 		return f, stop
 	}
 	var durable int64

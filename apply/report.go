@@ -54,6 +54,8 @@ type Report struct {
 	// the keyspace drifted since the reviewed plan, say.
 	Warnings   []string `json:"warnings"`
 	pauseStart time.Time
+	// streams: a job on stream entries (the summary's words).
+	streams bool
 }
 
 type ReportJob struct {
@@ -147,6 +149,7 @@ func (rep *Report) fill(r *Run) {
 	if r.job.Members != nil {
 		rep.Outcomes.Skip[string(jobs.SkipNoMembers)] = r.cp.Counts[string(jobs.SkipNoMembers)]
 		rep.Outcomes.MembersRemoved = r.cp.Counts[trimMembers]
+		rep.streams = r.job.Members.Stream
 	}
 	rep.Scanned = rep.Outcomes.Change
 	for _, v := range rep.Outcomes.Skip {
@@ -275,7 +278,11 @@ func (rep *Report) Summary(w io.Writer) {
 		fmt.Fprintf(tw, "(%s with the grace TTL)", humanize.Comma(rep.Outcomes.ChangeGrace))
 	}
 	if rep.Outcomes.MembersRemoved > 0 {
-		fmt.Fprintf(tw, "(%s members removed)", humanize.Comma(rep.Outcomes.MembersRemoved))
+		what := "members"
+		if rep.streams {
+			what = "stream entries"
+		}
+		fmt.Fprintf(tw, "(%s %s removed)", humanize.Comma(rep.Outcomes.MembersRemoved), what)
 	}
 	fmt.Fprintln(tw)
 	keys := make([]string, 0, len(rep.Outcomes.Skip))

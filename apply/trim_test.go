@@ -196,8 +196,8 @@ func assertSets(t *testing.T, what string, want, got map[string]map[string]float
 // every other key as it was (other types under the prefix, a set scored
 // in the wrong unit), counts what it did, and undo puts every set back
 // DUMP-identical, expiry included (the set the trim emptied too).
-// Every server of the matrix (KEYJOB_MATRIX) runs it.
-func TestApply_TrimMembers(t *testing.T) {
+// Every server of the matrix (KEYJOB_MATRIX, make test-matrix) runs it.
+func TestMatrix_TrimMembers(t *testing.T) {
 	for _, m := range redistest.Matrix(t) {
 		t.Run(m.Name, func(t *testing.T) { testTrimMembers(t, m.Image) })
 	}

@@ -1,0 +1,244 @@
+package apply
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/redis/rueidis"
+
+	"github.com/keyjob/keyjob/examples"
+	"github.com/keyjob/keyjob/internal/redistest"
+	"github.com/keyjob/keyjob/jobs"
+)
+
+// streamJob is examples/trim-event-streams.yaml with a small SCAN COUNT, so
+// that a few dozen keys make several batches.
+var streamJob = examples.MustJob("trim-event-streams.yaml", "limits:\n  rate: unlimited\n  scan_count: 5\n")
+
+// eventStreams is a seeded keyspace of streams whose IDs are times, and
+// keys of other types under the same prefix.
+type eventStreams struct {
+	streams []string
+	other   []string
+}
+
+// seedStreams writes streams under events:* whose entries are 1 to 20 days
+// old: small ones (one listpack) and ones of several radix-tree nodes, one
+// all old with a TTL (the trim empties it; the key stays), one all new, one
+// with a TTL, one with IDs written by hand (1-1, 2-1, ...: bad_timestamp),
+// one with a consumer group that has read some entries (undo must give its
+// PEL back byte for byte), and a hash, a string, a list and a sorted set
+// under the same prefix.
+func seedStreams(t *testing.T, c rueidis.Client) eventStreams {
+	t.Helper()
+	now := serverNowMs(t, c)
+	var s eventStreams
+	var cmds rueidis.Commands
+	xadd := func(key string, n int, old, young time.Duration) {
+		s.streams = append(s.streams, key)
+		for i := range n {
+			age := old - time.Duration(i)*(old-young)/time.Duration(max(n-1, 1))
+			// Several entries may share a millisecond: the sequence tells them apart.
+			cmds = append(cmds, c.B().Xadd().Key(key).Id(fmt.Sprintf("%d-%d", now-age.Milliseconds(), i)).
+				FieldValue().FieldValue("event", fmt.Sprintf("e%d", i)).FieldValue("n", fmt.Sprint(i*7919)).Build())
+		}
+	}
+	for i := range 15 {
+		xadd(fmt.Sprintf("events:user:%d", i), []int{5, 40, 127, 200, 700}[i%5], 20*day, day)
+	}
+	xadd("events:all-old", 60, 20*day, 10*day)
+	cmds = append(cmds, c.B().Pexpire().Key("events:all-old").Milliseconds(int64(2*time.Hour/time.Millisecond)).Build())
+	xadd("events:all-new", 30, 6*day, 0)
+	xadd("events:with-ttl", 300, 20*day, day)
+	cmds = append(cmds, c.B().Pexpire().Key("events:with-ttl").Milliseconds(int64(24*time.Hour/time.Millisecond)).Build())
+	xadd("events:grouped", 250, 20*day, day)
+	s.streams = append(s.streams, "events:by-hand")
+	for i := 1; i <= 5; i++ {
+		cmds = append(cmds, c.B().Xadd().Key("events:by-hand").Id(fmt.Sprintf("%d-1", i)).FieldValue().FieldValue("f", "v").Build())
+	}
+	s.other = []string{"events:profile", "events:counter", "events:queue", "events:scores"}
+	cmds = append(cmds,
+		c.B().XgroupCreate().Key("events:grouped").Group("workers").Id("0").Build(),
+		c.B().Hset().Key("events:profile").FieldValue().FieldValue("name", "x").Build(),
+		c.B().Set().Key("events:counter").Value("17").Build(),
+		c.B().Rpush().Key("events:queue").Element("a", "b").Build(),
+		c.B().Zadd().Key("events:scores").ScoreMember().ScoreMember(1, "a").Build(),
+	)
+	do(t, c, cmds...)
+	do(t, c, c.B().Xreadgroup().Group("workers", "w1").Count(40).Streams().Key("events:grouped").Id(">").Build())
+	return s
+}
+
+// streamIDs reads a stream's entry IDs whole (the test's own read).
+func streamIDs(t *testing.T, c rueidis.Client, key string) []string {
+	t.Helper()
+	xs, err := c.Do(context.Background(), c.B().Xrange().Key(key).Start("-").End("+").Build()).AsXRange()
+	if err != nil {
+		t.Fatalf("XRANGE %s: %v", key, err)
+	}
+	ids := make([]string, len(xs))
+	for i, x := range xs {
+		ids[i] = x.ID
+	}
+	return ids
+}
+
+func readStreams(t *testing.T, c rueidis.Client, keys []string) map[string][]string {
+	t.Helper()
+	out := map[string][]string{}
+	for _, k := range keys {
+		out[k] = streamIDs(t, c, k)
+	}
+	return out
+}
+
+// expectStreams is what a trim with the run's start leaves of each
+// stream: the entries whose ID is at or after the cutoff ID, every entry
+// of a stream whose oldest entry lies before 2000.
+func expectStreams(before map[string][]string, job *jobs.Job, runStartMs int64) map[string][]string {
+	rg := job.Members.StreamRange(time.UnixMilli(runStartMs))
+	out := map[string][]string{}
+	for k, ids := range before {
+		keep := []string{}
+		for _, id := range ids {
+			if idMs(id) >= rg.CutoffMs || idMs(ids[0]) < rg.FloorMs {
+				keep = append(keep, id)
+			}
+		}
+		out[k] = keep
+	}
+	return out
+}
+
+func idMs(id string) int64 {
+	var ms, seq int64
+	fmt.Sscanf(id, "%d-%d", &ms, &seq)
+	return ms
+}
+
+func assertStreams(t *testing.T, what string, want, got map[string][]string) {
+	t.Helper()
+	for k, w := range want {
+		if fmt.Sprint(got[k]) != fmt.Sprint(w) {
+			t.Errorf("%s: %s holds %d entries, want %d (%.80v, want %.80v)", what, k, len(got[k]), len(w), got[k], w)
+		}
+	}
+}
+
+// A stream members job removes exactly the entries whose ID is below the
+// cutoff fixed at the run's start, leaves every other key as it was
+// (other types under the prefix, a stream whose IDs are no times), counts
+// what it did, and undo restores every stream DUMP-identical, expiry and
+// consumer group included. Every server of the matrix (KEYJOB_MATRIX)
+// runs it.
+func TestMatrix_TrimStreams(t *testing.T) {
+	for _, m := range redistest.Matrix(t) {
+		t.Run(m.Name, func(t *testing.T) { testTrimStreams(t, m.Image) })
+	}
+}
+
+func testTrimStreams(t *testing.T, image string) {
+	srv, c := startRedis(t, redistest.Options{Image: image})
+	set := seedStreams(t, c)
+	all := append(append([]string{}, set.streams...), set.other...)
+	before := snapshot(t, c)
+	beforeIDs := readStreams(t, c, set.streams)
+	beforeDumps := dumps(t, c, all)
+
+	state := t.TempDir()
+	job := loadJob(t, streamJob)
+	rep := mustRun(t, dial(t, srv.URL), job, Options{StateDir: state})
+	cp := loadCheckpoint(t, state, job.Name)
+	want := expectStreams(beforeIDs, job, cp.RunStartMs)
+	assertStreams(t, "after the trim", want, readStreams(t, c, set.streams))
+	var removed int64
+	for k := range beforeIDs {
+		removed += int64(len(beforeIDs[k]) - len(want[k]))
+	}
+	o := rep.Outcomes
+	if o.MembersRemoved != removed || removed == 0 {
+		t.Errorf("report says %d entries removed, the streams lost %d", o.MembersRemoved, removed)
+	}
+	if o.Change != 18 || o.Skip["bad_timestamp"] != 1 || o.Skip["no_members"] != 1 {
+		t.Errorf("outcomes %+v: want 18 changed, 1 bad_timestamp (IDs by hand), 1 no_members (all new)", o)
+	}
+	after := snapshot(t, c)
+	for _, k := range set.other {
+		if before[k] != after[k] {
+			t.Errorf("%s changed: %+v -> %+v", k, before[k], after[k])
+		}
+	}
+	if a := after["events:all-old"]; a.Type != "stream" || a.ExpireAt != before["events:all-old"].ExpireAt {
+		t.Errorf("events:all-old after its trim: %+v, want an empty stream with its TTL", a)
+	}
+	if after["events:with-ttl"].ExpireAt != before["events:with-ttl"].ExpireAt {
+		t.Errorf("the trim changed a stream's expiry")
+	}
+	t.Logf("%+v, %d entries removed", o, removed)
+
+	u := undo(t, srv.URL, rep.Journal, UndoOptions{})
+	if u.LeftAlone+u.Missing+u.Expired+u.Exists != 0 || u.Recreated != u.Changes || u.Changes == 0 {
+		t.Errorf("undo: %+v", u)
+	}
+	assertSame(t, "after undo", before, snapshot(t, c))
+	afterDumps := dumps(t, c, all)
+	for k, d := range beforeDumps {
+		if afterDumps[k] != d {
+			t.Errorf("%s: DUMP or expiry differs after undo", k)
+		}
+	}
+}
+
+// Undo leaves alone a stream written since the trim (an entry added, or
+// one removed by someone else), and reports it; with --replace it
+// restores it as it was before the trim. A stream nobody wrote is
+// restored either way.
+func TestUndo_TrimStreamsWrittenSince(t *testing.T) {
+	srv, c := startRedis(t, redistest.Options{})
+	set := seedStreams(t, c)
+	beforeDumps := dumps(t, c, set.streams)
+	state := t.TempDir()
+	rep := mustRun(t, dial(t, srv.URL), loadJob(t, streamJob), Options{StateDir: state})
+
+	// Written since: one gets a new entry, one loses one more entry.
+	do(t, c, c.B().Xadd().Key("events:user:4").Id("*").FieldValue().FieldValue("f", "new").Build())
+	left := streamIDs(t, c, "events:user:3")
+	do(t, c, c.B().Xdel().Key("events:user:3").Id(left[len(left)-1]).Build())
+	written := map[string]bool{"events:user:4": true, "events:user:3": true}
+	trimmed := dumps(t, c, set.streams)
+
+	u := undo(t, srv.URL, rep.Journal, UndoOptions{})
+	if u.LeftAlone == 0 || u.Recreated == 0 || u.LeftAlone+u.Recreated != u.Changes {
+		t.Errorf("undo: %+v, want the two streams written since left alone", u)
+	}
+	now := dumps(t, c, set.streams)
+	for _, k := range set.streams {
+		switch {
+		case written[k] && now[k] != trimmed[k]:
+			t.Errorf("%s was written since the trim, and undo changed it", k)
+		case !written[k] && now[k] != beforeDumps[k]:
+			t.Errorf("%s: DUMP or expiry differs after undo", k)
+		}
+	}
+	var stillWritten int64
+	for k := range written {
+		if now[k] != beforeDumps[k] {
+			stillWritten++
+		}
+	}
+	if stillWritten != 2 {
+		t.Errorf("%d of the streams written since differ from before the trim, want 2", stillWritten)
+	}
+
+	u = undo(t, srv.URL, rep.Journal, UndoOptions{Replace: true})
+	if u.LeftAlone != 0 || u.Recreated != u.Changes {
+		t.Errorf("undo --replace: %+v", u)
+	}
+	for k, d := range dumps(t, c, set.streams) {
+		if beforeDumps[k] != d {
+			t.Errorf("%s: DUMP or expiry differs after undo --replace", k)
+		}
+	}
+}
