@@ -596,6 +596,11 @@ func (r *Run) commit(st *checkpoint.Node, f *flight, reserved int, durable int64
 	if !partial {
 		st.Cursor = strconv.FormatUint(b.Cursor, 10)
 		passed(st, b.Keys)
+		// The walk's last batch (SCAN answered cursor 0): the node is done
+		// even when the run stops right after it (--limit reached on it, a
+		// kill), or a resume would read cursor 0 as the start and scan,
+		// and count, the node's keys again.
+		st.Done = b.Cursor == 0
 	} else {
 		ahead(st, f.changed)
 	}

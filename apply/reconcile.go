@@ -37,6 +37,9 @@ import (
 type readBack struct {
 	hashes []uint64 // sorted
 	grace  map[uint64]bool
+	// removed is, for a members job, the members (or stream entries) the
+	// records read back removed.
+	removed int64
 }
 
 // graceOf counts the keys of hs that got the grace TTL.
@@ -112,6 +115,10 @@ func (r *Run) recount(ctx context.Context, from map[string]int64) error {
 				n.Counts[changeGrace] += grace
 				r.cp.Counts[string(jobs.Change)] += changed
 				r.cp.Counts[changeGrace] += grace
+				if rb.removed > 0 {
+					n.Counts[trimMembers] += rb.removed
+					r.cp.Counts[trimMembers] += rb.removed
+				}
 				n.Ahead = append(n.Ahead, fresh...)
 				slices.Sort(n.Ahead)
 				// What was read back is counted: a later resume reads on
@@ -150,6 +157,21 @@ func (r *Run) readBack(ctx context.Context, recs []journal.Record) (readBack, er
 	}
 	var keys []found
 	c := r.conn.Client
+	var trims []journal.Record
+	recs = slices.DeleteFunc(slices.Clone(recs), func(rec journal.Record) bool {
+		trim := rec.Action == journal.ActionTrim || rec.Action == journal.ActionStreamTrim
+		if trim {
+			trims = append(trims, rec)
+		}
+		return trim
+	})
+	done, removed, err := r.trimReadBack(ctx, trims)
+	if err != nil {
+		return readBack{}, err
+	}
+	for _, h := range done {
+		keys = append(keys, found{h: h})
+	}
 	for len(recs) > 0 {
 		chunk := recs[:min(len(recs), 1000)]
 		recs = recs[len(chunk):]
@@ -183,7 +205,7 @@ func (r *Run) readBack(ctx context.Context, recs []journal.Record) (readBack, er
 	}
 	slices.SortFunc(keys, func(a, b found) int { return cmp.Compare(a.h, b.h) })
 	keys = slices.CompactFunc(keys, func(a, b found) bool { return a.h == b.h })
-	rb := readBack{hashes: make([]uint64, len(keys)), grace: map[uint64]bool{}}
+	rb := readBack{hashes: make([]uint64, len(keys)), grace: map[uint64]bool{}, removed: removed}
 	for i, k := range keys {
 		rb.hashes[i] = k.h
 		if k.grace {

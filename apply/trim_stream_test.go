@@ -2,6 +2,7 @@ package apply
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/redis/rueidis"
 
 	"github.com/keyjob/keyjob/examples"
+	"github.com/keyjob/keyjob/internal/checkpoint"
 	"github.com/keyjob/keyjob/internal/redistest"
 	"github.com/keyjob/keyjob/jobs"
 )
@@ -241,4 +243,110 @@ func TestUndo_TrimStreamsWrittenSince(t *testing.T) {
 			t.Errorf("%s: DUMP or expiry differs after undo --replace", k)
 		}
 	}
+}
+
+// A stream run interrupted in the middle of a stream (between two chunks),
+// then resumed later, ends where an uninterrupted run ends (the cutoff is
+// the run's start's) and counts every stream and entry once; its journal,
+// from both invocations (two dumps of the stream cut in the middle), undoes
+// to the original.
+func TestResume_TrimStreams(t *testing.T) {
+	srv, c := startRedis(t, redistest.Options{})
+	set := seedStreams(t, c)
+	before := snapshot(t, c)
+	beforeIDs := readStreams(t, c, set.streams)
+	beforeDumps := dumps(t, c, set.streams)
+	state := t.TempDir()
+	job := loadJob(t, streamJob)
+
+	cp, rep := interruptResume(t, srv.URL, job, state, 9)
+	assertTrimmedOnce(t, c, rep, set, beforeIDs, job, cp.RunStartMs)
+	u := undo(t, srv.URL, rep.Journal, UndoOptions{})
+	if u.State != "whole" || u.Recreated != u.Changes {
+		t.Errorf("undo: %+v", u)
+	}
+	assertSame(t, "after undo", before, snapshot(t, c))
+	for k, d := range dumps(t, c, set.streams) {
+		if beforeDumps[k] != d {
+			t.Errorf("%s: DUMP or expiry differs after undo", k)
+		}
+	}
+}
+
+// assertTrimmedOnce checks the streams hold exactly the entries at or
+// after the cutoff and the report counts each stream and entry once.
+func assertTrimmedOnce(t *testing.T, c rueidis.Client, rep *Report, set eventStreams, beforeIDs map[string][]string, job *jobs.Job, runStartMs int64) {
+	t.Helper()
+	want := expectStreams(beforeIDs, job, runStartMs)
+	assertStreams(t, "after the resume", want, readStreams(t, c, set.streams))
+	var removed int64
+	for k := range beforeIDs {
+		removed += int64(len(beforeIDs[k]) - len(want[k]))
+	}
+	if o := rep.Outcomes; o.MembersRemoved != removed || o.Change != 18 || o.Skip["no_members"] != 1 || o.Skip["bad_timestamp"] != 1 || rep.Scanned != 20 {
+		t.Errorf("after the resume: %d scanned, %+v; want 20 scanned, 18 changed, 1 no_members, 1 bad_timestamp, %d entries removed", rep.Scanned, o, removed)
+	}
+}
+
+// A run stopped by --limit in the middle of a batch, then resumed, counts
+// the streams an earlier invocation trimmed once: they are changes, not
+// no_members found on the next pass.
+func TestResume_TrimLimit(t *testing.T) {
+	srv, c := startRedis(t, redistest.Options{})
+	set := seedStreams(t, c)
+	beforeIDs := readStreams(t, c, set.streams)
+	state := t.TempDir()
+	job := loadJob(t, streamJob)
+	rep := runLimited(t, srv.URL, job, state)
+	assertTrimmedOnce(t, c, rep, set, beforeIDs, job, loadCheckpoint(t, state, job.Name).RunStartMs)
+}
+
+// runLimited runs job with --limit 2, resumed until it completes, and
+// fails t unless some invocation stopped in the middle of a batch (its
+// checkpoint keeps the keys changed beyond the cursor in Ahead): that is
+// the case the resume must count right.
+func runLimited(t *testing.T, url string, job *jobs.Job, state string) *Report {
+	t.Helper()
+	midBatch := false
+	for i := 0; i < 40; i++ {
+		rep := mustRun(t, dial(t, url), job, Options{StateDir: state, Limit: 2, Resume: i > 0})
+		t.Logf("invocation %d: completed %v scanned %d %+v stopped %q", i, rep.Completed, rep.Scanned, rep.Outcomes, rep.Stopped)
+		if rep.Completed {
+			if !midBatch {
+				t.Fatal("no invocation stopped in the middle of a batch: the test proves nothing")
+			}
+			return rep
+		}
+		for _, n := range loadCheckpoint(t, state, job.Name).Nodes {
+			midBatch = midBatch || len(n.Ahead) > 0
+		}
+	}
+	t.Fatal("not completed after 40 invocations of --limit 2")
+	return nil
+}
+
+// interruptResume runs job until the n-th chunk is about to be sent,
+// interrupts it there (as Ctrl-C), and resumes it a second later, when the
+// cutoff of a new run would have moved. It returns the checkpoint of the
+// interrupted run and the report of the resumed one.
+func interruptResume(t *testing.T, url string, job *jobs.Job, state string, n int) (*checkpoint.Checkpoint, *Report) {
+	t.Helper()
+	_, err := execute(interruptAfter(t, n), t, dial(t, url), job, Options{StateDir: state}, Exec{}, &logBuffer{})
+	if !errors.Is(err, errInterrupted) {
+		t.Fatalf("err = %v, want interrupted", err)
+	}
+	cp := loadCheckpoint(t, state, job.Name)
+	if cp.Completed {
+		t.Fatal("completed after an interrupt")
+	}
+	time.Sleep(1100 * time.Millisecond)
+	setHook(t, nil)
+	rep, err := runJob(t, dial(t, url), job, Options{StateDir: state, Resume: true})
+	if err != nil || !rep.Completed || !rep.Resumed {
+		t.Fatalf("resume: %v, %+v", err, rep)
+	}
+	if cp2 := loadCheckpoint(t, state, job.Name); cp2.RunStartMs != cp.RunStartMs {
+		t.Fatalf("the resumed run's start moved: %d, was %d", cp2.RunStartMs, cp.RunStartMs)
+	}
+	return cp, rep
 }
