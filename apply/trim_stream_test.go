@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,7 +13,9 @@ import (
 	"github.com/keyjob/keyjob/examples"
 	"github.com/keyjob/keyjob/internal/checkpoint"
 	"github.com/keyjob/keyjob/internal/redistest"
+	"github.com/keyjob/keyjob/internal/redisx"
 	"github.com/keyjob/keyjob/jobs"
+	"github.com/keyjob/keyjob/planner"
 )
 
 // streamJob is examples/trim-event-streams.yaml with a small SCAN COUNT, so
@@ -42,6 +45,11 @@ func seedStreams(t *testing.T, c rueidis.Client) eventStreams {
 		s.streams = append(s.streams, key)
 		for i := range n {
 			age := old - time.Duration(i)*(old-young)/time.Duration(max(n-1, 1))
+			if d := age - 7*day; d > -2*time.Hour && d < 2*time.Hour {
+				// Hours from the cutoff: a plan and its apply, seconds
+				// apart, select the same entries.
+				age = 7*day + 2*time.Hour
+			}
 			// Several entries may share a millisecond: the sequence tells them apart.
 			cmds = append(cmds, c.B().Xadd().Key(key).Id(fmt.Sprintf("%d-%d", now-age.Milliseconds(), i)).
 				FieldValue().FieldValue("event", fmt.Sprintf("e%d", i)).FieldValue("n", fmt.Sprint(i*7919)).Build())
@@ -238,11 +246,7 @@ func TestUndo_TrimStreamsWrittenSince(t *testing.T) {
 	if u.LeftAlone != 0 || u.Recreated != u.Changes {
 		t.Errorf("undo --replace: %+v", u)
 	}
-	for k, d := range dumps(t, c, set.streams) {
-		if beforeDumps[k] != d {
-			t.Errorf("%s: DUMP or expiry differs after undo --replace", k)
-		}
-	}
+	assertDumps(t, c, "after undo --replace", beforeDumps, set.streams)
 }
 
 // A stream run interrupted in the middle of a stream (between two chunks),
@@ -266,11 +270,7 @@ func TestResume_TrimStreams(t *testing.T) {
 		t.Errorf("undo: %+v", u)
 	}
 	assertSame(t, "after undo", before, snapshot(t, c))
-	for k, d := range dumps(t, c, set.streams) {
-		if beforeDumps[k] != d {
-			t.Errorf("%s: DUMP or expiry differs after undo", k)
-		}
-	}
+	assertDumps(t, c, "after undo", beforeDumps, set.streams)
 }
 
 // assertTrimmedOnce checks the streams hold exactly the entries at or
@@ -349,4 +349,106 @@ func interruptResume(t *testing.T, url string, job *jobs.Job, state string, n in
 		t.Fatalf("the resumed run's start moved: %d, was %d", cp2.RunStartMs, cp.RunStartMs)
 	}
 	return cp, rep
+}
+
+// TestPlanEqualsApply_Streams: the plan of a stream trim counts what its
+// apply does, on a standalone server and on a cluster: the same keys
+// changed and skipped, and the entries it selects are the entries removed.
+func TestPlanEqualsApply_Streams(t *testing.T) {
+	check := func(t *testing.T, url string, c rueidis.Client) {
+		seedStreams(t, c)
+		job := loadJob(t, streamJob)
+		conn := dial(t, url)
+		plan, err := planner.Build(context.Background(), conn, job, planner.Options{})
+		if err != nil {
+			t.Fatalf("plan: %v", err)
+		}
+		rep := mustRun(t, conn, job, Options{StateDir: t.TempDir()})
+		if plan.Members == nil || plan.Members.Selected != rep.Outcomes.MembersRemoved || plan.Outcomes.Change != rep.Outcomes.Change || plan.Scanned != rep.Scanned {
+			t.Errorf("plan: %d scanned, %+v, members %+v; apply: %d scanned, %+v", plan.Scanned, plan.Outcomes, plan.Members, rep.Scanned, rep.Outcomes)
+		}
+		for _, o := range append(planner.SkipOrder, string(jobs.SkipNoMembers), string(jobs.Gone), string(jobs.ChangedSinceScan)) {
+			if got, want := rep.Outcomes.Skip[o], plan.Outcomes.Skip[o]; got != want {
+				t.Errorf("%s: report %d, plan %d", o, got, want)
+			}
+		}
+	}
+	t.Run("Standalone", func(t *testing.T) {
+		srv, c := startRedis(t, redistest.Options{})
+		check(t, srv.URL, c)
+	})
+	t.Run("Cluster", func(t *testing.T) {
+		cl := redistest.StartCluster(t, 3, 0)
+		check(t, cl.URL, cl.Client(t))
+	})
+}
+
+// A user whose ACL refuses XDEL gets a refusal naming it before any
+// change: the stream trim is checked with its other commands at the start,
+// not found out at the first chunk.
+func TestApply_TrimStreamsRefusedWithoutXDEL(t *testing.T) {
+	srv, c := startRedis(t, redistest.Options{})
+	set := seedStreams(t, c)
+	before, beforeDumps := snapshot(t, c), dumps(t, c, set.streams)
+	args := []string{"ACL", "SETUSER", "trimmer", "on", ">pw", "resetkeys", "~*", "resetchannels", "-@all", "+@all", "-xdel"}
+	do(t, c, c.B().Arbitrary(args...).Build())
+	url := strings.Replace(srv.URL, "redis://", "redis://trimmer:pw@", 1)
+	_, err := Prepare(context.Background(), dial(t, url), loadJob(t, streamJob), Options{StateDir: t.TempDir()})
+	var missing *redisx.MissingError
+	if !errors.As(err, &missing) || !strings.Contains(err.Error(), "XDEL") {
+		t.Fatalf("without XDEL: %v, want a refusal naming it", err)
+	}
+	assertSame(t, "after the refusal", before, snapshot(t, c))
+	assertDumps(t, c, "after a refused run", beforeDumps, set.streams)
+}
+
+// A stream larger than backup.max_dump_size is not dumped, so not trimmed
+// (too_big_to_backup), and the smaller ones are; undo restores those.
+func TestApply_TrimStreamsTooBig(t *testing.T) {
+	srv, c := startRedis(t, redistest.Options{})
+	set := seedStreams(t, c)
+	beforeIDs, beforeDumps := readStreams(t, c, set.streams), dumps(t, c, set.streams)
+	const limit = 20 << 10
+	mem := map[string]int64{}
+	for _, k := range set.streams {
+		n, err := c.Do(context.Background(), c.B().MemoryUsage().Key(k).Build()).AsInt64()
+		if err != nil {
+			t.Fatal(err)
+		}
+		mem[k] = n
+	}
+	job := loadJob(t, examples.MustJob("trim-event-streams.yaml", "backup:\n  mode: dump\n  max_dump_size: 20KiB\n", "limits:\n  rate: unlimited\n  scan_count: 5\n"))
+	rep := mustRun(t, dial(t, srv.URL), job, Options{StateDir: t.TempDir()})
+	var big, trimmed int64
+	for _, k := range set.streams {
+		after := streamIDs(t, c, k)
+		switch {
+		case mem[k] > limit && k != "events:all-new" && k != "events:by-hand":
+			big++
+			if len(after) != len(beforeIDs[k]) {
+				t.Errorf("%s (%d bytes) was trimmed past max_dump_size", k, mem[k])
+			}
+		case len(after) < len(beforeIDs[k]):
+			trimmed++
+		}
+	}
+	if big == 0 || trimmed == 0 || rep.Outcomes.Skip["too_big_to_backup"] != big || rep.Outcomes.Change != trimmed {
+		t.Errorf("%d streams too big, %d trimmed; report %+v", big, trimmed, rep.Outcomes)
+	}
+	u := undo(t, srv.URL, rep.Journal, UndoOptions{})
+	if u.Recreated != u.Changes {
+		t.Errorf("undo: %+v", u)
+	}
+	assertDumps(t, c, "after undo", beforeDumps, set.streams)
+}
+
+// assertDumps checks each of keys has the DUMP payload and expiry it had
+// (want, from dumps).
+func assertDumps(t *testing.T, c rueidis.Client, what string, want map[string]string, keys []string) {
+	t.Helper()
+	for k, d := range dumps(t, c, keys) {
+		if want[k] != d {
+			t.Errorf("%s: DUMP or expiry differs: %s", k, what)
+		}
+	}
 }

@@ -318,11 +318,7 @@ func TestResume_TrimMembers(t *testing.T) {
 		t.Errorf("undo: %+v", u)
 	}
 	assertSame(t, "after undo", before, snapshot(t, c))
-	for k, d := range dumps(t, c, set.zsets) {
-		if beforeDumps[k] != d {
-			t.Errorf("%s: DUMP or expiry differs after undo", k)
-		}
-	}
+	assertDumps(t, c, "after undo", beforeDumps, set.zsets)
 }
 
 // A sorted set of 100k members is trimmed in calls of a chunk each: the
