@@ -27,20 +27,37 @@ func (r *Run) trimReadBack(ctx context.Context, recs []journal.Record) (done []u
 	var cmds rueidis.Commands
 	var members []int // per command: the members it asks about (a stream: one ID a command)
 	keys := map[string]bool{}
+	// A chunk journaled by an invocation killed before its removal is
+	// journaled again by the next: each member counts once.
+	seen := map[string]bool{}
+	fresh := func(key, m string) bool {
+		k := key + "\x00" + m
+		if seen[k] {
+			return false
+		}
+		seen[k] = true
+		return true
+	}
 	for _, rec := range recs {
 		keys[rec.Key] = true
 		switch {
 		case rec.Action == journal.ActionTrim:
-			ms := make([]string, len(rec.Members))
-			for i, mb := range rec.Members {
-				ms[i] = mb.Member
+			var ms []string
+			for _, mb := range rec.Members {
+				if fresh(rec.Key, mb.Member) {
+					ms = append(ms, mb.Member)
+				}
 			}
-			cmds = append(cmds, c.B().Zmscore().Key(rec.Key).Member(ms...).Build())
-			members = append(members, len(ms))
+			if len(ms) > 0 {
+				cmds = append(cmds, c.B().Zmscore().Key(rec.Key).Member(ms...).Build())
+				members = append(members, len(ms))
+			}
 		case rec.Stream != nil:
 			for _, id := range rec.Stream.IDs {
-				cmds = append(cmds, c.B().Xrange().Key(rec.Key).Start(id).End(id).Build())
-				members = append(members, -1)
+				if fresh(rec.Key, id) {
+					cmds = append(cmds, c.B().Xrange().Key(rec.Key).Start(id).End(id).Build())
+					members = append(members, -1)
+				}
 			}
 		}
 	}

@@ -370,9 +370,10 @@ type runReport struct {
 		Mode string `json:"mode"`
 	} `json:"target"`
 	Outcomes struct {
-		Change      int64            `json:"change"`
-		ChangeGrace int64            `json:"change_grace"`
-		Skip        map[string]int64 `json:"skip"`
+		Change         int64            `json:"change"`
+		ChangeGrace    int64            `json:"change_grace"`
+		Skip           map[string]int64 `json:"skip"`
+		MembersRemoved int64            `json:"members_removed"`
 	} `json:"outcomes"`
 	Nodes []struct {
 		ID       string `json:"id"`
