@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +13,7 @@ import (
 	"github.com/redis/rueidis"
 
 	"github.com/keyjob/keyjob/examples"
+	"github.com/keyjob/keyjob/internal/batch"
 	"github.com/keyjob/keyjob/internal/checkpoint"
 	"github.com/keyjob/keyjob/internal/redistest"
 	"github.com/keyjob/keyjob/internal/redisx"
@@ -451,4 +454,57 @@ func assertDumps(t *testing.T, c rueidis.Client, what string, want map[string]st
 			t.Errorf("%s: DUMP or expiry differs: %s", k, what)
 		}
 	}
+}
+
+// A stream of 100k entries (KEYJOB_TRIM_MEMBERS sets another size, for a
+// figure: 1000000) is trimmed in calls of a chunk each: the SLOWLOG shows
+// each script's mean and slowest call, the DUMP of the snapshot included
+// (a figure, not an assertion: the machine is shared). backup.max_dump_size
+// is raised so the stream is dumped; undo restores it DUMP-identical.
+func TestApply_TrimBigStream(t *testing.T) {
+	srv, c := startRedis(t, redistest.Options{})
+	n := 100_000
+	if v, err := strconv.Atoi(os.Getenv("KEYJOB_TRIM_MEMBERS")); err == nil && v >= 1000 {
+		n = v / 1000 * 1000
+	}
+	now := serverNowMs(t, c)
+	span := (14 * day).Milliseconds() // ages over 14 days: about half older than 7d
+	var cmds rueidis.Commands
+	for j := 0; j < n; j++ {
+		ms := now - span + int64(j)*span/int64(n)
+		cmds = append(cmds, c.B().Xadd().Key("events:big").Id(fmt.Sprintf("%d-%d", ms, j)).FieldValue().FieldValue("post", fmt.Sprintf("%08d", j)).Build())
+		if len(cmds) == 10000 {
+			do(t, c, cmds...)
+			cmds = cmds[:0]
+		}
+	}
+	do(t, c, cmds...)
+	before := dumps(t, c, []string{"events:big"})
+	do(t, c, c.B().ConfigSet().ParameterValue().ParameterValue("slowlog-log-slower-than", "0").ParameterValue("slowlog-max-len", "1000000").Build(),
+		c.B().SlowlogReset().Build())
+
+	job := loadJob(t, examples.MustJob("trim-event-streams.yaml", "backup:\n  mode: dump\n  max_dump_size: 1GiB\n", "limits:\n  rate: unlimited\n"))
+	state := t.TempDir()
+	began := time.Now()
+	rep := mustRun(t, dial(t, srv.URL), job, Options{StateDir: state})
+	took := time.Since(began)
+	cutoff := loadCheckpoint(t, state, job.Name).RunStartMs - (7 * day).Milliseconds()
+	var wantLeft int64
+	for j := 0; j < n; j++ {
+		if now-span+int64(j)*span/int64(n) >= cutoff {
+			wantLeft++
+		}
+	}
+	left, err := c.Do(context.Background(), c.B().Xlen().Key("events:big").Build()).AsInt64()
+	if err != nil || left != wantLeft || rep.Outcomes.MembersRemoved != int64(n)-wantLeft {
+		t.Errorf("%d entries left (%v), want %d; report says %d removed", left, err, wantLeft, rep.Outcomes.MembersRemoved)
+	}
+	calls, maxUs, maxCmd, byCmd := slowest(t, c)
+	t.Logf("%d-entry stream: %d entries removed in %v; %d calls logged, the longest %d µs (%s); per command: %v; chunk %d",
+		n, rep.Outcomes.MembersRemoved, took.Round(time.Millisecond), calls, maxUs, maxCmd, byCmd, batch.MembersChunk)
+	do(t, c, c.B().SlowlogReset().Build())
+	u := undo(t, srv.URL, rep.Journal, UndoOptions{})
+	calls, maxUs, maxCmd, byCmd = slowest(t, c)
+	t.Logf("undo: %d calls logged, the longest %d µs (%s); per command: %v", calls, maxUs, maxCmd, byCmd)
+	assertDumps(t, c, fmt.Sprintf("after undo (%+v)", u), before, []string{"events:big"})
 }

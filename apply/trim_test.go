@@ -6,6 +6,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -410,7 +411,11 @@ func slowest(t *testing.T, c rueidis.Client) (calls int, maxUs int64, maxCmd str
 			continue
 		}
 		calls++
-		all[args[0]] = append(all[args[0]], us)
+		name := args[0]
+		if strings.EqualFold(name, "EVALSHA") && len(args) > 1 {
+			name = "EVALSHA " + scriptNames[args[1]] // one figure per script
+		}
+		all[name] = append(all[name], us)
 		if us > maxUs {
 			maxUs = us
 			maxCmd = fmt.Sprint(args[:min(len(args), 3)])
@@ -418,7 +423,11 @@ func slowest(t *testing.T, c rueidis.Client) (calls int, maxUs int64, maxCmd str
 	}
 	for cmd, us := range all {
 		slices.Sort(us)
-		byCmd[cmd] = fmt.Sprintf("n=%d p50=%d p99=%d max=%d", len(us), us[len(us)/2], us[len(us)*99/100], us[len(us)-1])
+		var sum int64
+		for _, u := range us {
+			sum += u
+		}
+		byCmd[cmd] = fmt.Sprintf("n=%d mean=%d p50=%d p99=%d max=%d", len(us), sum/int64(len(us)), us[len(us)/2], us[len(us)*99/100], us[len(us)-1])
 	}
 	return calls, maxUs, maxCmd, byCmd
 }
@@ -446,4 +455,11 @@ func TestResume_TrimLimitZset(t *testing.T) {
 	if o := rep.Outcomes; o.MembersRemoved != removed || o.Change != 22 || o.Skip["no_members"] != 1 || rep.Scanned != 24 {
 		t.Errorf("after the resume: %d scanned, %+v; want 24 scanned, 22 changed, 1 no_members, %d members removed", rep.Scanned, o, removed)
 	}
+}
+
+// scriptNames names the trim scripts by SHA in slowest's figures.
+var scriptNames = map[string]string{
+	trimReadScript.sha: "zset-read", trimRemoveScript.sha: "zset-remove",
+	streamReadScript.sha: "stream-read", streamSnapshotScript.sha: "stream-snapshot(DUMP)",
+	newScript(undoTrimScript).sha: "undo-zset", newScript(undoStreamScript).sha: "undo-stream(RESTORE)",
 }
