@@ -356,10 +356,12 @@ func interruptResume(t *testing.T, url string, job *jobs.Job, state string, n in
 
 // TestPlanEqualsApply_Streams: the plan of a stream trim counts what its
 // apply does, on a standalone server and on a cluster: the same keys
-// changed and skipped, and the entries it selects are the entries removed.
+// changed and skipped, and the entries it selects are the entries removed;
+// undo then restores every stream DUMP-identical.
 func TestPlanEqualsApply_Streams(t *testing.T) {
 	check := func(t *testing.T, url string, c rueidis.Client) {
-		seedStreams(t, c)
+		set := seedStreams(t, c)
+		beforeDumps := dumps(t, c, set.streams)
 		job := loadJob(t, streamJob)
 		conn := dial(t, url)
 		plan, err := planner.Build(context.Background(), conn, job, planner.Options{})
@@ -375,6 +377,11 @@ func TestPlanEqualsApply_Streams(t *testing.T) {
 				t.Errorf("%s: report %d, plan %d", o, got, want)
 			}
 		}
+		// Undo puts every stream back, on each node of a cluster too.
+		if u := undo(t, url, rep.Journal, UndoOptions{}); u.Recreated != u.Changes || u.Changes == 0 {
+			t.Errorf("undo: %+v", u)
+		}
+		assertDumps(t, c, "after undo", beforeDumps, set.streams)
 	}
 	t.Run("Standalone", func(t *testing.T) {
 		srv, c := startRedis(t, redistest.Options{})
