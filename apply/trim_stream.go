@@ -77,6 +77,16 @@ var (
 	streamSnapshotScript = newScript(streamSnapshot)
 )
 
+// TrimScripts names the trim scripts by their SHA (EVALSHA's first
+// argument), for the benchmark's and the tests' per-script figures.
+func TrimScripts() map[string]string {
+	return map[string]string{
+		trimReadScript.sha: "zset-read", trimRemoveScript.sha: "zset-remove",
+		streamReadScript.sha: "stream-read", streamSnapshotScript.sha: "stream-snapshot",
+		newScript(undoTrimScript).sha: "undo-zset", newScript(undoStreamScript).sha: "undo-stream",
+	}
+}
+
 // keyTrim is how one key's trim ended.
 type keyTrim struct {
 	removed int64

@@ -6,7 +6,6 @@ import (
 	"os"
 	"slices"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -16,6 +15,7 @@ import (
 	"github.com/keyjob/keyjob/internal/batch"
 	"github.com/keyjob/keyjob/internal/journal"
 	"github.com/keyjob/keyjob/internal/redistest"
+	"github.com/keyjob/keyjob/internal/redisx"
 	"github.com/keyjob/keyjob/jobs"
 )
 
@@ -394,31 +394,17 @@ func TestApply_TrimBigSet(t *testing.T) {
 // and gives the number of calls, the longest and the longest per command.
 func slowest(t *testing.T, c rueidis.Client) (calls int, maxUs int64, maxCmd string, byCmd map[string]string) {
 	t.Helper()
-	entries, err := c.Do(context.Background(), c.B().Arbitrary("SLOWLOG", "GET", "-1").Build()).ToArray()
+	all, err := redisx.SlowCalls(context.Background(), c, TrimScripts())
 	if err != nil {
 		t.Fatal(err)
 	}
 	byCmd = map[string]string{}
-	all := map[string][]int64{}
-	for _, e := range entries {
-		f, err := e.ToArray()
-		if err != nil || len(f) < 4 {
-			continue
-		}
-		us, _ := f[2].AsInt64()
-		args, _ := f[3].AsStrSlice()
-		if len(args) == 0 || args[0] == "SLOWLOG" {
-			continue
-		}
-		calls++
-		name := args[0]
-		if strings.EqualFold(name, "EVALSHA") && len(args) > 1 {
-			name = "EVALSHA " + scriptNames[args[1]] // one figure per script
-		}
-		all[name] = append(all[name], us)
-		if us > maxUs {
-			maxUs = us
-			maxCmd = fmt.Sprint(args[:min(len(args), 3)])
+	for cmd, us := range all {
+		calls += len(us)
+		for _, u := range us {
+			if u > maxUs {
+				maxUs, maxCmd = u, cmd
+			}
 		}
 	}
 	for cmd, us := range all {
@@ -455,11 +441,4 @@ func TestResume_TrimLimitZset(t *testing.T) {
 	if o := rep.Outcomes; o.MembersRemoved != removed || o.Change != 22 || o.Skip["no_members"] != 1 || rep.Scanned != 24 {
 		t.Errorf("after the resume: %d scanned, %+v; want 24 scanned, 22 changed, 1 no_members, %d members removed", rep.Scanned, o, removed)
 	}
-}
-
-// scriptNames names the trim scripts by SHA in slowest's figures.
-var scriptNames = map[string]string{
-	trimReadScript.sha: "zset-read", trimRemoveScript.sha: "zset-remove",
-	streamReadScript.sha: "stream-read", streamSnapshotScript.sha: "stream-snapshot(DUMP)",
-	newScript(undoTrimScript).sha: "undo-zset", newScript(undoStreamScript).sha: "undo-stream(RESTORE)",
 }

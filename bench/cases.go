@@ -235,6 +235,7 @@ func allCases() []benchCase {
 				return runProcess(ctx, dir, e.Keyjob, args...)
 			},
 		},
+		trimCase(),
 	}
 }
 
