@@ -487,6 +487,8 @@ func TestApply_TrimBigStream(t *testing.T) {
 	}
 	do(t, c, cmds...)
 	before := dumps(t, c, []string{"events:big"})
+	size, _ := c.Do(context.Background(), c.B().MemoryUsage().Key("events:big").Build()).AsInt64()
+	t.Logf("%d-entry stream: MEMORY USAGE %d bytes, DUMP %d bytes (backup.max_dump_size is 16MiB by default)", n, size, len(before["events:big"]))
 	do(t, c, c.B().ConfigSet().ParameterValue().ParameterValue("slowlog-log-slower-than", "0").ParameterValue("slowlog-max-len", "1000000").Build(),
 		c.B().SlowlogReset().Build())
 
