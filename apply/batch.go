@@ -618,6 +618,10 @@ func (r *Run) unitMistake() error {
 	r.mu.Lock()
 	names := slices.Clone(r.badNames)
 	r.mu.Unlock()
+	if r.job.Members != nil && r.job.Members.Stream {
+		return &AbortError{Guard: "bad_timestamp", Reason: fmt.Sprintf("%d of the %d streams (%.1f%%) have entries whose ID lies before 2000, more than 1%% of those trimmed: their IDs are no times (written by hand), so older_than cannot select by age",
+			bad, bad+changes, 100*float64(bad)/float64(bad+changes))}
+	}
 	if r.job.Members != nil {
 		return &AbortError{Guard: "bad_timestamp", Reason: fmt.Sprintf("%d of the %d sorted sets (%.1f%%) have members scored before 2000, more than 1%% of those trimmed: members.score.format is probably wrong (seconds read as milliseconds)",
 			bad, bad+changes, 100*float64(bad)/float64(bad+changes))}
