@@ -413,7 +413,8 @@ func TestApply_TrimStreamsRefusedWithoutXDEL(t *testing.T) {
 }
 
 // A stream larger than backup.max_dump_size is not dumped, so not trimmed
-// (too_big_to_backup), and the smaller ones are; undo restores those.
+// (too_big_to_backup), and the smaller ones are, as the plan said; undo
+// restores those.
 func TestApply_TrimStreamsTooBig(t *testing.T) {
 	srv, c := startRedis(t, redistest.Options{})
 	set := seedStreams(t, c)
@@ -428,7 +429,14 @@ func TestApply_TrimStreamsTooBig(t *testing.T) {
 		mem[k] = n
 	}
 	job := loadJob(t, examples.MustJob("trim-event-streams.yaml", "backup:\n  mode: dump\n  max_dump_size: 20KiB\n", "limits:\n  rate: unlimited\n  scan_count: 5\n"))
+	plan, err := planner.Build(context.Background(), dial(t, srv.URL), job, planner.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	rep := mustRun(t, dial(t, srv.URL), job, Options{StateDir: t.TempDir()})
+	if p, a := plan.Outcomes.Skip["too_big_to_backup"], rep.Outcomes.Skip["too_big_to_backup"]; p != a || plan.Members.Selected != rep.Outcomes.MembersRemoved {
+		t.Errorf("plan: %d too big, %d entries selected; apply: %d too big, %d removed", p, plan.Members.Selected, a, rep.Outcomes.MembersRemoved)
+	}
 	var big, trimmed int64
 	for _, k := range set.streams {
 		after := streamIDs(t, c, k)

@@ -240,8 +240,13 @@ func (w *walker) lookup(ctx context.Context, n redisx.Node, keys []string) looki
 // MEMORY USAGE its changed keys need, and reports progress.
 func (w *walker) finish(ctx context.Context, n redisx.Node, r batch.Read) error {
 	ds := w.step.Decide(r)
-	if err := w.step.Members(ctx, n.Client, ds); err != nil {
-		return err
+	// A stream's entries are counted by reading them: a stream too big to
+	// back up is found first and not read.
+	streams := w.job.Members != nil && w.job.Members.Stream
+	if !streams {
+		if err := w.step.Members(ctx, n.Client, ds); err != nil {
+			return err
+		}
 	}
 	var measure []int
 	w.tally.mu.Lock()
@@ -253,6 +258,11 @@ func (w *walker) finish(ctx context.Context, n redisx.Node, r batch.Read) error 
 	w.tally.mu.Unlock()
 	if len(measure) > 0 {
 		if err := w.step.Measure(ctx, n.Client, ds, measure); err != nil {
+			return err
+		}
+	}
+	if streams {
+		if err := w.step.Members(ctx, n.Client, ds); err != nil {
 			return err
 		}
 	}
