@@ -46,20 +46,22 @@ for i = 1, #xs do ids[i] = xs[i][1] end
 return ids
 `
 
-// streamSnapshot returns the stream's DUMP with its XINFO STREAM figures
-// of the same moment: {dump, last-generated-id, entries-added (-1 before
-// Redis 7), length}, or -2 when the key is no stream any more.
+// streamSnapshot returns the stream's DUMP with its XINFO figures of the
+// same moment: {dump, last-generated-id, entries-added (-1 before Redis
+// 7), length, consumer groups}, or -2 when the key is no stream any more.
 const streamSnapshot = `#!lua flags=no-writes,allow-oom
 ` + streamFigures + `
 local k = KEYS[1]
 if redis.call('TYPE', k)['ok'] ~= 'stream' then return -2 end
 local last, added, len = figures(k)
-return {redis.call('DUMP', k), last, added, len}
+return {redis.call('DUMP', k), last, added, len, groups(k)}
 `
 
-// streamFigures is a Lua function both the snapshot and undo's script
-// use: XINFO STREAM's last-generated-id, entries-added (-1 before Redis
-// 7) and length.
+// streamFigures are Lua functions both the snapshot and undo's script
+// use: figures, XINFO STREAM's last-generated-id, entries-added (-1 before
+// Redis 7) and length; groups, each consumer group's name, last delivered
+// ID, pending entries and consumers (XINFO GROUPS), which a read or an
+// acknowledgement since the dump changes.
 const streamFigures = `local function figures(k)
   local info = redis.call('XINFO', 'STREAM', k)
   local last, added, len = '', -1, -1
@@ -70,6 +72,15 @@ const streamFigures = `local function figures(k)
     elseif f == 'length' then len = info[i + 1] end
   end
   return last, added, len
+end
+local function groups(k)
+  local out = {}
+  for _, g in ipairs(redis.call('XINFO', 'GROUPS', k)) do
+    local f = {}
+    for i = 1, #g, 2 do f[g[i]] = g[i + 1] end
+    out[#out + 1] = tostring(f['name']) .. ' ' .. tostring(f['last-delivered-id']) .. ' ' .. tostring(f['pending']) .. ' ' .. tostring(f['consumers'])
+  end
+  return table.concat(out, ';')
 end`
 
 var (
@@ -218,8 +229,8 @@ func (r *Run) snapshotStream(ctx context.Context, c rueidis.Client, rec *journal
 		return false, nil
 	}
 	vs, err := res.ToArray()
-	if err == nil && len(vs) != 4 {
-		err = fmt.Errorf("%d values, want 4", len(vs))
+	if err == nil && len(vs) != 5 {
+		err = fmt.Errorf("%d values, want 5", len(vs))
 	}
 	if err != nil {
 		return false, fmt.Errorf("DUMP %q: %w", rec.Key, err)
@@ -241,6 +252,9 @@ func (r *Run) snapshotStream(ctx context.Context, c rueidis.Client, rec *journal
 	}
 	if err == nil {
 		st.Length, err = vs[3].AsInt64()
+	}
+	if err == nil {
+		st.Groups, err = vs[4].ToString()
 	}
 	if err != nil {
 		return false, fmt.Errorf("XINFO STREAM %q: %w", rec.Key, err)

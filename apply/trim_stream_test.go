@@ -204,8 +204,9 @@ func testTrimStreams(t *testing.T, image string) {
 	}
 }
 
-// Undo leaves alone a stream written since the trim (an entry added, or
-// one removed by someone else), and reports it; with --replace it
+// Undo leaves alone a stream written since the trim (an entry added, one
+// removed by someone else, entries read by a consumer group), and reports
+// it; with --replace it
 // restores it as it was before the trim. A stream nobody wrote is
 // restored either way.
 func TestUndo_TrimStreamsWrittenSince(t *testing.T) {
@@ -215,16 +216,18 @@ func TestUndo_TrimStreamsWrittenSince(t *testing.T) {
 	state := t.TempDir()
 	rep := mustRun(t, dial(t, srv.URL), loadJob(t, streamJob), Options{StateDir: state})
 
-	// Written since: one gets a new entry, one loses one more entry.
+	// Written since: one gets a new entry, one loses one more entry, and
+	// a consumer group reads on in a third.
 	do(t, c, c.B().Xadd().Key("events:user:4").Id("*").FieldValue().FieldValue("f", "new").Build())
 	left := streamIDs(t, c, "events:user:3")
 	do(t, c, c.B().Xdel().Key("events:user:3").Id(left[len(left)-1]).Build())
-	written := map[string]bool{"events:user:4": true, "events:user:3": true}
+	do(t, c, c.B().Xreadgroup().Group("workers", "w2").Count(5).Streams().Key("events:grouped").Id(">").Build())
+	written := map[string]bool{"events:user:4": true, "events:user:3": true, "events:grouped": true}
 	trimmed := dumps(t, c, set.streams)
 
 	u := undo(t, srv.URL, rep.Journal, UndoOptions{})
 	if u.LeftAlone == 0 || u.Recreated == 0 || u.LeftAlone+u.Recreated != u.Changes {
-		t.Errorf("undo: %+v, want the two streams written since left alone", u)
+		t.Errorf("undo: %+v, want the three streams written since left alone", u)
 	}
 	now := dumps(t, c, set.streams)
 	for _, k := range set.streams {
@@ -241,8 +244,8 @@ func TestUndo_TrimStreamsWrittenSince(t *testing.T) {
 			stillWritten++
 		}
 	}
-	if stillWritten != 2 {
-		t.Errorf("%d of the streams written since differ from before the trim, want 2", stillWritten)
+	if stillWritten != 3 {
+		t.Errorf("%d of the streams written since differ from before the trim, want 3", stillWritten)
 	}
 
 	u = undo(t, srv.URL, rep.Journal, UndoOptions{Replace: true})

@@ -10,12 +10,13 @@ import (
 // undoStreamScript restores a trimmed stream from the DUMP its first
 // stream-trim record of an invocation carries, only while nobody has
 // written the stream since: its last-generated-id and entries-added are
-// the dump's, and its length lies between the dump's less the entries
-// journaled since and the dump's. Otherwise it is left alone, unless
+// the dump's, its length lies between the dump's less the entries
+// journaled since and the dump's, and its consumer groups have read and
+// acknowledged nothing since. Otherwise it is left alone, unless
 // replace. A stream whose previous expiry has passed is not restored.
 // ARGV: dump, prev expiry ms (-1 none), now ms, last-generated-id,
 // entries-added (-1: not known), length, entries journaled since, "1" to
-// replace.
+// replace, consumer groups.
 const undoStreamScript = `#!lua flags=allow-oom
 ` + streamFigures + `
 local k, dump = KEYS[1], ARGV[1]
@@ -28,7 +29,7 @@ local t = redis.call('TYPE', k)['ok']
 local same = false
 if t == 'stream' then
   local l, a, n = figures(k)
-  same = l == last and (added == -1 or a == added) and n <= len and n >= len - since
+  same = l == last and (added == -1 or a == added) and n <= len and n >= len - since and groups(k) == ARGV[9]
 end
 if not same and replace ~= '1' then return 0 end
 if t == 'none' then
@@ -87,5 +88,5 @@ func (u *undoer) streamArgs(rec journal.Record, since int64, now time.Time) []st
 	}
 	st := rec.Stream
 	return []string{string(rec.Dump), strconv.FormatInt(rec.PrevExpireMs, 10), strconv.FormatInt(now.UnixMilli(), 10),
-		st.LastID, strconv.FormatInt(st.EntriesAdded, 10), strconv.FormatInt(st.Length, 10), strconv.FormatInt(since, 10), replace}
+		st.LastID, strconv.FormatInt(st.EntriesAdded, 10), strconv.FormatInt(st.Length, 10), strconv.FormatInt(since, 10), replace, st.Groups}
 }

@@ -168,7 +168,8 @@ func appendStream(b []byte, st *StreamTrim) []byte {
 	}
 	b = appendBytes(b, st.LastID)
 	b = binary.AppendVarint(b, st.EntriesAdded)
-	return binary.AppendVarint(b, st.Length)
+	b = binary.AppendVarint(b, st.Length)
+	return appendBytes(b, st.Groups)
 }
 
 func appendBytes(b []byte, s string) []byte {
@@ -351,6 +352,7 @@ func (d *decoder) stream() *StreamTrim {
 	st.LastID = d.string()
 	st.EntriesAdded = d.varint()
 	st.Length = d.varint()
+	st.Groups = d.string()
 	if n == 0 {
 		return nil
 	}

@@ -125,6 +125,10 @@ type StreamTrim struct {
 	LastID       string
 	EntriesAdded int64
 	Length       int64
+	// Groups is, with the dump, its consumer groups as XINFO GROUPS gave
+	// them (name, last delivered ID, pending, consumers; "" for none):
+	// undo restores the dump only while they are the same.
+	Groups string
 }
 
 // Member is one sorted-set member and its score, as the server wrote it

@@ -75,7 +75,7 @@ func TestJournal_OldFramesRead(t *testing.T) {
 // their dump and the stream's figures, alone and in batches with others.
 func TestJournal_StreamTrim(t *testing.T) {
 	first := Record{Key: "events:1", Type: "stream", PrevExpireMs: 1733000000000, Action: ActionStreamTrim, Dump: []byte("\x0fpayload\x00"),
-		Stream: &StreamTrim{IDs: []string{"1733000000000-0", "1733000000000-1"}, LastID: "1733000009999-3", EntriesAdded: 42, Length: 40}}
+		Stream: &StreamTrim{IDs: []string{"1733000000000-0", "1733000000000-1"}, LastID: "1733000009999-3", EntriesAdded: 42, Length: 40, Groups: "workers 1733000000001-0 1 1"}}
 	next := Record{Key: "events:1", Type: "stream", PrevExpireMs: NoExpire, Action: ActionStreamTrim,
 		Stream: &StreamTrim{IDs: []string{"1733000000001-0"}}}
 	old := Record{Key: "events:2", Type: "stream", PrevExpireMs: NoExpire, Action: ActionStreamTrim, Dump: []byte("d"),
