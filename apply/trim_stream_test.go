@@ -396,20 +396,22 @@ func TestPlanEqualsApply_Streams(t *testing.T) {
 	})
 }
 
-// A user whose ACL refuses XDEL gets a refusal naming it before any
-// change: the stream trim is checked with its other commands at the start,
+// A user whose ACL refuses XDEL (or XINFO GROUPS, for the snapshot) gets
+// a refusal naming it before any change: the stream trim is checked with its other commands at the start,
 // not found out at the first chunk.
 func TestApply_TrimStreamsRefusedWithoutXDEL(t *testing.T) {
 	srv, c := startRedis(t, redistest.Options{})
 	set := seedStreams(t, c)
 	before, beforeDumps := snapshot(t, c), dumps(t, c, set.streams)
-	args := []string{"ACL", "SETUSER", "trimmer", "on", ">pw", "resetkeys", "~*", "resetchannels", "-@all", "+@all", "-xdel"}
-	do(t, c, c.B().Arbitrary(args...).Build())
-	url := strings.Replace(srv.URL, "redis://", "redis://trimmer:pw@", 1)
-	_, err := Prepare(context.Background(), dial(t, url), loadJob(t, streamJob), Options{StateDir: t.TempDir()})
-	var missing *redisx.MissingError
-	if !errors.As(err, &missing) || !strings.Contains(err.Error(), "XDEL") {
-		t.Fatalf("without XDEL: %v, want a refusal naming it", err)
+	for _, cmd := range []string{"xdel", "xinfo|groups"} {
+		args := []string{"ACL", "SETUSER", "trimmer", "reset", "on", ">pw", "~*", "+@all", "-" + cmd}
+		do(t, c, c.B().Arbitrary(args...).Build())
+		url := strings.Replace(srv.URL, "redis://", "redis://trimmer:pw@", 1)
+		_, err := Prepare(context.Background(), dial(t, url), loadJob(t, streamJob), Options{StateDir: t.TempDir()})
+		var missing *redisx.MissingError
+		if want := strings.ToUpper(strings.ReplaceAll(cmd, "|", " ")); !errors.As(err, &missing) || !strings.Contains(err.Error(), want) {
+			t.Fatalf("without %s: %v, want a refusal naming it", want, err)
+		}
 	}
 	assertSame(t, "after the refusal", before, snapshot(t, c))
 	assertDumps(t, c, "after a refused run", beforeDumps, set.streams)

@@ -152,7 +152,8 @@ func streamWrites(j *jobs.Job) []Need {
 	if j.Backup.Mode == jobs.BackupDump {
 		needs = append(needs,
 			Need{redisx.CmdDump, "backup: dump, the stream before its first trim", true, "no backup can be made: refused"},
-			Need{redisx.CmdXInfo, "the stream's last ID, entries added and length at its DUMP, which undo checks", true, "no backup can be made: refused"})
+			Need{redisx.CmdXInfo, "the stream's last ID, entries added and length at its DUMP, which undo checks", true, "no backup can be made: refused"},
+			Need{redisx.CmdXGroups, "the stream's consumer groups at its DUMP, which undo checks", true, "no backup can be made: refused"})
 	}
 	return needs
 }
@@ -176,6 +177,7 @@ func Undo(dumps, streams bool) []Need {
 		// A stream trim's records carry dumps: RESTORE is listed above.
 		needs = append(needs,
 			Need{redisx.CmdXInfo, "has the stream been written since its dump", true, "no trimmed stream can be restored: refused"},
+			Need{redisx.CmdXGroups, "have its consumer groups read since its dump", true, "no trimmed stream can be restored: refused"},
 			Need{redisx.CmdType, "is the key still a stream", true, "no trimmed stream can be restored: refused"})
 	}
 	return needs

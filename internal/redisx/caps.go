@@ -49,6 +49,7 @@ const (
 	CmdXRevRange = "xrevrange"
 	CmdXDel      = "xdel"
 	CmdXInfo     = "xinfo|stream"
+	CmdXGroups   = "xinfo|groups"
 )
 
 // probeKey is the key the checks name: no job selects it, and a command
@@ -82,6 +83,7 @@ var probeArgs = map[string][]string{
 	CmdXRange:      {"XRANGE", probeKey, "-", "+", "COUNT", "1"},
 	CmdXRevRange:   {"XREVRANGE", probeKey, "+", "-", "COUNT", "1"},
 	CmdXInfo:       {"XINFO", "STREAM", probeKey},
+	CmdXGroups:     {"XINFO", "GROUPS", probeKey},
 	CmdXDel:        {"XDEL", probeKey, "0-1"},
 	// Writes: a key that does not exist is left so, but the call still
 	// counts in INFO commandstats: they are sent only by Probe's writes.
@@ -105,7 +107,7 @@ var writes = map[string]bool{
 	CmdExists: true, CmdDump: true,
 	CmdPExpireAt: true, CmdUnlink: true, CmdPersist: true, CmdRestore: true,
 	CmdEvalSHA: true, CmdEval: true, CmdScriptLoad: true, CmdNoTouch: true, CmdHPExpireAt: true,
-	CmdZRem: true, CmdZAdd: true, CmdXDel: true, CmdXInfo: true,
+	CmdZRem: true, CmdZAdd: true, CmdXDel: true, CmdXInfo: true, CmdXGroups: true,
 }
 
 // Reads are the commands Dial asks about: every read keyjob may send, and
