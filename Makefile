@@ -26,10 +26,16 @@ KEYJOB_IMAGE ?= localhost/keyjob:local
 demo: $(if $(filter $(LOCAL_REDIS_IMAGE),$(KEYJOB_REDIS_IMAGE)),image)
 	$(GO) run ./cmd/keyjob demo
 
+# The fields tests need servers with hash-field expiry (Redis 7.4+, Valkey
+# 9+): FIELD_SERVERS are built too (an existing image is not rebuilt) and
+# named to the tests in $$KEYJOB_FIELD_IMAGES.
+FIELD_SERVERS ?= redis-8.0 valkey-9
+
 test: $(if $(filter $(LOCAL_REDIS_IMAGE),$(KEYJOB_REDIS_IMAGE)),image)
 	bash scripts/test-deps.sh
 	$(GO) vet ./...
-	$(GO) test -count=1 -timeout 40m ./...
+	fields="$$(bash scripts/server-image.sh $(FIELD_SERVERS))" && \
+	KEYJOB_FIELD_IMAGES="$$(echo $$fields)" $(GO) test -count=1 -timeout 40m ./...
 
 # The servers of the matrix (scripts/server-image.sh names) and the tests
 # that run on each. A server that cannot be built or started fails the run.
@@ -56,8 +62,11 @@ keyjob-image:
 # make bench  the benchmark (bench/main.go says what it measures): installs its tools
 #             (bench/deps.sh), builds bin/keyjob, then times it against the
 #             floors on throwaway local redis-servers (1M tickets, 3 runs,
-#             about 6 minutes). BENCH_FLAGS="-keys 10000000" adds the RSS
-#             check at 10M tickets; "-only apply,apply-unguarded -runs 5".
+#             about 6 minutes), and measures keyjob's peak RSS on clusters
+#             of 8, 40 and 100 primaries (cluster-rss, about 3 minutes more).
+#             BENCH_FLAGS="-keys 10000000" adds the RSS check at 10M
+#             tickets; "-only apply,apply-unguarded -runs 5"; "-only
+#             cluster-rss" the cluster memory case alone.
 BENCH_FLAGS ?=
 
 .PHONY: bench

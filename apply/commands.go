@@ -18,6 +18,9 @@ func (r *Run) checkCommands(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := commands.RefuseFields(caps, r.conn.Addr, r.job); err != nil {
+		return err
+	}
 	if err := commands.Refuse(caps, r.conn.Addr, needs); err != nil {
 		return err
 	}

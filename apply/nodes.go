@@ -104,6 +104,14 @@ func (r *Run) walkNode(ctx context.Context, n *checkpoint.Node) error {
 
 func (r *Run) shardsAtOnce() int { return scan.ShardsAtOnce(r.o.ShardsAtOnce) }
 
+// walkedAtOnce is how many shards are walked at once: --shards-at-once,
+// or fewer when the run has fewer primaries.
+func (r *Run) walkedAtOnce() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return min(r.shardsAtOnce(), len(r.cp.Nodes))
+}
+
 func (r *Run) maxDown() time.Duration {
 	if r.o.MaxDown > 0 {
 		return r.o.MaxDown

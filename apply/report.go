@@ -19,8 +19,11 @@ import (
 // ReportFormatVersion is the version of the run report's JSON contract.
 //
 // Version 2 added outcomes.members_removed and the no_members skip bucket
-// for a job with members: (sorted-set members by score-as-time). Version 3:
-// members for streams (members_removed counts the stream entries removed).
+// for a job with members: (sorted-set members by score-as-time).
+//
+// Version 3 added outcomes.fields_changed and fields_grace and the
+// no_fields skip bucket for a job with fields: (hash fields), and members
+// for streams (members_removed counts the stream entries removed).
 const ReportFormatVersion = 3
 
 // Report is the run report: what a run (across its resumes) did and why
@@ -78,6 +81,11 @@ type ReportOutcomes struct {
 	// MembersRemoved is, for a job with members:, the sorted-set members
 	// or stream entries removed (limits.rate counts them).
 	MembersRemoved int64 `json:"members_removed,omitempty"`
+	// FieldsChanged is, for a job with fields:, the hash fields changed
+	// (limits.rate counts them); FieldsGrace the part of them given the
+	// grace TTL.
+	FieldsChanged int64 `json:"fields_changed,omitempty"`
+	FieldsGrace   int64 `json:"fields_grace,omitempty"`
 }
 
 type ReportNode struct {
@@ -150,6 +158,11 @@ func (rep *Report) fill(r *Run) {
 		rep.Outcomes.Skip[string(jobs.SkipNoMembers)] = r.cp.Counts[string(jobs.SkipNoMembers)]
 		rep.Outcomes.MembersRemoved = r.cp.Counts[trimMembers]
 		rep.streams = r.job.Members.Stream
+	}
+	if r.job.Fields != nil {
+		rep.Outcomes.Skip[string(jobs.SkipNoFields)] = r.cp.Counts[string(jobs.SkipNoFields)]
+		rep.Outcomes.FieldsChanged = r.cp.Counts[fieldsChanged]
+		rep.Outcomes.FieldsGrace = r.cp.Counts[fieldsGrace]
 	}
 	rep.Scanned = rep.Outcomes.Change
 	for _, v := range rep.Outcomes.Skip {
@@ -283,6 +296,9 @@ func (rep *Report) Summary(w io.Writer) {
 			what = "stream entries"
 		}
 		fmt.Fprintf(tw, "(%s %s removed)", humanize.Comma(rep.Outcomes.MembersRemoved), what)
+	}
+	if rep.Outcomes.FieldsChanged > 0 {
+		fmt.Fprintf(tw, "(%s fields changed, %s of them with the grace TTL)", humanize.Comma(rep.Outcomes.FieldsChanged), humanize.Comma(rep.Outcomes.FieldsGrace))
 	}
 	fmt.Fprintln(tw)
 	keys := make([]string, 0, len(rep.Outcomes.Skip))

@@ -277,6 +277,9 @@ func (r *Run) Execute(ctx context.Context, x Exec) (*Report, error) {
 	if err := r.loadTrim(ctx); err != nil {
 		return nil, err
 	}
+	if err := r.loadFields(ctx); err != nil {
+		return nil, err
+	}
 	if err := r.writer.load(ctx, r.nodes); err != nil {
 		return nil, err
 	}

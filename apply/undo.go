@@ -261,6 +261,10 @@ func Undo(ctx context.Context, conn *redisx.Conn, path string, o UndoOptions) (*
 	}
 	// Refused before the first change when a command is lacking.
 	needs := commands.Undo(check.Stats.Dumps > 0, check.Stats.Actions[journal.ActionStreamTrim] > 0)
+	fieldRecs := check.Stats.Actions[journal.ActionFieldExpire] + check.Stats.Actions[journal.ActionFieldPersist] + check.Stats.Actions[journal.ActionFieldDelete]
+	if fieldRecs > 0 {
+		needs = append(needs, commands.UndoFields()...)
+	}
 	caps, err := conn.Probe(ctx, true, commands.Names(needs)...)
 	if err != nil {
 		return nil, err
@@ -278,13 +282,19 @@ func Undo(ctx context.Context, conn *redisx.Conn, path string, o UndoOptions) (*
 			return nil, err
 		}
 	}
+	fields := newScript(undoFieldsScript)
+	if fieldRecs > 0 {
+		if err := fields.load(ctx, nodes); err != nil {
+			return nil, err
+		}
+	}
 	stream := newScript(undoStreamScript)
 	if check.Stats.Actions[journal.ActionStreamTrim] > 0 {
 		if err := stream.load(ctx, nodes); err != nil {
 			return nil, err
 		}
 	}
-	u := undoer{conn: conn, s: s, trim: trim, stream: stream, o: o, rep: rep, total: check.ToUndo(), voided: map[string]int{}}
+	u := undoer{conn: conn, s: s, trim: trim, fields: fields, stream: stream, o: o, rep: rep, total: check.ToUndo(), voided: map[string]int{}}
 	err = jr.Reverse(func(rec journal.Record) error {
 		rep.Records++
 		// Newest first, an "unchanged" record comes before the record it
@@ -334,6 +344,8 @@ type undoer struct {
 	conn *redisx.Conn
 	s    *luaScript
 	trim *luaScript // for trim records
+	// fields is for the records of a fields job.
+	fields *luaScript
 	// stream is for stream-trim records; streams holds, per key, those
 	// read since its last dump, and since and weight go with recs.
 	stream  *luaScript
@@ -371,6 +383,9 @@ func (u *undoer) flush(ctx context.Context) error {
 		case journal.ActionStreamTrim:
 			scripts[i], args[i] = u.stream, u.streamArgs(rec, u.since[i], now)
 		}
+		if journal.IsFieldAction(rec.Action) {
+			scripts[i], args[i] = u.fields, fieldArgs(rec, now)
+		}
 		cmds[i] = scripts[i].cmd(c, rec.Key, args[i]...)
 	}
 	for i, res := range c.DoMulti(ctx, cmds...) {
@@ -380,6 +395,9 @@ func (u *undoer) flush(ctx context.Context) error {
 		}
 		if err != nil {
 			return fmt.Errorf("undo %q: %w", u.recs[i].Key, err)
+		}
+		if journal.IsFieldAction(u.recs[i].Action) {
+			n = fieldsUndone(n)
 		}
 		for range u.weight[i] {
 			u.count(n)

@@ -50,6 +50,9 @@ type writer struct {
 
 func newWriter(j *jobs.Job) *writer {
 	w := &writer{job: j, script: newScript(guardedChange)}
+	if j.Fields != nil {
+		return w // a fields job writes fields (fields.go), never the key
+	}
 	w.flag = j.ExpireFlag()
 	sel := j.Select
 	// select.ttl none is implied by NX; anything else needs the script.

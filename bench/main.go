@@ -4,11 +4,16 @@
 // wall time, the server's own time for the commands sent (INFO
 // commandstats usec, reset before the case), the server's CPU time and
 // keyjob's peak RSS. Several runs; every ratio is taken within one run,
-// and the medians are printed as a markdown table.
+// and the medians are printed as a markdown table. The cluster-rss case
+// (cluster.go) measures keyjob's peak RSS for plan, survey and apply on a
+// standalone server and on clusters of 8, 40 and 100 primaries, against the
+// memory targets at scale. Every peak RSS is a child's rusage, read by a
+// small launcher (launch.go).
 //
 //	make bench                                  # 1M tickets, 3 runs, ~6 min
 //	go run ./bench -keyjob bin/keyjob -runs 5 -only apply,apply-unguarded
 //	go run ./bench -keyjob bin/keyjob -keys 10000000   # adds the RSS check at 10M (~3 min more)
+//	go run ./bench -keyjob bin/keyjob -only cluster-rss -cluster-primaries 0,8,40,100
 //	go run ./bench -profile /tmp/prof           # apply in-process under pprof
 //	go run ./bench -profile /tmp/prof -profile-cmd plan
 //
@@ -17,7 +22,8 @@
 // needs redis-server, redis-benchmark (redis-tools) and Debian's python3
 // with python3-redis: bench/deps.sh installs them.
 //
-// It depends on the module's internal/seed (the keyspace), apply and guard
+// It depends on the module's internal/seed (the keyspace), internal/redistest
+// (the big-cluster lock and the wait for a cluster to be ok), apply and guard
 // (the in-process profile only); nothing depends on it.
 package main
 
@@ -59,11 +65,15 @@ type config struct {
 	ProfileState   string
 	ProfileCmd     string
 	KeepWork       bool
+	ClusterSizes   []int
 }
 
 func main() {
+	if out := os.Getenv(launchEnv); out != "" {
+		os.Exit(launch(out, os.Args[1:]))
+	}
 	var cfg config
-	var only string
+	var only, sizes string
 	flag.IntVar(&cfg.Tickets, "tickets", 1000000, "tickets in the keyspace (plus a tenth as many deal:clicks hashes and a twentieth as many sessions)")
 	flag.IntVar(&cfg.Runs, "runs", 3, "runs of every case; the table shows medians")
 	flag.StringVar(&only, "only", "", "comma-separated cases to run: "+strings.Join(caseNames(), ",")+" (the whatif-* cases run only when named)")
@@ -79,6 +89,7 @@ func main() {
 	flag.BoolVar(&cfg.Unguarded, "unguarded", false, "with -profile: no guards")
 	flag.StringVar(&cfg.ProfileCmd, "profile-cmd", "apply", "with -profile: apply or plan")
 	flag.StringVar(&cfg.ProfileState, "profile-state-dir", "", "with -profile: where the run's journal and checkpoint go (e.g. /dev/shm, to take fsync out)")
+	flag.StringVar(&sizes, "cluster-primaries", "0,8,40,100", "the cluster-rss case's targets: primaries of each cluster, 0 for a standalone server")
 	flag.BoolVar(&cfg.KeepWork, "keep", false, "keep the work dir (servers' logs, keyjob's output and reports)")
 	flag.Parse()
 	if only != "" {
@@ -92,12 +103,16 @@ func main() {
 			cfg.Only[n] = true
 		}
 	}
+	var err error
+	if cfg.ClusterSizes, err = parseSizes(sizes); err != nil {
+		fmt.Fprintf(os.Stderr, "bench: -cluster-primaries %s: %v\n", sizes, err)
+		os.Exit(2)
+	}
 	// Cleanup (servers, temp dirs) runs on Ctrl-C, SIGTERM and a closed
 	// stdout (| head) alike.
 	signal.Ignore(syscall.SIGPIPE)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	var err error
 	if cfg.Profile != "" {
 		err = runProfile(ctx, cfg, os.Stdout)
 	} else {
@@ -114,7 +129,7 @@ func caseNames() []string {
 	for _, c := range allCases() {
 		names = append(names, c.Name)
 	}
-	return append(names, "gentle")
+	return append(names, "gentle", clusterRSSName)
 }
 
 func (cfg config) wants(c benchCase) bool {
@@ -174,10 +189,48 @@ func run(ctx context.Context, cfg config, stdout io.Writer) error {
 	if e.Keyjob, err = keyjobBinary(ctx, cfg, work); err != nil {
 		return err
 	}
-	if err := checkTools(ctx, e); err != nil {
+	var cases []benchCase
+	for _, c := range allCases() {
+		if cfg.wants(c) {
+			cases = append(cases, c)
+		}
+	}
+	story := len(cases) > 0 || cfg.wants(benchCase{Name: "gentle"}) || cfg.RSSKeys > 0
+	if err := checkTools(ctx, e, story); err != nil {
 		return err
 	}
+	rep := report{cfg: cfg, cases: cases, keyjob: e.Keyjob}
+	if story {
+		if err := runMain(ctx, cfg, e, work, &rep); err != nil {
+			return err
+		}
+	}
+	var clusterRSS []rssRow
+	if cfg.wants(benchCase{Name: clusterRSSName}) {
+		clusterRSS = runClusterRSS(ctx, cfg, e, work, cfg.ClusterSizes)
+	}
+	rep.took = time.Since(began)
+	w := stdout
+	if cfg.Out != "" {
+		f, err := os.Create(cfg.Out)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		w = io.MultiWriter(stdout, f)
+	}
+	if rep.results != nil {
+		rep.write(w)
+	}
+	if clusterRSS != nil {
+		writeClusterRSS(w, clusterRSS, cfg.Runs)
+	}
+	return nil
+}
 
+// runMain runs the cases on the ticket story's keyspace (and the gentleness
+// and RSS checks) into rep.
+func runMain(ctx context.Context, cfg config, e *env, work string, rep *report) error {
 	logf("loading the ticket story: %d tickets", cfg.Tickets)
 	fx, err := loadFixture(ctx, cfg, work, cfg.Tickets)
 	if err != nil {
@@ -185,16 +238,10 @@ func run(ctx context.Context, cfg config, stdout io.Writer) error {
 	}
 	logf("loaded %d keys (%d tickets, %d without a TTL) in %s", fx.Stats.Keys(), fx.Stats.Tickets.Total(), fx.Stats.Tickets.WithoutTTL, fx.Took.Round(time.Millisecond))
 
-	var cases []benchCase
-	for _, c := range allCases() {
-		if cfg.wants(c) {
-			cases = append(cases, c)
-		}
-	}
 	results := map[string][]result{}
 	var gentle []gentleResult
 	for run := 1; run <= cfg.Runs; run++ {
-		for _, c := range cases {
+		for _, c := range rep.cases {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
@@ -231,17 +278,7 @@ func run(ctx context.Context, cfg config, stdout io.Writer) error {
 		rss = runRSSCheck(ctx, cfg, e, work)
 	}
 
-	rep := report{cfg: cfg, fx: fx, cases: cases, results: results, gentle: gentle, rss: rss, took: time.Since(began), keyjob: e.Keyjob}
-	w := stdout
-	if cfg.Out != "" {
-		f, err := os.Create(cfg.Out)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		w = io.MultiWriter(stdout, f)
-	}
-	rep.write(w)
+	rep.fx, rep.results, rep.gentle, rep.rss = fx, results, gentle, rss
 	return nil
 }
 
@@ -287,11 +324,20 @@ func keyjobBinary(ctx context.Context, cfg config, work string) (string, error) 
 	return bin, nil
 }
 
-func checkTools(ctx context.Context, e *env) error {
-	for _, bin := range []string{e.RedisServer, e.RedisBenchmark, e.Python, e.Keyjob} {
+// checkTools checks the binaries the bench runs: without the story's cases
+// (cluster-rss alone), redis-server and keyjob only.
+func checkTools(ctx context.Context, e *env, story bool) error {
+	bins := []string{e.RedisServer, e.Keyjob}
+	if story {
+		bins = append(bins, e.RedisBenchmark, e.Python)
+	}
+	for _, bin := range bins {
 		if _, err := os.Stat(bin); err != nil {
 			return fmt.Errorf("%s: %w (bench/deps.sh installs what the bench needs)", bin, err)
 		}
+	}
+	if !story {
+		return nil
 	}
 	if out, err := exec.CommandContext(ctx, e.Python, "-c", "import redis").CombinedOutput(); err != nil {
 		return fmt.Errorf("%s has no redis module (apt-get install python3-redis): %s", e.Python, strings.TrimSpace(string(out)))

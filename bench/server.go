@@ -32,8 +32,9 @@ func (s *redisServer) URL() string { return "redis://" + s.Addr + "/0" }
 
 // startRedis starts redis-server in dir. When rdb is not "", the server
 // loads it at start (a hard link, or a copy, named dump.rdb in dir); it
-// never writes it back (--save "").
-func startRedis(ctx context.Context, bin, dir, rdb string) (*redisServer, error) {
+// never writes it back (--save ""). extra are more arguments of the
+// server's.
+func startRedis(ctx context.Context, bin, dir, rdb string, extra ...string) (*redisServer, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
@@ -47,7 +48,7 @@ func startRedis(ctx context.Context, bin, dir, rdb string) (*redisServer, error)
 		return nil, err
 	}
 	s := &redisServer{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), Dir: dir, exited: make(chan struct{})}
-	s.cmd = exec.Command(bin,
+	s.cmd = exec.Command(bin, append([]string{
 		"--port", strconv.Itoa(port), "--bind", "127.0.0.1",
 		"--save", "", "--appendonly", "no",
 		"--dir", dir, "--dbfilename", "dump.rdb",
@@ -56,7 +57,7 @@ func startRedis(ctx context.Context, bin, dir, rdb string) (*redisServer, error)
 		// Count the SCAN calls above 2 ms and the script calls above
 		// 1 ms in SLOWLOG.
 		"--slowlog-log-slower-than", "1000", "--slowlog-max-len", "100000",
-	)
+	}, extra...)...)
 	s.cmd.Stdout, s.cmd.Stderr = io.Discard, io.Discard
 	// The server dies with the bench, even when the bench is killed.
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -325,15 +326,4 @@ func linkOrCopy(src, dst string) error {
 		return err
 	}
 	return out.Close()
-}
-
-// maxRSS is a finished child's peak resident set (wait4's rusage), bytes.
-func maxRSS(ps *os.ProcessState) int64 {
-	if ps == nil {
-		return 0
-	}
-	if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
-		return ru.Maxrss * 1024 // KiB on Linux
-	}
-	return 0
 }

@@ -208,7 +208,7 @@ func (v *validator) whenCanChange(w When, written bool, sel *Select) {
 func (v *validator) from(r *rawFrom, sel *Select) *TimeSource {
 	ts := &TimeSource{Location: time.UTC}
 	if r.Capture == nil {
-		v.fail("action.expire.from.capture", "want the name of a named group of select.regex, got nothing")
+		v.fail("action.expire.from.capture", "want the name of a named group of %s, got nothing", v.regexField)
 	} else {
 		ts.Capture = *r.Capture
 		v.capture(ts.Capture, sel)
@@ -229,24 +229,26 @@ func (v *validator) from(r *rawFrom, sel *Select) *TimeSource {
 	return ts
 }
 
-// capture checks that name is a named group of the selection's regex.
+// capture checks that name is a named group of the regex the captures
+// come from (select.regex, or fields.regex for a fields job).
 func (v *validator) capture(name string, sel *Select) {
 	const field = "action.expire.from.capture"
-	if !v.ok("select.regex") {
+	rf := v.regexField
+	if !v.ok(rf) {
 		return
 	}
 	if sel.Regex == nil {
-		v.fail(field, "want a named group of select.regex, got %q with no select.regex", name).Hint =
+		v.fail(field, "want a named group of %s, got %q with no %s", rf, name, rf).Hint =
 			fmt.Sprintf(`add a regex with a group such as (?P<%s>\d{10})`, name)
 		return
 	}
 	groups := namedGroups(sel.Regex.SubexpNames())
 	switch {
 	case len(groups) == 0:
-		v.fail(field, "want a named group of select.regex, got %q and the regex names none", name).Hint =
+		v.fail(field, "want a named group of %s, got %q and the regex names none", rf, name).Hint =
 			fmt.Sprintf("name the group in the regex: (?P<%s>...)", name)
 	case sel.Regex.SubexpIndex(name) < 0:
-		v.fail(field, "want one of select.regex's named groups (%s), got %q", strings.Join(groups, ", "), name)
+		v.fail(field, "want one of %s's named groups (%s), got %q", rf, strings.Join(groups, ", "), name)
 	}
 }
 

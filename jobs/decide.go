@@ -17,6 +17,7 @@ const (
 	SkipBadTimestamp Outcome = "bad_timestamp"
 	SkipTooBig       Outcome = "too_big_to_backup"  // decided by the caller (MEMORY USAGE)
 	SkipNoMembers    Outcome = "no_members"         // a members job: no member selected (decided by the caller, ZCOUNT)
+	SkipNoFields     Outcome = "no_fields"          // a fields job: no field of the hash changes (decided by the caller, HSCAN)
 	Gone             Outcome = "gone"               // apply only
 	ChangedSinceScan Outcome = "changed_since_scan" // apply only
 )
@@ -74,6 +75,11 @@ const badTimestampSlack = 24 * time.Hour
 
 // Needs says which per-key lookups the job's conditions need.
 func (j *Job) Needs() Needs {
+	if j.Fields != nil {
+		// The action's conditions are on the fields (HPEXPIRETIME); the
+		// key's TTL is read for select.ttl and for the journal.
+		return Needs{TTL: j.Select.TTL.Kind != TTLAny || j.Backup.Mode != BackupNone, Idle: j.Select.Idle != nil}
+	}
 	n := Needs{
 		TTL:  j.Select.TTL.Kind != TTLAny || j.Action.Kind == ActionPersist,
 		Idle: j.Select.Idle != nil,
@@ -143,6 +149,11 @@ func (j *Job) DecideMatch(k Key, c Clock, nm NameMatch) Decision {
 	if j.Select.Idle != nil && !j.Select.Idle.Match(k.Idle) {
 		return Decision{Outcome: SkipIdle}
 	}
+	if j.Fields != nil {
+		// The action applies to the hash's fields (DecideField), not to
+		// the key: a key selected is a change until its fields say not.
+		return Decision{Outcome: Change}
+	}
 	switch j.Action.Kind {
 	case ActionDelete:
 		return Decision{Outcome: Change}
@@ -163,6 +174,8 @@ func (j *Job) ttlSelected(k Key, now time.Time) bool {
 		return !k.HasTTL
 	case TTLCompare:
 		return k.HasTTL && t.Cmp.Match(k.ExpireAt.Sub(now))
+	case TTLHas:
+		return k.HasTTL
 	}
 	return true
 }

@@ -29,6 +29,13 @@ func (j *Job) effectSHA256() string {
 	if m := j.Members; m != nil {
 		w("members score=%q older_than=%d", m.ScoreFormat, m.OlderThan)
 	}
+	if f := j.Fields; f != nil {
+		re := ""
+		if f.Regex != nil {
+			re = f.Regex.String()
+		}
+		w("fields match=%q regex=%q ttl=%d", f.Match, re, f.TTL)
+	}
 	w("action=%d", j.Action.Kind)
 	if e := j.Action.Expire; e != nil {
 		w("ttl=%d after=%d grace=%d spread=%d when=%d jitter=%v", e.TTL, e.After, e.Grace, e.GraceSpread, e.When, e.Jitter)

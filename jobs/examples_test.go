@@ -127,6 +127,32 @@ func TestExamples_Decide(t *testing.T) {
 			t.Errorf("cutoff %q", r.CutoffID)
 		}
 	})
+	t.Run("device-fields-ttl", func(t *testing.T) {
+		j := load("device-fields-ttl.yaml")
+		f := j.Fields
+		if f == nil || f.Match != "seen:*" || f.TTL != FieldTTLNone || j.Select.Type != "hash" || j.Action.Kind != ActionExpire {
+			t.Fatalf("job %+v fields %+v", j, f)
+		}
+		if d := j.Decide(noTTL("devices:42"), clock); d.Outcome != Change || !d.ExpireAt.IsZero() {
+			t.Errorf("device hash: %+v", d)
+		}
+		seen := runStart.Add(-10 * day).Truncate(time.Second)
+		if d := j.DecideField(Field{Name: "seen:" + itoa(seen.Unix()) + ":gw1"}, clock); d.Outcome != Change || !d.ExpireAt.Equal(seen.Add(30*day)) {
+			t.Errorf("fresh field: %+v", d)
+		}
+		if d := j.DecideField(Field{Name: "seen:1600000000:gw1"}, clock); !d.Grace || !d.ExpireAt.Equal(ms(runStart.Add(time.Hour))) {
+			t.Errorf("old field: %+v, want a 1h grace", d)
+		}
+		if d := j.DecideField(Field{Name: "seen:" + itoa(seen.Unix()) + ":gw1", HasTTL: true, ExpireAt: runStart.Add(time.Hour)}, clock); d.Outcome != SkipTTL {
+			t.Errorf("field with a TTL: %+v", d)
+		}
+		if d := j.DecideField(Field{Name: "seen:oops"}, clock); d.Outcome != SkipRegex {
+			t.Errorf("odd field: %+v", d)
+		}
+		if d := j.DecideField(Field{Name: "seen:" + itoa(seen.UnixMilli()) + ":gw1"}, clock); d.Outcome != SkipRegex {
+			t.Errorf("ms field (13 digits, the regex wants 10): %+v", d)
+		}
+	})
 	t.Run("sessions-fixed-ttl", func(t *testing.T) {
 		j := load("sessions-fixed-ttl.yaml")
 		d := j.Decide(noTTL("session:4f1c"), clock)

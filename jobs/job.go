@@ -23,10 +23,13 @@ type Job struct {
 	// the members of each selected sorted set (or entries of each selected
 	// stream) that it selects.
 	Members *Members
-	Action  Action
-	Backup  Backup
-	Limits  Limits
-	Guards  Guards
+	// Fields is nil for a job on whole keys; set, the action applies to
+	// the fields of each selected hash that it selects.
+	Fields *Fields
+	Action Action
+	Backup Backup
+	Limits Limits
+	Guards Guards
 
 	// Path is the file the job was read from, as given.
 	Path string
@@ -73,6 +76,7 @@ const (
 	TTLAny     TTLKind = iota // every key
 	TTLNone                   // only keys without a TTL
 	TTLCompare                // keys with a TTL that satisfies Cmp
+	TTLHas                    // any TTL: only fields.ttl: has says it
 )
 
 // TTLCond is select.ttl.

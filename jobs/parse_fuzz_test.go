@@ -112,11 +112,15 @@ func checkInvariants(t *testing.T, j *Job) {
 	case j.Limits.Rate <= 0 || j.Limits.ScanRate <= 0 || j.Limits.ScanCount < 1 || j.Limits.MaxChanges < 0:
 		fail("limits %+v", j.Limits)
 	}
+	capRE := j.Select.Regex
+	if j.Fields != nil {
+		capRE = j.Fields.Regex // a fields job's captures are the field name's
+	}
 	if e := j.Action.Expire; e != nil {
 		switch {
 		case (e.TTL > 0) == (e.From != nil):
 			fail("expire ttl %v from %v", e.TTL, e.From)
-		case e.From != nil && (e.After <= 0 || (j.Select.Regex == nil || j.Select.Regex.SubexpIndex(e.From.Capture) < 0)):
+		case e.From != nil && (e.After <= 0 || (capRE == nil || capRE.SubexpIndex(e.From.Capture) < 0)):
 			fail("from %+v after %v", e.From, e.After)
 		case e.Jitter < 0 || e.Jitter > 1 || e.Grace < 0 || e.GraceSpread < 0:
 			fail("expire %+v", e)
@@ -149,6 +153,17 @@ func canonical(j *Job) string {
 	}
 	if s.Idle != nil {
 		w("  idle: %q\n", s.Idle.String())
+	}
+	if m := j.Members; m != nil && m.Stream {
+		w("members: {older_than: %s}\n", FormatDuration(m.OlderThan))
+	} else if m != nil {
+		w("members: {score: {format: %s}, older_than: %s}\n", m.ScoreFormat, FormatDuration(m.OlderThan))
+	}
+	if f := j.Fields; f != nil {
+		w("fields:\n  match: %s\n  ttl: %s\n", strconv.Quote(f.Match), f.TTL)
+		if f.Regex != nil {
+			w("  regex: %s\n", strconv.Quote(f.Regex.String()))
+		}
 	}
 	w("action:\n")
 	switch j.Action.Kind {

@@ -69,12 +69,12 @@ version: 1
 		name: "a list",
 		src: `- version: 1
 `,
-		want: `job.yaml:1:1: want a mapping of version, name, description, db, select, members, action, backup, limits, guards, got a list`,
+		want: `job.yaml:1:1: want a mapping of version, name, description, db, select, members, fields, action, backup, limits, guards, got a list`,
 	}, {
 		name: "a scalar",
 		src: `ticket-ttl-backfill
 `,
-		want: `job.yaml:1:1: want a mapping of version, name, description, db, select, members, action, backup, limits, guards, got "ticket-ttl-backfill"`,
+		want: `job.yaml:1:1: want a mapping of version, name, description, db, select, members, fields, action, backup, limits, guards, got "ticket-ttl-backfill"`,
 	}})
 }
 

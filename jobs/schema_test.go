@@ -54,7 +54,7 @@ func TestSchema_TopLevel(t *testing.T) {
 		got = append(got, name)
 	}
 	sort.Strings(got)
-	want := []string{"action", "backup", "db", "description", "guards", "limits", "members", "name", "select", "version"}
+	want := []string{"action", "backup", "db", "description", "fields", "guards", "limits", "members", "name", "select", "version"}
 	if !slices.Equal(got, want) {
 		t.Errorf("properties %v, want %v", got, want)
 	}

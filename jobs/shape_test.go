@@ -17,7 +17,7 @@ action:
   delete: {}
 backup: none
 `,
-		want: `job.yaml:3:1: selct: unknown field, want one of version, name, description, db, select, members, action, backup, limits, guards (did you mean select?)`,
+		want: `job.yaml:3:1: selct: unknown field, want one of version, name, description, db, select, members, fields, action, backup, limits, guards (did you mean select?)`,
 	}, {
 		name: "nested, with a near name",
 		src: `version: 1

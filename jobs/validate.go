@@ -43,7 +43,12 @@ var keyTypes = []string{"string", "hash", "list", "set", "zset", "stream"}
 
 // validator turns the decoded raw job into a Job, recording every problem
 // in the tree's errors.
-type validator struct{ t *tree }
+type validator struct {
+	t *tree
+	// regexField is the regex whose groups action.expire.from.capture
+	// names: select.regex, or fields.regex for a fields job.
+	regexField string
+}
 
 // fail records a problem with field, pointing at field.
 func (v *validator) fail(field, format string, args ...any) *Error {
@@ -74,12 +79,23 @@ func (v *validator) job(r *rawJob) *Job {
 		j.Description = *r.Description
 	}
 	j.Select = v.selection(r.Select)
-	j.Action = v.action(r.Action, &j.Select)
+	v.regexField = "select.regex"
+	capSel := &j.Select
+	if r.Fields != nil {
+		j.Fields = v.fields(r.Fields, &j.Select)
+		v.regexField = "fields.regex"
+		capSel = &Select{Regex: j.Fields.Regex}
+	}
+	j.Action = v.action(r.Action, capSel)
 	j.Members = v.members(r.Members, &j.Select, j.Action.Kind)
+	v.fieldsAction(r, j)
 	j.Backup = v.backup(r.Backup, j.Action.Kind, j.Members)
 	j.Limits = v.limits(r.Limits)
 	j.Guards = v.guards(r.Guards)
 	j.Select.matcher = newNameMatcher(j)
+	if j.Fields != nil {
+		j.Fields.job = j.Fields.decider(j)
+	}
 	return j
 }
 
@@ -151,13 +167,15 @@ func (v *validator) match(s *string, allowAll bool) string {
 	return *s
 }
 
-func (v *validator) regex(s *string) *regexp.Regexp {
+func (v *validator) regex(s *string) *regexp.Regexp { return v.regexAt("select.regex", s) }
+
+func (v *validator) regexAt(field string, s *string) *regexp.Regexp {
 	if s == nil {
 		return nil
 	}
 	re, err := regexp.Compile(*s)
 	if err != nil {
-		e := v.fail("select.regex", "want an RE2 regular expression, got `%s`: %s", *s, regexProblem(err, *s))
+		e := v.fail(field, "want an RE2 regular expression, got `%s`: %s", *s, regexProblem(err, *s))
 		if strings.Contains(err.Error(), "Perl syntax") {
 			e.Hint = "RE2 has no lookaround and no backreferences"
 		}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/keyjob/keyjob/guard"
 	"github.com/keyjob/keyjob/internal/batch"
+	"github.com/keyjob/keyjob/internal/commands"
 	"github.com/keyjob/keyjob/internal/redisx"
 	"github.com/keyjob/keyjob/internal/scan"
 	"github.com/keyjob/keyjob/jobs"
@@ -66,6 +67,9 @@ func Build(ctx context.Context, conn *redisx.Conn, job *jobs.Job, o Options) (*P
 	if err != nil {
 		return nil, err
 	}
+	if err := commands.RefuseFields(caps, conn.Addr, job); err != nil {
+		return nil, err
+	}
 	nodes, err := conn.Primaries(ctx)
 	if err != nil {
 		return nil, err
@@ -93,6 +97,7 @@ func Build(ctx context.Context, conn *redisx.Conn, job *jobs.Job, o Options) (*P
 
 	t := newTally(job, p.GeneratedAt, o.Sample > 0)
 	t.noMemory = p.Estimates.MemoryUnknown != ""
+	t.fields.noSizes = caps.Lacks(redisx.CmdHStrlen)
 	t.dbsizeHint = p.DBSize / int64(max(len(nodes), 1))
 	scanRate, changeRate := job.Limits.ScanRate, job.Limits.Rate
 	needs := job.Needs()
@@ -247,6 +252,9 @@ func (w *walker) finish(ctx context.Context, n redisx.Node, r batch.Read) error 
 		if err := w.step.Members(ctx, n.Client, ds); err != nil {
 			return err
 		}
+	}
+	if err := w.walkFields(ctx, n.Client, ds); err != nil {
+		return err
 	}
 	var measure []int
 	w.tally.mu.Lock()

@@ -116,6 +116,12 @@ func extrapolate(p *Plan, requested int64, fraction float64) {
 	if p.PeakMinute != nil {
 		p.PeakMinute.Keys = up(p.PeakMinute.Keys)
 	}
+	if f := p.Fields; f != nil {
+		f.Walked, f.Change, f.ChangeGrace = up(f.Walked), up(f.Change), up(f.ChangeGrace)
+		for k, v := range f.Skip {
+			f.Skip[k] = up(v)
+		}
+	}
 }
 
 // estimate fills the projections from the tally and the server's figures.
@@ -154,6 +160,9 @@ func estimate(p *Plan, j *jobs.Job, t *tally, change, scan jobs.Rate) {
 	}
 	e.RewriteDiskBytes = rewriteDisk(p.Target)
 	e.JournalBytes = up(t.journal)
+	if p.Fields != nil {
+		estimateFields(p, j, t, up)
+	}
 	e.DurationSeconds = duration(p, change, scan)
 	e.Forks = forks(p.Target, p.Outcomes.Change, e.DurationSeconds, e.AOFBytes)
 }
@@ -175,7 +184,11 @@ func rewriteDisk(t Target) int64 {
 func duration(p *Plan, change, scan jobs.Rate) float64 {
 	var d float64
 	if !change.IsUnlimited() && change > 0 {
-		d = float64(p.Outcomes.Change) / float64(change)
+		n := p.Outcomes.Change
+		if p.Fields != nil {
+			n = p.Fields.Change // limits.rate counts fields changed
+		}
+		d = float64(n) / float64(change)
 	}
 	if !scan.IsUnlimited() && scan > 0 {
 		d = math.Max(d, float64(p.Scanned)/float64(scan))

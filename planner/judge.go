@@ -71,6 +71,7 @@ func judge(p *Plan, j *jobs.Job, t *tally, diskProbe bool) {
 			p.warn(WarnBadTimestamps, "%s keys have a timestamp that does not parse or lies too far in the future; they are left alone (see the bad_timestamp samples).", humanize.Comma(bad))
 		}
 	}
+	judgeFields(p, j)
 	if m := j.Limits.MaxChanges; m > 0 && p.Outcomes.Change > m {
 		p.fail(ErrMaxChanges, "The job would change %s keys, more than limits.max_changes (%s): apply would abort. Raise max_changes if this is expected, or narrow select.",
 			humanize.Comma(p.Outcomes.Change), humanize.Comma(m))
@@ -135,7 +136,7 @@ func judgeGraceWave(p *Plan, j *jobs.Job) {
 		return
 	}
 	p.warn(WarnGraceWave, "%s keys are already past their lifetime and get the %s grace TTL; %s of them expire in the same minute (%s after the run): that many DELs to the AOF (%s) and to each replica at once. Consider grace_spread: 6h.",
-		humanize.Comma(p.Outcomes.ChangeGrace), inWords(e.Grace), humanize.Comma(p.PeakMinute.Keys),
+		humanize.Comma(graceCount(p)), inWords(e.Grace), humanize.Comma(p.PeakMinute.Keys),
 		inWords(p.PeakMinute.At.Sub(p.GeneratedAt)), humanize.IBytes(uint64(p.Estimates.AOFGraceBytes)))
 }
 
@@ -168,6 +169,9 @@ func jobInfo(j *jobs.Job) JobInfo {
 		} else {
 			ji.Summary = fmt.Sprintf("fixed TTL of %s from the run's start", inWords(e.TTL))
 		}
+	}
+	if f := j.Fields; f != nil {
+		ji.Summary = fieldsSummary(j, ji.Summary)
 	}
 	return ji
 }

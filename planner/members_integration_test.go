@@ -96,7 +96,7 @@ backup: dump
 			Selected int64 `json:"selected"`
 		} `json:"members"`
 	}
-	if err := json.Unmarshal(js.Bytes(), &doc); err != nil || doc.FormatVersion != 3 || doc.Members.Selected != wantSelected {
+	if err := json.Unmarshal(js.Bytes(), &doc); err != nil || doc.FormatVersion != planner.FormatVersion || doc.Members.Selected != wantSelected {
 		t.Errorf("JSON: %v %+v", err, doc)
 	}
 	t.Log(text.String())

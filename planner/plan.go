@@ -21,8 +21,12 @@ import (
 // FormatVersion is the version of the JSON contract (docs/cli.md).
 //
 // Version 2 added members (a job on sorted-set members) and the
-// no_members skip bucket it can fill. Version 3 added members for streams
-// (members.type, cutoff_id, floor_id) and a sample's members.
+// no_members skip bucket it can fill.
+//
+// Version 3 added fields (a job on hash fields: fields.* counts, samples
+// and the no_fields skip bucket; its expiries count fields). It also added
+// members for streams (members.type, cutoff_id, epoch_floor_id) and a
+// change sample's members.
 const FormatVersion = 3
 
 // Plan is the dry run's report.
@@ -50,6 +54,9 @@ type Plan struct {
 	// Members is set for a job on sorted-set members: what it selects
 	// inside the keys it changes.
 	Members *MembersPlan `json:"members,omitempty"`
+	// Fields is set for a job on hash fields: what it selects inside the
+	// hashes it changes.
+	Fields *FieldsPlan `json:"fields,omitempty"`
 	// Commands are the commands the run will send, checked against the
 	// connected user; nil in a plan made before keyjob checked them.
 	Commands *Commands `json:"commands,omitempty"`

@@ -50,6 +50,9 @@ func verbAction(p *Plan) string {
 	if p.Members != nil {
 		return "trim"
 	}
+	if p.Fields != nil {
+		return "fields"
+	}
 	return p.Job.Action
 }
 
@@ -68,6 +71,11 @@ func outcomeVerb(action string, n int64, would bool) string {
 		return aux + " lose members"
 	case "trim-stream":
 		return aux + " lose entries"
+	case "fields":
+		if one {
+			return aux + " have fields changed"
+		}
+		return aux + " have fields changed"
 	case "persist":
 		if one {
 			return aux + " lose its TTL"
@@ -186,6 +194,9 @@ func sampleWords(p *Plan) (head, rest string) {
 // "UNLINK", "remove the TTL").
 func changeWords(p *Plan) (name, detail string) {
 	sum := strings.TrimSpace(p.Job.Summary)
+	if p.Fields != nil {
+		return "hashes with fields to change", sum // the keys stay: their fields change
+	}
 	switch p.Job.Action {
 	case "delete", "persist":
 		name = map[string]string{"delete": "delete", "persist": "remove the TTL"}[p.Job.Action]
@@ -240,6 +251,8 @@ func skipWords(p *Plan, bucket string, st reportStyle) (label, note string) {
 			return "no entry older than the cutoff", ""
 		}
 		return "no member older than the cutoff", ""
+	case "no_fields":
+		return "no field to change", ""
 	case "changed_since_scan":
 		return "changed since the scan", ""
 	}
@@ -293,6 +306,7 @@ func outcomeRows(p *Plan, st reportStyle) []reportRow {
 		rows = append(rows, reportRow{"  members selected", words.Commas(m.Selected), fmt.Sprintf(
 			"of %s they hold: score below %s (%s)", words.Commas(m.Held), strings.TrimPrefix(m.CutoffScore, "("), m.Cutoff.UTC().Format(time.RFC3339))})
 	}
+	rows = append(rows, fieldRows(p, st)...)
 	for _, b := range skipBuckets(p) {
 		label, note := skipWords(p, b, st)
 		if o.Skip[b] == 0 {
@@ -420,11 +434,15 @@ func peakWords(p *Plan, st reportStyle) string {
 	if pm.Keys == 1 {
 		verb = " expires"
 	}
-	s := "Busiest minute: " + st.Strong(words.Commas(pm.Keys)+" "+keysWord(pm.Keys)) + verb + " in the same minute, "
+	what := keysWord(pm.Keys)
+	if p.Fields != nil {
+		what = words.Plural(pm.Keys, "field", "fields") // a fields job's schedule counts fields
+	}
+	s := "Busiest minute: " + st.Strong(words.Commas(pm.Keys)+" "+what) + verb + " in the same minute, "
 	d := pm.At.Sub(p.GeneratedAt)
 	// Grace expiries are counted from the run's start, not from this
 	// plan: name the wave by its delay, not by a clock time that moves.
-	if lo, hi, ok := graceRange(p); ok && p.Outcomes.ChangeGrace > 0 && d >= lo-time.Minute && d <= hi+time.Minute {
+	if lo, hi, ok := graceRange(p); ok && graceCount(p) > 0 && d >= lo-time.Minute && d <= hi+time.Minute {
 		return s + spokenDuration(d) + " after the run starts: the grace wave."
 	}
 	s += pm.At.UTC().Format("2006-01-02 15:04 UTC")
@@ -511,6 +529,9 @@ func projectionRows(p *Plan, st reportStyle) []reportRow {
 	}
 	if p.Job.Action == "expire" || e.MemoryAddedBytes > 0 {
 		note := "a new entry in the expires table for each key"
+		if p.Fields != nil {
+			note = "a TTL of its own for each field"
+		}
 		if t.MaxMemory > 0 && t.UsedMemory > 0 {
 			note = "→ " + words.Share(t.UsedMemory+e.MemoryAddedBytes, t.MaxMemory, "n/a") + " of maxmemory"
 		}

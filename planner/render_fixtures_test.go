@@ -1,6 +1,7 @@
 package planner
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/keyjob/keyjob/internal/redisx"
@@ -23,6 +24,7 @@ func renderFixtures() []renderFixture {
 		{"errors", fxErrorsPlan()},
 		{"sampled", fxSampledPlan()},
 		{"nothing", fxNothingPlan()},
+		{"fields", fxFieldsPlan()},
 		{"streams", fxStreamsPlan()},
 	}
 }
@@ -427,6 +429,62 @@ func fxNothingPlan() *Plan {
 		DBSize:   5000,
 		Scanned:  5000,
 		Outcomes: Outcomes{Skip: map[string]int64{"ttl": 5000}},
+	}
+}
+
+// fxFieldsPlan is the device-fields story: hashes of sightings, each a
+// field named after its time, given a TTL of their own 30 days after it;
+// a backlog of old sightings gets the grace TTL.
+func fxFieldsPlan() *Plan {
+	now := fxTime("2026-12-01T10:00:00Z")
+	seen := func(ago time.Duration) int64 { return now.Add(-ago).Unix() }
+	return &Plan{
+		FormatVersion: FormatVersion,
+		GeneratedAt:   now,
+		Job: JobInfo{
+			Name:    "device-fields-ttl",
+			Path:    "examples/device-fields-ttl.yaml",
+			SHA256:  "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+			Action:  "expire",
+			Summary: `TTL from the at time: 30 d after it (unix in the name); for the fields matching "seen:*" and /^seen:(?P<at>\d{10}):/ without a TTL (HPEXPIREAT NX, 128 at a time)`,
+			Match:   "devices:*",
+			Type:    "hash",
+			When:    "no_ttl",
+			Backup:  "journal",
+			Rate:    "5000",
+		},
+		Target: Target{
+			Server: redisx.Server{Address: "127.0.0.1:6379", Mode: "standalone", RedisVersion: "8.0.2", Role: "master"},
+			Memory: redisx.Memory{UsedMemory: 300 * fxMiB},
+		},
+		DBSize:   40000,
+		Scanned:  12000,
+		Outcomes: Outcomes{Change: 11500, Skip: map[string]int64{"regex": 0, "ttl": 0, "idle": 0, "bad_timestamp": 0, "too_big_to_backup": 0, "no_fields": 500}},
+		Expiries: []ExpiryBucket{
+			{Within: Duration(time.Hour), Label: "1 h", Keys: 210000, MemoryBytes: 210000 * 40},
+			{Within: Duration(fxDay), Label: "1 d", Keys: 9000, MemoryBytes: 9000 * 40},
+			{Within: Duration(7 * fxDay), Label: "7 d", Keys: 60000, MemoryBytes: 60000 * 40},
+			{Within: Duration(30 * fxDay), Label: "30 d", Keys: 221000, MemoryBytes: 221000 * 40},
+		},
+		PeakMinute: &PeakMinute{At: now.Add(time.Hour), Keys: 210000},
+		Samples: map[string][]Key{
+			"change":    {{Name: "devices:8812"}},
+			"no_fields": {{Name: "devices:17"}},
+		},
+		Fields: &FieldsPlan{
+			Match: "seen:*", Regex: `^seen:(?P<at>\d{10}):`, TTL: "none",
+			Walked: 530000, Change: 500000, ChangeGrace: 210000,
+			Skip:           map[string]int64{"regex": 12000, "ttl": 17900, "bad_timestamp": 100},
+			MeanFieldBytes: 40,
+			Samples: map[string][]FieldSample{
+				"change":        {{Key: "devices:8812", Field: fmt.Sprintf("seen:%d:gw4", seen(3*fxDay)), NewExpire: fxPtr(time.Unix(seen(3*fxDay), 0).UTC().Add(30 * fxDay))}},
+				"change_grace":  {{Key: "devices:8812", Field: fmt.Sprintf("seen:%d:gw1", seen(90*fxDay)), NewExpire: fxPtr(now.Add(time.Hour)), Grace: true}},
+				"ttl":           {{Key: "devices:8812", Field: fmt.Sprintf("seen:%d:gw2", seen(fxDay)), ExpireAt: fxPtr(now.Add(2 * fxDay))}},
+				"bad_timestamp": {{Key: "devices:90", Field: "seen:9999999999:gw7", Why: `"9999999999" as unix gives an expiry 94877d from now, more than 31d: a unit mistake?`}},
+			},
+		},
+		Estimates: Estimates{AOFBytes: 500000 * 30, MemoryAddedBytes: 290000 * 16, MemoryExpiringBytes: 500000 * 40, DurationSeconds: 100, JournalBytes: 500000 * 30},
+		Warnings:  []Message{{Code: WarnBadTimestamps, Message: "100 fields have a timestamp in their name that does not parse or lies too far in the future; they are left alone (see the bad_timestamp samples under fields)."}},
 	}
 }
 

@@ -74,7 +74,7 @@ func sampleGroups(p *Plan, st reportStyle) []sampleGroup {
 			groups = append(groups, sampleGroup{b, "skip: " + label, o.Skip[b], keys})
 		}
 	}
-	return groups
+	return append(groups, fieldSampleGroups(p, st)...)
 }
 
 // beforeWords is a sample key's TTL now.

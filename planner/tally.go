@@ -58,6 +58,7 @@ type tally struct {
 	members     int64 // members selected in the changed keys (a members job)
 	held        int64 // members the changed keys hold
 	memFreed    int64 // a members job: each measured key's memory times its selected share
+	fields      fieldTally
 }
 
 func newTally(job *jobs.Job, runStart time.Time, sampled bool) *tally {
@@ -71,12 +72,17 @@ func newTally(job *jobs.Job, runStart time.Time, sampled bool) *tally {
 	for _, s := range SkipOrder {
 		t.skip[s] = 0
 	}
+	if job.Fields != nil {
+		t.fields = fieldTally{skip: map[string]int64{}, samples: map[string][]FieldSample{}}
+	}
 	return t
 }
 
 // wantsMemory says whether a changed key gets a MEMORY USAGE lookup.
 func (t *tally) wantsMemory() bool {
-	return !t.noMemory && (t.job.Backup.Mode == jobs.BackupDump || t.memMeasured < memorySample)
+	// A fields job measures fields (HSTRLEN), never a hash: MEMORY USAGE
+	// of a big hash costs with its size and says nothing of the fields.
+	return !t.noMemory && t.job.Fields == nil && (t.job.Backup.Mode == jobs.BackupDump || t.memMeasured < memorySample)
 }
 
 // addMembers counts what a members job selects inside a changed key.
@@ -114,10 +120,10 @@ func (t *tally) add(name string, d jobs.Decision, ki scan.KeyInfo) {
 	if ki.ExpireAt < 0 {
 		t.fromNoTTL++
 	}
-	if t.job.Members == nil {
+	if t.job.Members == nil && t.job.Fields == nil {
 		t.aofBytes += aofCommandBytes(t.job, name)
+		t.journal += journalRecordBytes(t.job, name, ki.Memory)
 	}
-	t.journal += journalRecordBytes(t.job, name, ki.Memory)
 	label := o
 	if d.Grace {
 		t.grace++
@@ -180,6 +186,7 @@ func (t *tally) fill(p *Plan) {
 		p.Members = &MembersPlan{Type: "zset", ScoreFormat: m.ScoreFormat, OlderThan: Duration(m.OlderThan), Cutoff: rg.CutoffTime,
 			CutoffScore: rg.Cutoff, FloorScore: rg.Floor, Selected: t.members, Held: t.held}
 	}
+	t.fillFields(p)
 	if t.job.Action.Kind == jobs.ActionExpire {
 		mean := t.meanMemory()
 		for i, r := range scheduleRanges {

@@ -250,6 +250,11 @@ func walkAll(ctx context.Context, ws []*walker, o scan.Options, atOnce int) erro
 }
 
 func (w *walker) walk(ctx context.Context, o scan.Options) error {
+	// A walker's buffers hold the last batch (its key names and lookups)
+	// and are reused batch after batch; every walker lives until the
+	// survey ends, so a finished walk lets go of them: on 100 primaries
+	// they were what made a survey's memory grow with the node count.
+	defer func() { w.infos, w.detailInfos, w.names, w.pending = nil, nil, nil, nil }()
 	_, err := scan.Walk(ctx, w.node.Client, 0, o, func(ctx context.Context, b scan.Batch) error {
 		w.last = b.Cursor
 		if err := w.batch(ctx, b.Keys); err != nil {

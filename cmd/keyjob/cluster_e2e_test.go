@@ -173,6 +173,16 @@ func clusterE2EPrimaries(t *testing.T, c rueidis.Client) map[string]rueidis.Clie
 	return out
 }
 
+// clusterE2EFlush empties every primary behind c.
+func clusterE2EFlush(t *testing.T, c rueidis.Client) {
+	t.Helper()
+	for addr, n := range clusterE2EPrimaries(t, c) {
+		if err := n.Do(context.Background(), n.B().Flushall().Build()).Error(); err != nil {
+			t.Fatalf("FLUSHALL %s: %v", addr, err)
+		}
+	}
+}
+
 // clusterE2EInfo sums "field=N" of an INFO line over the primaries, e.g.
 // ("keyspace", "db0", "expires") or ("commandstats", "cmdstat_unlink",
 // "calls").
@@ -508,11 +518,7 @@ func clusterE2EFailoverSetup(t *testing.T, cl *redistest.Cluster) *clusterE2EFai
 	t.Helper()
 	ctx := context.Background()
 	f := &clusterE2EFailover{cl: cl, c: cl.Client(t)}
-	for addr, n := range clusterE2EPrimaries(t, f.c) {
-		if err := n.Do(ctx, n.B().Flushall().Build()).Error(); err != nil {
-			t.Fatalf("FLUSHALL %s: %v", addr, err)
-		}
-	}
+	clusterE2EFlush(t, f.c)
 	clusterE2ESeed(t, f.c, time.Now())
 	f.before = snapshot(t, f.c)
 	f.values = clusterE2EValues(t, f.c, f.before)

@@ -185,6 +185,26 @@ func guardE2EExpires(info map[string]string) int64 {
 	return 0
 }
 
+// guardE2EHeld is the count of keys with a TTL once a pause has taken
+// hold: the batches already sent when the guard paused (up to the
+// pipeline's depth) still land after the pause is announced, so the count
+// is read until two readings 300 ms apart agree. A run that does not stop
+// never agrees and fails the test.
+func guardE2EHeld(t *testing.T, c rueidis.Client) int64 {
+	t.Helper()
+	last := guardE2EExpires(guardE2EInfo(t, c))
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
+		time.Sleep(300 * time.Millisecond)
+		now := guardE2EExpires(guardE2EInfo(t, c))
+		if now == last {
+			return now
+		}
+		last = now
+	}
+	t.Fatalf("keys kept changing for 10 s after the pause (%d with a TTL now)", last)
+	return 0
+}
+
 func guardE2ENoCheckpoint(t *testing.T, state, job string) {
 	t.Helper()
 	if _, err := checkpoint.Load(checkpoint.Path(state, job)); !errors.Is(err, fs.ErrNotExist) {
@@ -284,7 +304,7 @@ func TestGuardE2E_MemoryMidRun(t *testing.T) {
 	}
 	guardE2EFill(t, c, p, 8<<10, usedAbove(0.92))
 	p.waitFor(t, "a memory pause", func() bool { return guardE2EPauses(p, "memory") > 0 })
-	paused := guardE2EExpires(guardE2EInfo(t, c))
+	paused := guardE2EHeld(t, c)
 	guardE2EFill(t, c, p, 8<<10, usedAbove(0.965))
 	wantExit(t, p.wait(t), 3)
 
@@ -681,7 +701,7 @@ func TestGuardE2E_ReplicaLag(t *testing.T) {
 	// A new pause, or the one a busy moment began that the paused
 	// replica now keeps going.
 	p.waitFor(t, "a replication pause", func() bool { return guardE2EPauses(p, "replication") > before || guardE2EPausedBy(p, "replication") })
-	held := guardE2EExpires(guardE2EInfo(t, c))
+	held := guardE2EHeld(t, c)
 	time.Sleep(time.Second)
 	if now := guardE2EExpires(guardE2EInfo(t, c)); now != held {
 		t.Fatalf("%d keys changed while the run was paused for its replica", now-held)

@@ -14,6 +14,22 @@ import (
 	"github.com/keyjob/keyjob/internal/redistest"
 )
 
+// killPoints is the random source of a test's kill points: from a seed
+// the test logs, or $KEYJOB_KILL_SEED to repeat them.
+func killPoints(t *testing.T) *rand.Rand {
+	t.Helper()
+	seedv := uint64(time.Now().UnixNano())
+	if s := os.Getenv("KEYJOB_KILL_SEED"); s != "" {
+		v, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			t.Fatalf("KEYJOB_KILL_SEED=%q: %v", s, err)
+		}
+		seedv = v
+	}
+	t.Logf("kill points from seed %d (KEYJOB_KILL_SEED=%d repeats them)", seedv, seedv)
+	return rand.New(rand.NewPCG(seedv, 0))
+}
+
 // Killed with SIGKILL at random moments and resumed until it completes, a
 // run's report says what the keyspace says: change is the number of keys
 // whose state the run changed, across every invocation, and every other
@@ -22,7 +38,7 @@ import (
 // keyspace back, byte for byte. The kill points come from a seed the test
 // logs; KEYJOB_KILL_SEED=<seed> repeats them.
 func TestApplyE2E_RandomKills(t *testing.T) {
-	rng := killRNG(t)
+	rng := killPoints(t)
 
 	for _, tc := range []struct {
 		name, job, file, rate string
@@ -154,20 +170,4 @@ func sameCounts(a, b map[string]int64) bool {
 		}
 	}
 	return true
-}
-
-// killRNG is the source of a test's kill points: seeded from the clock,
-// or from KEYJOB_KILL_SEED to repeat a run's; the test logs its seed.
-func killRNG(t *testing.T) *rand.Rand {
-	t.Helper()
-	seedv := uint64(time.Now().UnixNano())
-	if s := os.Getenv("KEYJOB_KILL_SEED"); s != "" {
-		v, err := strconv.ParseUint(s, 10, 64)
-		if err != nil {
-			t.Fatalf("KEYJOB_KILL_SEED=%q: %v", s, err)
-		}
-		seedv = v
-	}
-	t.Logf("kill points from seed %d (KEYJOB_KILL_SEED=%d repeats them)", seedv, seedv)
-	return rand.New(rand.NewPCG(seedv, 0))
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/redis/rueidis"
 
 	"github.com/keyjob/keyjob/internal/redistest"
+	"github.com/keyjob/keyjob/planner"
 )
 
 // examples/trim-timelines.yaml from the command line: plan counts the
@@ -76,7 +77,7 @@ func TestApplyE2E_TrimTimelinesSIGKILL(t *testing.T) {
 		} `json:"members"`
 	}
 	stdoutJSON(t, r, &plan)
-	if plan.FormatVersion != 3 || plan.Members.Held != n+2 || plan.Members.Selected < n/2-10 || plan.Members.Selected > n/2+10 {
+	if plan.FormatVersion != planner.FormatVersion || plan.Members.Held != n+2 || plan.Members.Selected < n/2-10 || plan.Members.Selected > n/2+10 {
 		t.Errorf("plan: %+v, want about %d of %d members selected", plan, n/2+1, n+2)
 	}
 

@@ -24,7 +24,7 @@ import (
 // invocation) gives every stream back DUMP-identical. The kill points come
 // from a seed the test logs; KEYJOB_KILL_SEED=<seed> repeats them.
 func TestApplyE2E_TrimStreamsRandomKills(t *testing.T) {
-	rng := killRNG(t)
+	rng := killPoints(t)
 	ctx := context.Background()
 	srv := redistest.Start(t, redistest.Options{})
 	c := srv.Client(t)

@@ -269,7 +269,7 @@ func toKey(ki scan.KeyInfo) jobs.Key {
 func (s *Step) Dumps(d Decision) bool {
 	// A members job journals the members it removes, not the key; a
 	// stream's entries cannot be added back, so its trim dumps the key.
-	return d.Outcome == jobs.Change && s.Job.Backup.Mode == jobs.BackupDump && (s.Job.Members == nil || s.Job.Members.Stream) &&
+	return d.Outcome == jobs.Change && s.Job.Backup.Mode == jobs.BackupDump && (s.Job.Members == nil || s.Job.Members.Stream) && s.Job.Fields == nil &&
 		(s.Job.Action.Kind == jobs.ActionDelete || d.Grace)
 }
 

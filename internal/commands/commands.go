@@ -7,6 +7,8 @@
 package commands
 
 import (
+	"fmt"
+
 	"github.com/keyjob/keyjob/internal/redisx"
 	"github.com/keyjob/keyjob/jobs"
 )
@@ -64,6 +66,12 @@ func Reads(j *jobs.Job, cluster bool) []Need {
 			Need{redisx.CmdZCount, "members: the members in the score range of a sorted set", true, "no member can be selected"},
 			Need{redisx.CmdZCard, "members: a sorted set's size, for the memory a trim frees", true, "no member can be selected"})
 	}
+	if j.Fields != nil {
+		needs = append(needs,
+			Need{redisx.CmdHScan, "fields: walk the fields of a hash (HSCAN NOVALUES)", true, "no field can be selected"},
+			Need{redisx.CmdHPExpireTime, "fields: the fields' own expiries (Redis 7.4+, Valkey 9+)", true, "no field can be selected"},
+			Need{redisx.CmdHStrlen, "fields: the size of a sample of the fields to change (plan)", false, "the memory figures of the plan are unknown"})
+	}
 	if cluster {
 		needs = append(needs,
 			Need{redisx.CmdClusterMyID, "a node's identity in the checkpoint", true, "a cluster cannot be walked"},
@@ -89,6 +97,9 @@ func Writes(j *jobs.Job) []Need {
 			{redisx.CmdZMScore, "the script re-checks the chunk's scores at the removal", true, "nothing can be trimmed: refused"},
 			{redisx.CmdZRem, "the script removes the chunk", true, "nothing can be trimmed: refused"},
 		}
+	}
+	if j.Fields != nil {
+		return fieldWrites(j)
 	}
 	var needs []Need
 	switch j.Action.Kind {
@@ -181,6 +192,73 @@ func Undo(dumps, streams bool) []Need {
 			Need{redisx.CmdType, "is the key still a stream", true, "no trimmed stream can be restored: refused"})
 	}
 	return needs
+}
+
+// fieldWrites are the commands a fields job's apply sends: HPEXPIREAT NX
+// for expire (NX is the re-check), a script that re-checks each field's
+// expiry (and value) at the write for persist and delete.
+func fieldWrites(j *jobs.Job) []Need {
+	if j.Action.Kind == jobs.ActionExpire {
+		needs := []Need{{redisx.CmdHPExpireAt, "give the fields their expiry (HPEXPIREAT NX)", true, "nothing can be changed"}}
+		if j.Backup.Mode == jobs.BackupDump {
+			needs = append(needs, fieldExpireDump)
+		}
+		return needs
+	}
+	needs := []Need{
+		{redisx.CmdScriptLoad, "load the script that re-checks each field at the change", true, "the condition cannot be re-checked: refused"},
+		{redisx.CmdEvalSHA, "run the re-checking script", true, "the condition cannot be re-checked: refused"},
+		{redisx.CmdEval, "run the script again on a node that lost it (a restart)", true, "a restarted node cannot be changed: refused"},
+	}
+	needs = append(needs, Need{redisx.CmdType, "the script tells a hash from a key gone or of another type", true, "the condition cannot be re-checked: refused"})
+	if j.Action.Kind == jobs.ActionPersist {
+		needs = append(needs, Need{redisx.CmdHPersist, "the script removes the fields' expiry", true, "nothing can be changed"})
+	} else {
+		needs = append(needs, Need{redisx.CmdHDel, "the script deletes the fields", true, "nothing can be changed"})
+	}
+	if j.Backup.Mode == jobs.BackupDump && j.Action.Kind == jobs.ActionDelete {
+		needs = append(needs, Need{redisx.CmdHMGet, "backup: dump, the journal's copy of the fields' values", true, "no backup can be made: refused"})
+	}
+	return needs
+}
+
+// fieldExpireDump is the HMGET an expire with backup: dump sends for the
+// values of its grace fields.
+var fieldExpireDump = Need{redisx.CmdHMGet, "backup: dump, the journal's copy of the grace fields' values", true, "no backup can be made: refused"}
+
+// UndoFields are the commands undo sends for the records of a fields job:
+// a script that checks each field's expiry is still keyjob's before it
+// puts the old one back, and adds back deleted fields.
+func UndoFields() []Need {
+	return []Need{
+		{redisx.CmdHPExpireTime, "is the field's expiry still the one keyjob set", true, "no field can be restored: refused"},
+		{redisx.CmdHPExpireAt, "restore a field's expiry", true, "no field can be restored: refused"},
+		{redisx.CmdHPersist, "restore a field without expiry", true, "no field can be restored: refused"},
+		{redisx.CmdHSet, "add back a deleted field", true, "no deleted field can be restored: refused"},
+	}
+}
+
+// FieldExpiryError refuses a fields job on a server without hash-field
+// expiry, before any key is read.
+type FieldExpiryError struct {
+	Addr   string
+	Server string // "Redis 7.0.15"
+	Why    string
+}
+
+func (e *FieldExpiryError) Error() string {
+	return fmt.Sprintf("%s: a fields job needs hash-field expiry (HPEXPIRETIME, HPEXPIREAT, HPERSIST), which %s does not have (%s): nothing was changed; run it against Redis 7.4 or later, or Valkey 9.0 or later",
+		e.Addr, e.Server, e.Why)
+}
+
+// RefuseFields returns a FieldExpiryError when the job acts on hash
+// fields and the server does not know HPEXPIRETIME; nil otherwise (a
+// command denied to the user is Refuse's to say, with the ACL rule).
+func RefuseFields(caps *redisx.Caps, addr string, j *jobs.Job) error {
+	if j.Fields == nil || !caps.Lacks(redisx.CmdHPExpireTime) || caps.Check(redisx.CmdHPExpireTime).Status != redisx.Missing.String() {
+		return nil
+	}
+	return &FieldExpiryError{Addr: addr, Server: caps.Name(), Why: caps.Why(redisx.CmdHPExpireTime)}
 }
 
 // Names lists the commands of needs.

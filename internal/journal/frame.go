@@ -53,16 +53,20 @@ const (
 	// with their scores (ActionTrim). Journals before it never set it, so
 	// they read as they did.
 	flagMembers
+	// flagFields: each record carries the hash fields it changed, with
+	// their previous and new expiries and, with backup: dump, the values
+	// of deleted fields (the field actions).
+	flagFields
 )
 
 // flagStream: each record carries a stream trim's entry IDs and, with a
-// dump, the stream's XINFO figures (ActionStreamTrim). 1<<6 is the hash
-// fields' flag.
+// dump, the stream's XINFO figures (ActionStreamTrim). 1<<6 is flagFields.
 const flagStream = 1 << 7
 
-// Codes 6 to 8 are the hash fields' actions.
-var actionCodes = map[string]byte{ActionExpire: 1, ActionDelete: 2, ActionPersist: 3, ActionUnchanged: 4, ActionTrim: 5, ActionStreamTrim: 9}
-var actionNames = [...]string{1: ActionExpire, 2: ActionDelete, 3: ActionPersist, 4: ActionUnchanged, 5: ActionTrim, 9: ActionStreamTrim}
+var actionCodes = map[string]byte{ActionExpire: 1, ActionDelete: 2, ActionPersist: 3, ActionUnchanged: 4, ActionTrim: 5,
+	ActionFieldExpire: 6, ActionFieldPersist: 7, ActionFieldDelete: 8, ActionStreamTrim: 9}
+var actionNames = [...]string{1: ActionExpire, 2: ActionDelete, 3: ActionPersist, 4: ActionUnchanged, 5: ActionTrim,
+	6: ActionFieldExpire, 7: ActionFieldPersist, 8: ActionFieldDelete, 9: ActionStreamTrim}
 
 // appendFrame wraps payload (already written at b[start+frameHead:]) in
 // its head and tail. The caller reserved frameHead bytes at start.
@@ -103,6 +107,9 @@ func appendBatch(b []byte, seq uint64, node string, recs []Record) []byte {
 		}
 		if len(r.Members) > 0 {
 			flags |= flagMembers
+		}
+		if len(r.Fields) > 0 {
+			flags |= flagFields
 		}
 		if r.Stream != nil {
 			flags |= flagStream
@@ -147,6 +154,9 @@ func appendBatch(b []byte, seq uint64, node string, recs []Record) []byte {
 				b = appendBytes(b, m.Member)
 				b = appendBytes(b, m.Score)
 			}
+		}
+		if flags&flagFields != 0 {
+			b = appendFields(b, r.Fields)
 		}
 		if flags&flagStream != 0 {
 			b = appendStream(b, r.Stream)
@@ -278,6 +288,9 @@ func decodeFrame(b []byte, withRecords bool) (frame, error) {
 		if flags&flagMembers != 0 {
 			r.Members = d.members()
 		}
+		if flags&flagFields != 0 {
+			r.Fields = d.fields()
+		}
 		if flags&flagStream != 0 {
 			r.Stream = d.stream()
 		}
@@ -357,6 +370,49 @@ func (d *decoder) stream() *StreamTrim {
 		return nil
 	}
 	return st
+}
+
+// appendFields writes a record's fields: a count, then per field its
+// name, previous and new expiry, and its value when it has one.
+func appendFields(b []byte, fs []Field) []byte {
+	b = binary.AppendUvarint(b, uint64(len(fs)))
+	for _, f := range fs {
+		b = appendBytes(b, f.Name)
+		b = binary.AppendVarint(b, f.PrevMs)
+		b = binary.AppendVarint(b, f.NewMs)
+		if f.HasValue {
+			b = append(b, 1)
+			b = appendBytes(b, f.Value)
+		} else {
+			b = append(b, 0)
+		}
+	}
+	return b
+}
+
+// fields reads what appendFields wrote.
+func (d *decoder) fields() []Field {
+	n := d.uvarint()
+	if d.err == nil && n > uint64(len(d.b))/4 {
+		d.err = fmt.Errorf("%d fields in %d bytes", n, len(d.b))
+	}
+	if d.err != nil || n == 0 {
+		return nil
+	}
+	fs := make([]Field, n)
+	for i := range fs {
+		fs[i] = Field{Name: d.string(), PrevMs: d.varint(), NewMs: d.varint()}
+		switch d.byte() {
+		case 0:
+		case 1:
+			fs[i].HasValue, fs[i].Value = true, d.string()
+		default:
+			if d.err == nil {
+				d.err = fmt.Errorf("field %q: bad value marker", fs[i].Name)
+			}
+		}
+	}
+	return fs
 }
 
 func (d *decoder) byte() byte {

@@ -62,6 +62,13 @@ const (
 	// ActionTrim removed the record's Members from the sorted set at Key
 	// (a job with members:); undo adds them back with their scores.
 	ActionTrim = "trim"
+	// The field actions changed the record's Fields of the hash at Key (a
+	// job with fields:): gave them an expiry, removed it, deleted them.
+	// Undo puts back each field's previous expiry, and a deleted field's
+	// value.
+	ActionFieldExpire  = "field-expire"
+	ActionFieldPersist = "field-persist"
+	ActionFieldDelete  = "field-delete"
 	// ActionStreamTrim removed the entries Stream.IDs from the stream at
 	// Key (a job with members: on streams). The first record of a key in
 	// each invocation of apply carries the stream's DUMP before its first
@@ -69,6 +76,11 @@ const (
 	// the dump while the stream has not been written since.
 	ActionStreamTrim = "stream-trim"
 )
+
+// IsFieldAction says whether a record's action is on a hash's fields.
+func IsFieldAction(action string) bool {
+	return action == ActionFieldExpire || action == ActionFieldPersist || action == ActionFieldDelete
+}
 
 // NoExpire is Record.PrevExpireMs of a key that had no TTL.
 const NoExpire = -1
@@ -113,6 +125,20 @@ type Record struct {
 	// Stream is what an ActionStreamTrim record removed and, with its
 	// Dump, the stream's figures at the dump; nil for every other action.
 	Stream *StreamTrim
+	// Fields are the hash fields a field action changed; nil for every
+	// other action.
+	Fields []Field
+}
+
+// Field is one hash field a field action changed: its expiry before the
+// change (NoExpire or unix ms) and the one keyjob set (field-expire),
+// and with backup: dump the value of a deleted field.
+type Field struct {
+	Name     string
+	PrevMs   int64
+	NewMs    int64
+	HasValue bool
+	Value    string
 }
 
 // StreamTrim is the stream part of an ActionStreamTrim record.
@@ -218,19 +244,28 @@ func (r *Record) validate() error {
 		if r.NewExpireMs != 0 {
 			return fmt.Errorf("key %q: %s with a new expiry", r.Key, r.Action)
 		}
-		if len(r.Members) > 0 || r.Stream != nil {
-			return fmt.Errorf("key %q: %s with members", r.Key, r.Action)
+		if len(r.Members) > 0 || len(r.Fields) > 0 || r.Stream != nil {
+			return fmt.Errorf("key %q: %s with members or fields", r.Key, r.Action)
 		}
 	case ActionTrim:
-		if r.NewExpireMs != 0 || len(r.Members) == 0 || r.Stream != nil {
+		if r.NewExpireMs != 0 || len(r.Members) == 0 || len(r.Fields) > 0 || r.Stream != nil {
 			return fmt.Errorf("key %q: trim needs its members and no new expiry", r.Key)
 		}
 	case ActionStreamTrim:
-		if r.NewExpireMs != 0 || len(r.Members) > 0 || r.Stream == nil || len(r.Stream.IDs) == 0 {
+		if r.NewExpireMs != 0 || len(r.Members) > 0 || len(r.Fields) > 0 || r.Stream == nil || len(r.Stream.IDs) == 0 {
 			return fmt.Errorf("key %q: stream-trim needs its entry IDs and no new expiry", r.Key)
 		}
 		if len(r.Dump) > 0 && (r.Stream.LastID == "" || r.Stream.Length < 0) {
 			return fmt.Errorf("key %q: stream-trim with a dump needs the stream's last ID and length", r.Key)
+		}
+	case ActionFieldExpire, ActionFieldPersist, ActionFieldDelete:
+		if r.NewExpireMs != 0 || len(r.Fields) == 0 || len(r.Members) > 0 {
+			return fmt.Errorf("key %q: %s needs its fields and no new expiry of the key", r.Key, r.Action)
+		}
+		for _, f := range r.Fields {
+			if f.PrevMs != NoExpire && f.PrevMs <= 0 || (r.Action == ActionFieldExpire) != (f.NewMs > 0) {
+				return fmt.Errorf("key %q: %s of field %q with expiry %d -> %d", r.Key, r.Action, f.Name, f.PrevMs, f.NewMs)
+			}
 		}
 	default:
 		return fmt.Errorf("key %q: unknown action %q", r.Key, r.Action)

@@ -3,6 +3,7 @@ package redistest
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"os"
@@ -63,10 +64,23 @@ func StartClusterOn(t testing.TB, img string, primaries, replicas int) *Cluster 
 	// was too short for 40 daemonized servers on a busy 2-core machine
 	// (redis-cli --cluster create then failed and no slot was assigned).
 	for _, p := range ports {
-		fmt.Fprintf(&script, "until /usr/bin/redis-cli -p %d ping >/dev/null 2>&1; do sleep 0.1; done; ", p)
+		// One that is still silent after 30 s leaves its log's end in the
+		// container's output, where a failure message shows it.
+		fmt.Fprintf(&script, "n=0; until /usr/bin/redis-cli -p %d ping >/dev/null 2>&1; do n=$((n+1)); "+
+			"[ $n -eq 300 ] && { echo KEYJOB-SERVER-SILENT %d; tail -n 5 /data/%d/log; }; sleep 0.1; done; ", p, p, p)
 	}
-	fmt.Fprintf(&script, "/usr/bin/redis-cli --cluster create %s --cluster-replicas %d --cluster-yes && echo CLUSTER-CREATED; exec tail -f /dev/null",
-		strings.Join(addrs, " "), replicas)
+	script.WriteString("echo KEYJOB-SERVERS-UP; ")
+	// redis-cli --cluster create can fail on a loaded machine before it
+	// assigns a slot (a node slow to answer one of its calls); a node it
+	// did touch is reset, so the next try starts from empty nodes.
+	var reset strings.Builder
+	for _, p := range ports {
+		fmt.Fprintf(&reset, "/usr/bin/redis-cli -p %d cluster reset hard >/dev/null 2>&1; ", p)
+	}
+	fmt.Fprintf(&script, "try=1; until /usr/bin/redis-cli --cluster create %s --cluster-replicas %d --cluster-yes </dev/null; do "+
+		"[ $try -ge %d ] && { echo KEYJOB-CREATE-GAVE-UP; exec tail -f /dev/null; }; echo KEYJOB-CREATE-RETRY $try; try=$((try+1)); %s sleep 1; done; "+
+		"echo CLUSTER-CREATED; exec tail -f /dev/null",
+		strings.Join(addrs, " "), replicas, createTries, reset.String())
 
 	exposed := make([]string, 0, n)
 	bindings := network.PortMap{}
@@ -93,9 +107,32 @@ func StartClusterOn(t testing.TB, img string, primaries, replicas int) *Cluster 
 	}
 	c := &Cluster{Addrs: addrs, URL: "redis://" + addrs[0], Container: ctr}
 	if err := c.waitOK(ctx, primaries, primaries*replicas); err != nil {
-		t.Fatalf("redistest: %v", err)
+		t.Fatalf("redistest: %v\n%s", err, containerLogTail(ctr, 40))
 	}
 	return c
+}
+
+// createTries is how many times the container tries redis-cli --cluster
+// create before it gives up (and waitOK reports the cluster not ok).
+const createTries = 5
+
+// containerLogTail is the last n lines of the container's output
+// (the creation script's and redis-cli's), for a failure message: a
+// cluster that never came up says why only there.
+func containerLogTail(ctr *testcontainers.DockerContainer, n int) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	rc, err := ctr.Logs(ctx)
+	if err != nil {
+		return "container log: " + err.Error()
+	}
+	defer rc.Close()
+	b, _ := io.ReadAll(rc)
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return "container log (last lines):\n" + strings.Join(lines, "\n")
 }
 
 func freePorts(t testing.TB, n int) []int {
@@ -596,16 +633,34 @@ const bigCluster = 20
 // after another.
 func oneBigCluster(t testing.TB) {
 	t.Helper()
+	release, err := LockBigCluster()
+	if err != nil {
+		t.Fatalf("redistest: %v", err)
+	}
+	t.Cleanup(release)
+}
+
+// LockBigCluster waits for the machine's big-cluster lock (see bigCluster)
+// and returns its release: for a program that makes a big cluster outside
+// a test (make bench), so that it and a test's do not run at once.
+func LockBigCluster() (release func(), err error) {
 	f, err := os.OpenFile(filepath.Join(os.TempDir(), "keyjob-test-big-cluster.lock"), os.O_CREATE|os.O_RDWR, 0o666)
 	if err != nil {
-		t.Fatalf("redistest: big-cluster lock: %v", err)
+		return nil, fmt.Errorf("big-cluster lock: %w", err)
 	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
 		f.Close()
-		t.Fatalf("redistest: big-cluster lock: %v", err)
+		return nil, fmt.Errorf("big-cluster lock: %w", err)
 	}
-	t.Cleanup(func() {
+	return func() {
 		syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
 		f.Close()
-	})
+	}, nil
+}
+
+// WaitClusterOK waits until every node of addrs says cluster_state:ok with
+// primaries masters serving slots, and every replica is known and linked
+// (as StartCluster does): for a cluster made outside a test (make bench).
+func WaitClusterOK(ctx context.Context, addrs []string, primaries, replicas int) error {
+	return (&Cluster{Addrs: addrs}).waitOK(ctx, primaries, replicas)
 }

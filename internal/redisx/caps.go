@@ -43,6 +43,14 @@ const (
 	CmdZMScore = "zmscore"
 	CmdZRem    = "zrem"
 	CmdZAdd    = "zadd"
+	// A fields job (hash fields with TTLs of their own: Redis 7.4+, Valkey 9+).
+	CmdHScan        = "hscan"
+	CmdHPExpireTime = "hpexpiretime"
+	CmdHPersist     = "hpersist"
+	CmdHDel         = "hdel"
+	CmdHMGet        = "hmget"
+	CmdHStrlen      = "hstrlen"
+	CmdHSet         = "hset" // not probed: any call of it writes
 	// A members job on streams (trimming entries by ID-as-time).
 	CmdXLen      = "xlen"
 	CmdXRange    = "xrange"
@@ -59,32 +67,38 @@ const probeKey = "keyjob:capability-probe:{0}"
 // probeArgs is, for each command, a call that changes nothing: what ACL
 // DRYRUN is asked about, or, for reads, what is sent as it is.
 var probeArgs = map[string][]string{
-	CmdScan:        {"SCAN", "0", "MATCH", probeKey, "COUNT", "1"},
-	CmdTime:        {"TIME"},
-	CmdInfo:        {"INFO", "server"},
-	CmdPing:        {"PING"},
-	CmdConfigGet:   {"CONFIG", "GET", "maxmemory"},
-	CmdPTTL:        {"PTTL", probeKey},
-	CmdPExpireTime: {"PEXPIRETIME", probeKey},
-	CmdIdleTime:    {"OBJECT", "IDLETIME", probeKey},
-	CmdMemoryUsage: {"MEMORY", "USAGE", probeKey},
-	CmdType:        {"TYPE", probeKey},
-	CmdExists:      {"EXISTS", probeKey},
-	CmdDump:        {"DUMP", probeKey},
-	CmdClusterMyID: {"CLUSTER", "MYID"},
-	CmdClusterSlot: {"CLUSTER", "SLOTS"},
-	CmdZCount:      {"ZCOUNT", probeKey, "0", "1"},
-	CmdZCard:       {"ZCARD", probeKey},
-	CmdZRange:      {"ZRANGE", probeKey, "0", "1", "BYSCORE", "LIMIT", "0", "1", "WITHSCORES"},
-	CmdZMScore:     {"ZMSCORE", probeKey, "m"},
-	CmdZRem:        {"ZREM", probeKey, "m"},
-	CmdZAdd:        {"ZADD", probeKey, "NX", "0", "m"},
-	CmdXLen:        {"XLEN", probeKey},
-	CmdXRange:      {"XRANGE", probeKey, "-", "+", "COUNT", "1"},
-	CmdXRevRange:   {"XREVRANGE", probeKey, "+", "-", "COUNT", "1"},
-	CmdXInfo:       {"XINFO", "STREAM", probeKey},
-	CmdXGroups:     {"XINFO", "GROUPS", probeKey},
-	CmdXDel:        {"XDEL", probeKey, "0-1"},
+	CmdScan:         {"SCAN", "0", "MATCH", probeKey, "COUNT", "1"},
+	CmdTime:         {"TIME"},
+	CmdInfo:         {"INFO", "server"},
+	CmdPing:         {"PING"},
+	CmdConfigGet:    {"CONFIG", "GET", "maxmemory"},
+	CmdPTTL:         {"PTTL", probeKey},
+	CmdPExpireTime:  {"PEXPIRETIME", probeKey},
+	CmdIdleTime:     {"OBJECT", "IDLETIME", probeKey},
+	CmdMemoryUsage:  {"MEMORY", "USAGE", probeKey},
+	CmdType:         {"TYPE", probeKey},
+	CmdExists:       {"EXISTS", probeKey},
+	CmdDump:         {"DUMP", probeKey},
+	CmdClusterMyID:  {"CLUSTER", "MYID"},
+	CmdClusterSlot:  {"CLUSTER", "SLOTS"},
+	CmdZCount:       {"ZCOUNT", probeKey, "0", "1"},
+	CmdZCard:        {"ZCARD", probeKey},
+	CmdZRange:       {"ZRANGE", probeKey, "0", "1", "BYSCORE", "LIMIT", "0", "1", "WITHSCORES"},
+	CmdZMScore:      {"ZMSCORE", probeKey, "m"},
+	CmdZRem:         {"ZREM", probeKey, "m"},
+	CmdZAdd:         {"ZADD", probeKey, "NX", "0", "m"},
+	CmdHScan:        {"HSCAN", probeKey, "0", "COUNT", "1"},
+	CmdHPExpireTime: {"HPEXPIRETIME", probeKey, "FIELDS", "1", "f"},
+	CmdHMGet:        {"HMGET", probeKey, "f"},
+	CmdHStrlen:      {"HSTRLEN", probeKey, "f"},
+	CmdHPersist:     {"HPERSIST", probeKey, "FIELDS", "1", "f"},
+	CmdHDel:         {"HDEL", probeKey, "f"},
+	CmdXLen:         {"XLEN", probeKey},
+	CmdXRange:       {"XRANGE", probeKey, "-", "+", "COUNT", "1"},
+	CmdXRevRange:    {"XREVRANGE", probeKey, "+", "-", "COUNT", "1"},
+	CmdXInfo:        {"XINFO", "STREAM", probeKey},
+	CmdXGroups:      {"XINFO", "GROUPS", probeKey},
+	CmdXDel:         {"XDEL", probeKey, "0-1"},
 	// Writes: a key that does not exist is left so, but the call still
 	// counts in INFO commandstats: they are sent only by Probe's writes.
 	CmdPExpireAt: {"PEXPIREAT", probeKey, "1"},
@@ -107,7 +121,9 @@ var writes = map[string]bool{
 	CmdExists: true, CmdDump: true,
 	CmdPExpireAt: true, CmdUnlink: true, CmdPersist: true, CmdRestore: true,
 	CmdEvalSHA: true, CmdEval: true, CmdScriptLoad: true, CmdNoTouch: true, CmdHPExpireAt: true,
-	CmdZRem: true, CmdZAdd: true, CmdXDel: true, CmdXInfo: true, CmdXGroups: true,
+	CmdZRem: true, CmdZAdd: true,
+	CmdHPersist: true, CmdHDel: true, CmdHMGet: true,
+	CmdXDel: true, CmdXInfo: true, CmdXGroups: true,
 }
 
 // Reads are the commands Dial asks about: every read keyjob may send, and

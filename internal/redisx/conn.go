@@ -78,13 +78,25 @@ func (e *optionError) Is(target error) bool { return target == ErrBadOptions }
 // clusterBuffer replaces connBuffer on a cluster, where the main client
 // holds a connection to every primary it has talked to for the whole run,
 // walked or not: on 40 primaries 128 KiB each way came to a third of
-// plan's peak RSS (42.9 MiB, 36.3 with 32 KiB; apply 50.9 and 42.0). A
-// batch larger than the buffer is written straight through, in a few
-// writes instead of one.
+// plan's peak RSS (42.9 MiB, 36.3 with 32 KiB; apply 50.9 and 42.0), and
+// 16 KiB took a few MiB more off at 100 primaries. A batch larger than
+// the buffer is written straight through, in a few writes instead of one.
 const (
 	connBuffer    = 128 << 10
 	nodeBuffer    = 32 << 10
-	clusterBuffer = 32 << 10
+	clusterBuffer = 16 << 10
+)
+
+// The request rings (2^scale slots of about 350 bytes each): ringScale
+// for the main client's connections, which carry a few pipelines at once
+// (a DoMulti takes one slot); clusterRingScale on a cluster, where a
+// primary's connection carries its own shard's batches only, at most
+// walkDepth of them; nodeRingScale for a node client (DialNode), which
+// sends one SCAN or INFO at a time.
+const (
+	ringScale        = 8
+	clusterRingScale = 5
+	nodeRingScale    = 3
 )
 
 // Redact returns the URL with any password replaced, for messages.
@@ -126,6 +138,7 @@ func Dial(ctx context.Context, o Options) (*Conn, error) {
 		// Before Probe talks to every node: small buffers on a cluster.
 		client.Close()
 		c.opt.ReadBufferEachConn, c.opt.WriteBufferEachConn = clusterBuffer, clusterBuffer
+		c.opt.RingScaleEachConn = clusterRingScale
 		if client, err = rueidis.NewClient(c.opt); err != nil {
 			return nil, explain(addr, err)
 		}
@@ -223,7 +236,7 @@ func clientOption(o Options) (opt rueidis.ClientOption, addr string, db int, err
 	// The ring of requests in flight per connection: 1024 slots of about
 	// 350 bytes by default. keyjob has a few pipelines in flight per
 	// connection (a DoMulti takes one slot), so 256 are plenty.
-	opt.RingScaleEachConn = 8
+	opt.RingScaleEachConn = ringScale
 	// A cluster client learns the nodes from CLUSTER SLOTS at the dial and
 	// again only after a MOVED or a lost connection of its own. A replica
 	// that joined after the dial, promoted while the run reads its shard
@@ -333,6 +346,7 @@ func (c *Conn) DialNode(addr string) (rueidis.Client, error) {
 	opt.PipelineMultiplex = -1
 	opt.ReadBufferEachConn = nodeBuffer
 	opt.WriteBufferEachConn = nodeBuffer
+	opt.RingScaleEachConn = nodeRingScale
 	client, err := rueidis.NewClient(opt)
 	if err != nil {
 		return nil, explain(addr, err)
