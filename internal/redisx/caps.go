@@ -43,6 +43,12 @@ const (
 	CmdZMScore = "zmscore"
 	CmdZRem    = "zrem"
 	CmdZAdd    = "zadd"
+	// What a survey reads inside the keys it samples (only under CLIENT
+	// NO-TOUCH), probed at the survey's start, never at the dial.
+	CmdHRandField   = "hrandfield"
+	CmdHPExpireTime = "hpexpiretime"
+	CmdXLen         = "xlen"
+	CmdXRange       = "xrange"
 )
 
 // probeKey is the key the checks name: no job selects it, and a command
@@ -52,26 +58,30 @@ const probeKey = "keyjob:capability-probe:{0}"
 // probeArgs is, for each command, a call that changes nothing: what ACL
 // DRYRUN is asked about, or, for reads, what is sent as it is.
 var probeArgs = map[string][]string{
-	CmdScan:        {"SCAN", "0", "MATCH", probeKey, "COUNT", "1"},
-	CmdTime:        {"TIME"},
-	CmdInfo:        {"INFO", "server"},
-	CmdPing:        {"PING"},
-	CmdConfigGet:   {"CONFIG", "GET", "maxmemory"},
-	CmdPTTL:        {"PTTL", probeKey},
-	CmdPExpireTime: {"PEXPIRETIME", probeKey},
-	CmdIdleTime:    {"OBJECT", "IDLETIME", probeKey},
-	CmdMemoryUsage: {"MEMORY", "USAGE", probeKey},
-	CmdType:        {"TYPE", probeKey},
-	CmdExists:      {"EXISTS", probeKey},
-	CmdDump:        {"DUMP", probeKey},
-	CmdClusterMyID: {"CLUSTER", "MYID"},
-	CmdClusterSlot: {"CLUSTER", "SLOTS"},
-	CmdZCount:      {"ZCOUNT", probeKey, "0", "1"},
-	CmdZCard:       {"ZCARD", probeKey},
-	CmdZRange:      {"ZRANGE", probeKey, "0", "1", "BYSCORE", "LIMIT", "0", "1", "WITHSCORES"},
-	CmdZMScore:     {"ZMSCORE", probeKey, "m"},
-	CmdZRem:        {"ZREM", probeKey, "m"},
-	CmdZAdd:        {"ZADD", probeKey, "NX", "0", "m"},
+	CmdScan:         {"SCAN", "0", "MATCH", probeKey, "COUNT", "1"},
+	CmdTime:         {"TIME"},
+	CmdInfo:         {"INFO", "server"},
+	CmdPing:         {"PING"},
+	CmdConfigGet:    {"CONFIG", "GET", "maxmemory"},
+	CmdPTTL:         {"PTTL", probeKey},
+	CmdPExpireTime:  {"PEXPIRETIME", probeKey},
+	CmdIdleTime:     {"OBJECT", "IDLETIME", probeKey},
+	CmdMemoryUsage:  {"MEMORY", "USAGE", probeKey},
+	CmdType:         {"TYPE", probeKey},
+	CmdExists:       {"EXISTS", probeKey},
+	CmdDump:         {"DUMP", probeKey},
+	CmdClusterMyID:  {"CLUSTER", "MYID"},
+	CmdClusterSlot:  {"CLUSTER", "SLOTS"},
+	CmdZCount:       {"ZCOUNT", probeKey, "0", "1"},
+	CmdZCard:        {"ZCARD", probeKey},
+	CmdZRange:       {"ZRANGE", probeKey, "0", "1", "BYSCORE", "LIMIT", "0", "1", "WITHSCORES"},
+	CmdZMScore:      {"ZMSCORE", probeKey, "m"},
+	CmdZRem:         {"ZREM", probeKey, "m"},
+	CmdZAdd:         {"ZADD", probeKey, "NX", "0", "m"},
+	CmdHRandField:   {"HRANDFIELD", probeKey, "1"},
+	CmdHPExpireTime: {"HPEXPIRETIME", probeKey, "FIELDS", "1", "f"},
+	CmdXLen:         {"XLEN", probeKey},
+	CmdXRange:       {"XRANGE", probeKey, "-", "+", "COUNT", "1"},
 	// Writes: a key that does not exist is left so, but the call still
 	// counts in INFO commandstats: they are sent only by Probe's writes.
 	CmdPExpireAt: {"PEXPIREAT", probeKey, "1"},
@@ -207,6 +217,10 @@ func (c *Caps) Check(cmd string) Check {
 	}
 	return Check{Cmd: cmd, Status: Unchecked.String()}
 }
+
+// InsideReads are the commands a survey sends inside the keys it samples
+// (ZRANGE by rank: the probe's BYSCORE form asks the same ACL rule).
+var InsideReads = []string{CmdHRandField, CmdHPExpireTime, CmdZCard, CmdZRange, CmdXLen, CmdXRange}
 
 // HashFieldExpiry says whether the server has per-field TTLs of hashes
 // (HPEXPIREAT: Redis 7.4+, Valkey 9+).
