@@ -13,6 +13,8 @@ import (
 
 	"github.com/keyjob/keyjob/internal/redistest"
 	"github.com/keyjob/keyjob/internal/redisx"
+	"github.com/keyjob/keyjob/jobs"
+	"github.com/keyjob/keyjob/planner"
 )
 
 // insideTruth is what the seeded keyspace holds inside its keys, as the
@@ -234,6 +236,35 @@ func testSurveyInside(t *testing.T, image string) {
 			t.Errorf("events: types %v, %+v; want %d streams read (one empty) of 4 entries beside 5 strings", p.Types, x, truth.streams)
 		}
 		checkAges(t, "events:{n}", x.OldestAgeSeconds, truth.streamAges)
+	})
+	// The trim jobs suggested for the sorted sets plan as the seeding
+	// says: the timelines (5 to 44 days old) hold no member older than
+	// the placeholder's 90 days, the sets scored in seconds (100 days
+	// and more) each hold one.
+	t.Run("Suggestions", func(t *testing.T) {
+		used := map[string]bool{}
+		for _, tc := range []struct {
+			pattern           string
+			change, noMembers int64
+		}{{"timeline:{n}", 0, truth.timelines}, {"tlsec:{n}", truth.secs, 0}} {
+			ss := insideSuggestions(s, got[tc.pattern], used)
+			if len(ss) != 1 || ss[0].Kind != SuggestMembers {
+				t.Errorf("%s: suggestions %+v, want one members job", tc.pattern, ss)
+				continue
+			}
+			job, err := jobs.Parse(ss[0].Name+".yaml", ss[0].Data)
+			if err != nil {
+				t.Fatalf("%v\n%s", err, ss[0].Data)
+			}
+			p, err := planner.Build(ctx, conn, job, planner.Options{ScanRate: jobs.Unlimited})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.Outcomes.Change != tc.change || p.Outcomes.Skip[string(jobs.SkipNoMembers)] != tc.noMembers || len(p.Errors) > 0 {
+				t.Errorf("%s: plan changes %d, no_members %d, errors %v; want %d, %d\n%s", tc.pattern, p.Outcomes.Change,
+					p.Outcomes.Skip[string(jobs.SkipNoMembers)], p.Errors, tc.change, tc.noMembers, ss[0].Data)
+			}
+		}
 	})
 	for _, name := range []string{"devices:{n}", "cfg:{n}"} {
 		if in := got[name].Inside; in.ZSets != nil || in.Streams != nil {

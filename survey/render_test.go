@@ -354,3 +354,37 @@ func TestRender_Errors(t *testing.T) {
 type failingWriter struct{}
 
 func (failingWriter) Write([]byte) (int, error) { return 0, errors.New("disk full") }
+
+// TestSuggestions_Parse pins the job files suggested from what the
+// survey read inside keys, and parses each as keyjob validate would:
+// a fields job for the device hashes, a members job for the timelines
+// and one for the event streams; none for the config hashes (no time in
+// their field names).
+func TestSuggestions_Parse(t *testing.T) {
+	s := insideFixture()
+	used := map[string]bool{}
+	var all []Suggestion
+	for _, p := range s.Patterns {
+		all = append(all, insideSuggestions(s, p, used)...)
+	}
+	var names []string
+	for _, sg := range all {
+		names = append(names, sg.Name)
+		t.Run(sg.Name, func(t *testing.T) {
+			golden.Check(t, filepath.Join("testdata", "suggest", sg.Name+".yaml.golden"), sg.Data)
+			job, err := jobs.Parse(sg.Name+".yaml", sg.Data)
+			if err != nil {
+				t.Fatalf("%v\n%s", err, sg.Data)
+			}
+			if job.Select.Regex == nil || !job.Match("devices:1").OK() && !job.Match("timeline:1").OK() && !job.Match("events:1").OK() {
+				t.Errorf("the job selects none of the pattern's keys")
+			}
+			if !bytes.Contains(sg.Data, []byte("# REVIEW: how long should")) {
+				t.Errorf("no REVIEW mark on the placeholder")
+			}
+		})
+	}
+	if want := "devices-fields-ttl trim-timeline trim-events"; strings.Join(names, " ") != want {
+		t.Errorf("suggestions %q, want %q", names, want)
+	}
+}

@@ -100,7 +100,7 @@ func suggestJobs(stderr io.Writer, dir string, s *survey.Survey) error {
 	reportSkipped(stderr, skipped)
 	if len(ss) == 0 {
 		if len(skipped) == 0 {
-			fmt.Fprintln(stderr, "every key has a TTL: no job file to suggest")
+			fmt.Fprintln(stderr, "every key has a TTL and nothing inside keys calls for a job: no job file to suggest")
 		}
 		return nil
 	}
@@ -111,12 +111,15 @@ func suggestJobs(stderr io.Writer, dir string, s *survey.Survey) error {
 			fmt.Fprintf(stderr, "kept %s: it exists (remove it to have it written again)\n", w.Path)
 			continue
 		}
-		how := "a fixed TTL"
-		if w.From != "" {
-			how = "a TTL from the time in the name"
+		what := w.About
+		if w.Kind == survey.SuggestKeys {
+			how := "a fixed TTL"
+			if w.From != "" {
+				how = "a TTL from the time in the name"
+			}
+			what = fmt.Sprintf("%s keys without a TTL, %s", humanize.Comma(w.WithoutTTL), how)
 		}
-		fmt.Fprintf(stderr, "wrote %s: %s, %s keys without a TTL, %s; REVIEW its placeholders\n",
-			w.Path, w.Pattern, humanize.Comma(w.WithoutTTL), how)
+		fmt.Fprintf(stderr, "wrote %s: %s, %s; REVIEW its placeholders\n", w.Path, w.Pattern, what)
 		wrote++
 	}
 	if err != nil {
