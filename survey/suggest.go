@@ -58,7 +58,10 @@ type Skipped struct {
 // select those keys (glob, type, regex with a group per placeholder,
 // ttl: none) and give them a TTL, counted from the time in their name
 // when the survey found one (after: 365d), else fixed (ttl: 30d), both
-// placeholders marked REVIEW. It never suggests a delete. Each file is
+// placeholders marked REVIEW. It never suggests deleting a key; from what
+// the survey read inside keys it suggests a TTL on hash fields and the
+// removal of old sorted-set members and stream entries (suggestInside),
+// each placeholder marked REVIEW too. Each file is
 // checked with jobs.Parse before it is returned.
 //
 // Two kinds of pattern get none, and are returned as skipped: a single
