@@ -362,3 +362,101 @@ func testSurveyInsideNamedUser(t *testing.T, image string) {
 		}
 	}
 }
+
+// TestMatrix_SurveyInsideLFU: under an LFU policy, reading inside keys
+// leaves their access counters (OBJECT FREQ) as they were: a touch would
+// raise a new key's counter at once.
+func TestMatrix_SurveyInsideLFU(t *testing.T) {
+	onMatrix(t, func(t *testing.T, image string) {
+		srv := redistest.Start(t, redistest.Options{Image: image, MaxMemory: "256mb", Policy: "allkeys-lfu"})
+		c := srv.Client(t)
+		conn := dial(t, srv)
+		truth := seedInside(t, c, time.Now().UnixMilli(), conn.Caps.HashFieldExpiry())
+		before := freqs(t, c)
+		s := runSurvey(t, conn, Options{})
+		after := freqs(t, c)
+		for k, f := range before {
+			if after[k] > f {
+				t.Errorf("%s: OBJECT FREQ %d before the survey, %d after: the survey touched it", k, f, after[k])
+			}
+		}
+		if conn.NoTouch() {
+			if h := byPattern(s)["devices:{n}"].Inside.hashes(t); h.Read != truth.devices {
+				t.Errorf("devices read inside: %d, want %d", h.Read, truth.devices)
+			}
+		} else if s.InsideRead {
+			t.Errorf("inside read without NO-TOUCH")
+		}
+	})
+}
+
+// freqs reads OBJECT FREQ of every key.
+func freqs(t *testing.T, c rueidis.Client) map[string]int64 {
+	t.Helper()
+	snap, err := redistest.Snapshot(context.Background(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	var cmds rueidis.Commands
+	for k := range snap {
+		keys = append(keys, k)
+		cmds = append(cmds, c.B().ObjectFreq().Key(k).Build())
+	}
+	out := map[string]int64{}
+	for i, r := range c.DoMulti(context.Background(), cmds...) {
+		n, err := r.AsInt64()
+		if err != nil {
+			t.Fatalf("OBJECT FREQ %s: %v", keys[i], err)
+		}
+		out[keys[i]] = n
+	}
+	return out
+}
+
+// TestMatrix_SurveyInsideCluster: on a cluster of three primaries every
+// primary's keys are read inside (each through its own node client, under
+// NO-TOUCH), and the figures add up as on one server.
+func TestMatrix_SurveyInsideCluster(t *testing.T) {
+	onMatrix(t, func(t *testing.T, image string) {
+		ctx := context.Background()
+		cl := redistest.StartClusterOn(t, image, 3, 0)
+		c := cl.Client(t)
+		conn, err := redisx.Dial(ctx, redisx.Options{URL: cl.URL})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(conn.Close)
+		hfe := conn.Caps.HashFieldExpiry()
+		truth := seedInside(t, c, time.Now().UnixMilli(), hfe)
+		before, err := redistest.ReadState(ctx, c, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := runSurvey(t, conn, Options{})
+		after, err := redistest.ReadState(ctx, c, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if touched := before.Touched(after); len(touched) > 0 {
+			t.Errorf("the survey touched the keyspace:\n%s", strings.Join(touched, "\n"))
+		}
+		if !conn.NoTouch() {
+			if s.InsideRead || !hasCode(s.Notes, NoteInsideNotRead) {
+				t.Errorf("inside read %v, notes %v without NO-TOUCH", s.InsideRead, s.Notes)
+			}
+			return
+		}
+		got := byPattern(s)
+		h := got["devices:{n}"].Inside.hashes(t)
+		if h.Read != truth.devices || h.TimestampFields != truth.seenFields || hfe && deref(h.VolatileFields) != truth.volatileFields {
+			t.Errorf("devices: %+v (volatile %v); want %d hashes, %d timed fields, %d with a TTL", h, deref(h.VolatileFields), truth.devices, truth.seenFields, truth.volatileFields)
+		}
+		if z := got["timeline:{n}"].Inside.zsets(t); z.Read != truth.timelines || z.ScoreFormat != FormatUnixMS {
+			t.Errorf("timelines: %+v", z)
+		}
+		if x := got["events:{n}"].Inside.streams(t); x.Read != truth.streams || x.Empty != truth.emptyStreams {
+			t.Errorf("streams: %+v", x)
+		}
+	})
+}
