@@ -458,3 +458,37 @@ func TestMatrix_SurveyInsideCluster(t *testing.T) {
 		}
 	})
 }
+
+// TestMatrix_SurveyInsideRenamed: a command renamed away (a managed
+// service) leaves its part of what is inside keys unread, and a note
+// says which; the rest is read.
+func TestMatrix_SurveyInsideRenamed(t *testing.T) {
+	onMatrix(t, func(t *testing.T, image string) {
+		srv := redistest.Start(t, redistest.Options{Image: image, Args: redistest.RenameAway("HRANDFIELD", "XLEN")})
+		c := srv.Client(t)
+		conn := dial(t, srv)
+		truth := seedInside(t, c, time.Now().UnixMilli(), false)
+		s := runSurvey(t, conn, Options{})
+		if !conn.NoTouch() {
+			if !hasCode(s.Notes, NoteInsideNotRead) {
+				t.Errorf("notes %v, want %s", s.Notes, NoteInsideNotRead)
+			}
+			return
+		}
+		for _, code := range []string{NoteHashFieldsUnknown, NoteStreamEntriesUnknown} {
+			if !hasCode(s.Notes, code) {
+				t.Errorf("notes %v, want %s", s.Notes, code)
+			}
+		}
+		got := byPattern(s)
+		if in := got["devices:{n}"].Inside; in != nil {
+			t.Errorf("hashes read without HRANDFIELD: %+v", in)
+		}
+		if in := got["events:{n}"].Inside; in != nil {
+			t.Errorf("streams read without XLEN: %+v", in)
+		}
+		if z := got["timeline:{n}"].Inside.zsets(t); z.Read != truth.timelines {
+			t.Errorf("timelines read %d, want %d", z.Read, truth.timelines)
+		}
+	})
+}
