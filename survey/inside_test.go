@@ -117,17 +117,7 @@ func seedInside(t *testing.T, c rueidis.Client, nowMS int64, fieldTTL bool) insi
 // CLIENT NO-TOUCH keeps the reads from touching the keys (field TTLs only
 // where the server has hash-field expiry, else a note), nothing on
 // Redis 7.0, with a note saying why. Either way nothing is touched.
-func TestMatrix_SurveyInside(t *testing.T) { onMatrix(t, testSurveyInside) }
-
-// onMatrix runs test on every server of the matrix, in parallel.
-func onMatrix(t *testing.T, test func(t *testing.T, image string)) {
-	for _, m := range redistest.Matrix(t) {
-		t.Run(m.Name, func(t *testing.T) {
-			t.Parallel()
-			test(t, m.Image)
-		})
-	}
-}
+func TestMatrix_SurveyInside(t *testing.T) { redistest.OnMatrix(t, testSurveyInside) }
 
 func testSurveyInside(t *testing.T, image string) {
 	ctx := context.Background()
@@ -331,7 +321,7 @@ func deref(p *int64) any {
 // TestMatrix_SurveyInsideNamedUser: a least-privilege user is never
 // asked about CLIENT NO-TOUCH at the dial (a denial would land in ACL
 // LOG), so the survey reads nothing inside keys, and its note says why.
-func TestMatrix_SurveyInsideNamedUser(t *testing.T) { onMatrix(t, testSurveyInsideNamedUser) }
+func TestMatrix_SurveyInsideNamedUser(t *testing.T) { redistest.OnMatrix(t, testSurveyInsideNamedUser) }
 
 func testSurveyInsideNamedUser(t *testing.T, image string) {
 	ctx := context.Background()
@@ -376,7 +366,7 @@ func testSurveyInsideNamedUser(t *testing.T, image string) {
 // leaves their access counters (OBJECT FREQ) as they were: a touch would
 // raise a new key's counter at once.
 func TestMatrix_SurveyInsideLFU(t *testing.T) {
-	onMatrix(t, func(t *testing.T, image string) {
+	redistest.OnMatrix(t, func(t *testing.T, image string) {
 		srv := redistest.Start(t, redistest.Options{Image: image, MaxMemory: "256mb", Policy: "allkeys-lfu"})
 		c := srv.Client(t)
 		conn := dial(t, srv)
@@ -427,7 +417,7 @@ func freqs(t *testing.T, c rueidis.Client) map[string]int64 {
 // primary's keys are read inside (each through its own node client, under
 // NO-TOUCH), and the figures add up as on one server.
 func TestMatrix_SurveyInsideCluster(t *testing.T) {
-	onMatrix(t, func(t *testing.T, image string) {
+	redistest.OnMatrix(t, func(t *testing.T, image string) {
 		ctx := context.Background()
 		cl := redistest.StartClusterOn(t, image, 3, 0)
 		c := cl.Client(t)
@@ -463,7 +453,7 @@ func TestMatrix_SurveyInsideCluster(t *testing.T) {
 // service) leaves its part of what is inside keys unread, and a note
 // says which; the rest is read.
 func TestMatrix_SurveyInsideRenamed(t *testing.T) {
-	onMatrix(t, func(t *testing.T, image string) {
+	redistest.OnMatrix(t, func(t *testing.T, image string) {
 		srv := redistest.Start(t, redistest.Options{Image: image, Args: redistest.RenameAway("HRANDFIELD", "XLEN")})
 		c := srv.Client(t)
 		conn := dial(t, srv)
