@@ -218,9 +218,12 @@ func (w *walker) lookInside(ctx context.Context, keys []insideKey, nowMS int64) 
 			if err := connErr(ttls[i]); err != nil {
 				return err
 			}
-			exp, _ = ttls[i].AsIntSlice()
+			var err error
+			if exp, err = ttls[i].AsIntSlice(); err != nil || len(exp) != len(h.fields) {
+				continue // gone or rewritten since HRANDFIELD: not counted
+			}
 		}
-		h.k.e.in().addHash(h.fields, exp, ttls != nil)
+		h.k.e.in().addHash(h.fields, exp)
 	}
 	return nil
 }
@@ -245,12 +248,13 @@ func (e *entry) in() *insideStats {
 	return e.inside
 }
 
-// addHash counts a hash's field names read, and their TTLs (expiry per
-// field, -1 for none, -2 gone) when ttlRead.
-func (s *insideStats) addHash(fields []string, expiry []int64, ttlRead bool) {
+// addHash counts a hash's field names read, and their TTLs when read
+// (expiry, HPEXPIRETIME's answer per field: -1 for none, -2 gone; nil
+// when not read).
+func (s *insideStats) addHash(fields []string, expiry []int64) {
 	s.hashes++
 	s.fieldsRead += int64(len(fields))
-	ttlRead = ttlRead && len(expiry) == len(fields)
+	ttlRead := expiry != nil && len(expiry) == len(fields)
 	if ttlRead {
 		s.ttlRead++
 	}

@@ -33,8 +33,8 @@ func TestScoreFormat(t *testing.T) {
 // only when read for every field (-1 no TTL, -2 gone since HRANDFIELD).
 func TestInsideStats_Hash(t *testing.T) {
 	var s insideStats
-	s.addHash([]string{"seen:1755302811:1", "seen:1755302899:2", "name", "20260314"}, []int64{1790000000, -1, -1, -2}, true)
-	s.addHash([]string{"a", "b"}, nil, false)
+	s.addHash([]string{"seen:1755302811:1", "seen:1755302899:2", "name", "20260314"}, []int64{1790000000, -1, -1, -2})
+	s.addHash([]string{"a", "b"}, nil)
 	in := s.report(true)
 	h := in.Hashes
 	if h.Read != 2 || h.FieldsRead != 6 || h.WithTimestampFields != 1 || h.TimestampFields != 3 {
@@ -49,7 +49,7 @@ func TestInsideStats_Hash(t *testing.T) {
 	}
 
 	var v insideStats
-	v.addHash([]string{"seen:1755302811:1", "seen:1755302899:2", "x"}, []int64{1790000000, -1, 1790000000}, true)
+	v.addHash([]string{"seen:1755302811:1", "seen:1755302899:2", "x"}, []int64{1790000000, -1, 1790000000})
 	h = v.report(true).Hashes
 	if deref(h.WithVolatileFields) != int64(1) || deref(h.VolatileFields) != int64(2) || deref(h.FieldPatterns[0].WithTTL) != int64(1) {
 		t.Errorf("volatile %v, %v, of the pattern %v; want 1, 2, 1", deref(h.WithVolatileFields), deref(h.VolatileFields), deref(h.FieldPatterns[0].WithTTL))
@@ -64,8 +64,8 @@ func TestInsideStats_Hash(t *testing.T) {
 func TestInsideStats_Merge(t *testing.T) {
 	tb := newTable(0, 1)
 	a, b := &entry{}, &entry{}
-	a.in().addHash([]string{"seen:1755302811:1", "a:1755302811", "b:1755302811"}, []int64{-1, -1, -1}, true)
-	b.in().addHash([]string{"seen:1755302812:1", "c:1755302811", "d:1755302811"}, []int64{1790000000, -1, -1}, true)
+	a.in().addHash([]string{"seen:1755302811:1", "a:1755302811", "b:1755302811"}, []int64{-1, -1, -1})
+	b.in().addHash([]string{"seen:1755302812:1", "c:1755302811", "d:1755302811"}, []int64{1790000000, -1, -1})
 	b.in().zsets, b.in().timeScored = 3, 3
 	b.in().zsetFormats = map[string]int64{FormatUnixMS: 3}
 	b.in().zAges.add(rand.New(rand.NewPCG(1, 2)), ageSample, 40)
