@@ -58,6 +58,10 @@ const (
 	CmdXDel      = "xdel"
 	CmdXInfo     = "xinfo|stream"
 	CmdXGroups   = "xinfo|groups"
+	// What a survey reads inside the keys it samples (only under CLIENT
+	// NO-TOUCH), probed at the survey's start, never at the dial; it also
+	// reads HPEXPIRETIME, XLEN and XRANGE (above).
+	CmdHRandField = "hrandfield"
 )
 
 // probeKey is the key the checks name: no job selects it, and a command
@@ -99,6 +103,7 @@ var probeArgs = map[string][]string{
 	CmdXInfo:        {"XINFO", "STREAM", probeKey},
 	CmdXGroups:      {"XINFO", "GROUPS", probeKey},
 	CmdXDel:         {"XDEL", probeKey, "0-1"},
+	CmdHRandField:   {"HRANDFIELD", probeKey, "1"},
 	// Writes: a key that does not exist is left so, but the call still
 	// counts in INFO commandstats: they are sent only by Probe's writes.
 	CmdPExpireAt: {"PEXPIREAT", probeKey, "1"},
@@ -236,6 +241,10 @@ func (c *Caps) Check(cmd string) Check {
 	}
 	return Check{Cmd: cmd, Status: Unchecked.String()}
 }
+
+// InsideReads are the commands a survey sends inside the keys it samples
+// (ZRANGE by rank: the probe's BYSCORE form asks the same ACL rule).
+var InsideReads = []string{CmdHRandField, CmdHPExpireTime, CmdZCard, CmdZRange, CmdXLen, CmdXRange}
 
 // HashFieldExpiry says whether the server has per-field TTLs of hashes
 // (HPEXPIREAT: Redis 7.4+, Valkey 9+).
