@@ -140,18 +140,33 @@ func (r *Run) prepare(ctx context.Context, node redisx.Node, b scan.Batch) (*fli
 	}
 	allowed, stop := r.allowance(len(todo))
 	f := &flight{b: b, counts: counts, allowed: allowed, partial: allowed < len(todo)}
-	todo = todo[:allowed]
 	if inside := r.insideKeys(); inside != nil {
 		// Members are trimmed, fields changed, chunk by chunk, each
 		// journaled before it goes: the batch is done when it returns.
-		changed, durable, err := inside(ctx, node, todo, counts)
-		if err != nil {
-			r.release(allowed)
-			return nil, err
+		// A key decided "change" may turn out to have nothing to change
+		// (a hash with no field selected), so under --limit the keys are
+		// walked until allowed of them changed, not only the first
+		// allowed: else a batch that began with such keys stopped every
+		// invocation on them, and --resume never got past it.
+		walked := 0
+		for walked < len(todo) && len(f.changed) < allowed {
+			next := todo[walked:min(len(todo), walked+allowed-len(f.changed))]
+			changed, durable, err := inside(ctx, node, next, counts)
+			f.durable = max(f.durable, durable)
+			if err != nil {
+				r.release(allowed)
+				return nil, err
+			}
+			walked += len(next)
+			f.changed = append(f.changed, changed...)
 		}
-		f.durable, f.changed = durable, changed
+		f.partial = walked < len(todo)
+		if !f.partial && len(f.changed) < allowed {
+			stop = nil // the whole batch made fewer changes than the limit left
+		}
 		return f, stop
 	}
+	todo = todo[:allowed]
 	var durable int64
 	if todo, err = r.backup(ctx, node, todo, counts); err == nil {
 		durable, err = r.journalBatch(node, todo)
@@ -277,10 +292,7 @@ func (r *Run) insideKeys() func(context.Context, redisx.Node, []pending, map[str
 	case r.job.Members != nil:
 		return r.trimBatch
 	case r.job.Fields != nil:
-		return func(ctx context.Context, node redisx.Node, todo []pending, counts map[string]int64) ([]string, int64, error) {
-			durable, err := r.fieldsBatch(ctx, node, todo, counts)
-			return nil, durable, err
-		}
+		return r.fieldsBatch
 	}
 	return nil
 }

@@ -91,21 +91,21 @@ func (r *Run) loadFields(ctx context.Context) error {
 // other, each to its end. A key counts as changed when at least one of its
 // fields changed; the fields in fieldsChanged. It returns the end of the
 // last journal frame.
-func (r *Run) fieldsBatch(ctx context.Context, node redisx.Node, todo []pending, counts map[string]int64) (int64, error) {
-	var durable int64
+func (r *Run) fieldsBatch(ctx context.Context, node redisx.Node, todo []pending, counts map[string]int64) (changed []string, durable int64, err error) {
 	for _, p := range todo {
 		fk := fieldKey{r: r, node: node, p: p, counts: counts}
 		gone, err := r.step.WalkFields(ctx, r.conn.Client, p.key, func(ds []batch.FieldDecision) error { return fk.chunk(ctx, ds) })
 		durable = max(durable, fk.durable)
 		if err != nil {
 			if ctx.Err() != nil {
-				return durable, errInterrupted
+				return changed, durable, errInterrupted
 			}
-			return durable, err
+			return changed, durable, err
 		}
 		switch {
 		case fk.changed > 0:
 			counts[string(jobs.Change)]++
+			changed = append(changed, p.key)
 		case gone && !fk.selected:
 			counts[string(jobs.Gone)]++
 		case !fk.selected:
@@ -114,10 +114,10 @@ func (r *Run) fieldsBatch(ctx context.Context, node redisx.Node, todo []pending,
 			counts[string(jobs.ChangedSinceScan)]++ // its fields changed since they were read
 		}
 		if err := r.fieldsUnitMistake(counts); err != nil {
-			return durable, err
+			return changed, durable, err
 		}
 	}
-	return durable, nil
+	return changed, durable, nil
 }
 
 // fieldKey is the walk of one hash's fields.
