@@ -144,31 +144,41 @@ func (r *Run) prepare(ctx context.Context, node redisx.Node, b scan.Batch) (*fli
 	}
 	allowed, stop := r.allowance(len(todo))
 	f := &flight{b: b, counts: counts, allowed: allowed, partial: allowed < len(todo)}
-	todo = todo[:allowed]
-	if r.job.Fields != nil && len(counted) > 0 {
-		// Hashes counted from the journal are walked again (a kill may
-		// have left one half done), their own outcome not counted.
-		again, err := r.decide(ctx, node, counted, map[string]int64{})
-		if err != nil {
-			r.release(allowed)
-			return nil, err
-		}
-		for i := range again {
-			again[i].counted = true
-		}
-		todo = append(todo, again...)
-	}
 	if inside := r.insideKeys(); inside != nil {
 		// Members are trimmed, fields changed, chunk by chunk, each
 		// journaled before it goes: the batch is done when it returns.
-		durable, changed, err := inside(ctx, node, todo, counts)
-		if err != nil {
+		// A key decided "change" may turn out to have nothing to change
+		// (a hash with no field selected), so under --limit the keys are
+		// walked until allowed of them changed, not only the first
+		// allowed: else a batch that began with such keys stopped every
+		// invocation on them, and --resume never got past it.
+		//
+		// Hashes counted from the journal (a fields job) are walked again
+		// first, outside the limit: a kill may have left one half done.
+		// Their own outcome is not counted again.
+		if err := r.walkAgain(ctx, node, counted, counts, f, inside); err != nil {
 			r.release(allowed)
 			return nil, err
 		}
-		f.durable, f.changed = durable, changed
+		walked := 0
+		for walked < len(todo) && len(f.changed) < allowed {
+			next := todo[walked:min(len(todo), walked+allowed-len(f.changed))]
+			changed, durable, err := inside(ctx, node, next, counts)
+			f.durable = max(f.durable, durable)
+			if err != nil {
+				r.release(allowed)
+				return nil, err
+			}
+			walked += len(next)
+			f.changed = append(f.changed, changed...)
+		}
+		f.partial = walked < len(todo)
+		if !f.partial && len(f.changed) < allowed {
+			stop = nil // the whole batch made fewer changes than the limit left
+		}
 		return f, stop
 	}
+	todo = todo[:allowed]
 	var durable int64
 	if todo, err = r.backup(ctx, node, todo, counts); err == nil {
 		durable, err = r.journalBatch(node, todo)
@@ -215,6 +225,24 @@ func (r *Run) finishBatch(node redisx.Node, st *checkpoint.Node, f *flight) (com
 		return true, err
 	}
 	return true, r.unitMistake()
+}
+
+// walkAgain walks, for a fields job, the hashes of a batch a read-back
+// counted already.
+func (r *Run) walkAgain(ctx context.Context, node redisx.Node, counted []string, counts map[string]int64, f *flight, inside insideFunc) error {
+	if r.job.Fields == nil || len(counted) == 0 {
+		return nil
+	}
+	again, err := r.decide(ctx, node, counted, map[string]int64{})
+	if err != nil {
+		return err
+	}
+	for i := range again {
+		again[i].counted = true
+	}
+	_, durable, err := inside(ctx, node, again, counts)
+	f.durable = max(f.durable, durable)
+	return err
 }
 
 // release gives back a batch's reservation when it is not committed.
@@ -287,12 +315,14 @@ func (r *Run) lookups() scan.Lookups {
 	return scan.Lookups{Expiry: needs.TTL || !prevKnown, ExpireTime: true, Idle: needs.Idle, Memory: r.dumpsAll() && r.memoryUnknown == ""}
 }
 
+// insideFunc changes the keys of a batch inside (their members, their
+// fields) and returns the keys it changed and the end of the last journal
+// frame.
+type insideFunc func(context.Context, redisx.Node, []pending, map[string]int64) ([]string, int64, error)
+
 // insideKeys is how a job that acts inside its keys (members:, fields:)
 // changes a batch's keys; nil for a job on whole keys.
-//
-// It returns the end of the last journal frame and, for a fields job, the
-// keys it changed (a batch applied in part puts them in Ahead).
-func (r *Run) insideKeys() func(context.Context, redisx.Node, []pending, map[string]int64) (int64, []string, error) {
+func (r *Run) insideKeys() insideFunc {
 	switch {
 	case r.job.Members != nil:
 		return r.trimBatch
@@ -643,6 +673,11 @@ func (r *Run) commit(st *checkpoint.Node, f *flight, reserved int, durable int64
 	if !partial {
 		st.Cursor = strconv.FormatUint(b.Cursor, 10)
 		passed(st, b.Keys)
+		// The walk's last batch (SCAN answered cursor 0): the node is done
+		// even when the run stops right after it (--limit reached on it, a
+		// kill), or a resume would read cursor 0 as the start and scan,
+		// and count, the node's keys again.
+		st.Done = b.Cursor == 0
 	} else {
 		ahead(st, f.changed)
 	}
@@ -660,6 +695,10 @@ func (r *Run) unitMistake() error {
 	r.mu.Lock()
 	names := slices.Clone(r.badNames)
 	r.mu.Unlock()
+	if r.job.Members != nil && r.job.Members.Stream {
+		return &AbortError{Guard: "bad_timestamp", Reason: fmt.Sprintf("%d of the %d streams (%.1f%%) have entries whose ID lies before 2000, more than 1%% of those trimmed: their IDs are no times (written by hand), so older_than cannot select by age",
+			bad, bad+changes, 100*float64(bad)/float64(bad+changes))}
+	}
 	if r.job.Members != nil {
 		return &AbortError{Guard: "bad_timestamp", Reason: fmt.Sprintf("%d of the %d sorted sets (%.1f%%) have members scored before 2000, more than 1%% of those trimmed: members.score.format is probably wrong (seconds read as milliseconds)",
 			bad, bad+changes, 100*float64(bad)/float64(bad+changes))}

@@ -90,19 +90,17 @@ func (r *Run) loadFields(ctx context.Context) error {
 // fieldsBatch changes the fields of the keys of a batch, one key after the
 // other, each to its end. A key counts as changed when at least one of its
 // fields changed; the fields in fieldsChanged. It returns the end of the
-// last journal frame and the keys counted as changed.
-func (r *Run) fieldsBatch(ctx context.Context, node redisx.Node, todo []pending, counts map[string]int64) (int64, []string, error) {
-	var durable int64
-	var changed []string
+// last journal frame.
+func (r *Run) fieldsBatch(ctx context.Context, node redisx.Node, todo []pending, counts map[string]int64) (changed []string, durable int64, err error) {
 	for _, p := range todo {
 		fk := fieldKey{r: r, node: node, p: p, counts: counts}
 		gone, err := r.step.WalkFields(ctx, r.conn.Client, p.key, func(ds []batch.FieldDecision) error { return fk.chunk(ctx, ds) })
 		durable = max(durable, fk.durable)
 		if err != nil {
 			if ctx.Err() != nil {
-				return durable, nil, errInterrupted
+				return changed, durable, errInterrupted
 			}
-			return durable, nil, err
+			return changed, durable, err
 		}
 		switch {
 		case p.counted:
@@ -119,10 +117,10 @@ func (r *Run) fieldsBatch(ctx context.Context, node redisx.Node, todo []pending,
 			counts[string(jobs.ChangedSinceScan)]++ // its fields changed since they were read
 		}
 		if err := r.fieldsUnitMistake(counts); err != nil {
-			return durable, nil, err
+			return changed, durable, err
 		}
 	}
-	return durable, changed, nil
+	return changed, durable, nil
 }
 
 // fieldKey is the walk of one hash's fields.

@@ -243,7 +243,7 @@ func (r *Run) restartedDuringWalk(ctx context.Context, node redisx.Node, n *chec
 	id := info["run_id"]
 	r.mu.Lock()
 	if r.conn.Cluster && info["role"] != "master" {
-		r.stale = true
+		r.stale, n.Done = true, false
 		r.mu.Unlock()
 		r.log.Warn("the node became a replica during the run (a failover): finding the primary that serves its slots now",
 			"node", n.Addr, "slots", n.Slots)
@@ -255,7 +255,7 @@ func (r *Run) restartedDuringWalk(ctx context.Context, node redisx.Node, n *chec
 	}
 	r.log.Warn("server restarted or failed over during the run (run_id changed): rescanning it from the start",
 		"node", n.Addr, "was", n.ServerRunID, "now", id)
-	n.ServerRunID, n.Cursor = id, "0"
+	n.ServerRunID, n.Cursor, n.Done = id, "0", false
 	n.Restarts++
 	from := r.forget(n)
 	r.mu.Unlock()

@@ -37,6 +37,9 @@ import (
 type readBack struct {
 	hashes []uint64 // sorted
 	grace  map[uint64]bool
+	// removed is, for a members job, the members (or stream entries) the
+	// records read back removed.
+	removed int64
 	// fields and fieldsGrace count, for a fields job, the fields in the
 	// state keyjob set (each once) and those of them given the grace TTL.
 	fields, fieldsGrace int64
@@ -115,6 +118,10 @@ func (r *Run) recount(ctx context.Context, from map[string]int64) error {
 				n.Counts[changeGrace] += grace
 				r.cp.Counts[string(jobs.Change)] += changed
 				r.cp.Counts[changeGrace] += grace
+				if rb.removed > 0 {
+					n.Counts[trimMembers] += rb.removed
+					r.cp.Counts[trimMembers] += rb.removed
+				}
 				if rb.fields > 0 {
 					// Fields are counted whether or not their hash was:
 					// a hash counted before, walked again, may have had
@@ -165,6 +172,21 @@ func (r *Run) readBack(ctx context.Context, recs []journal.Record) (readBack, er
 	}
 	var keys []found
 	c := r.conn.Client
+	var trims []journal.Record
+	recs = slices.DeleteFunc(slices.Clone(recs), func(rec journal.Record) bool {
+		trim := rec.Action == journal.ActionTrim || rec.Action == journal.ActionStreamTrim
+		if trim {
+			trims = append(trims, rec)
+		}
+		return trim
+	})
+	done, removed, err := r.trimReadBack(ctx, trims)
+	if err != nil {
+		return readBack{}, err
+	}
+	for _, h := range done {
+		keys = append(keys, found{h: h})
+	}
 	for len(recs) > 0 {
 		chunk := recs[:min(len(recs), 1000)]
 		recs = recs[len(chunk):]
@@ -198,7 +220,7 @@ func (r *Run) readBack(ctx context.Context, recs []journal.Record) (readBack, er
 	}
 	slices.SortFunc(keys, func(a, b found) int { return cmp.Compare(a.h, b.h) })
 	keys = slices.CompactFunc(keys, func(a, b found) bool { return a.h == b.h })
-	rb := readBack{hashes: make([]uint64, len(keys)), grace: map[uint64]bool{}}
+	rb := readBack{hashes: make([]uint64, len(keys)), grace: map[uint64]bool{}, removed: removed}
 	for i, k := range keys {
 		rb.hashes[i] = k.h
 		if k.grace {

@@ -22,7 +22,8 @@ import (
 // for a job with members: (sorted-set members by score-as-time).
 //
 // Version 3 added outcomes.fields_changed and fields_grace and the
-// no_fields skip bucket for a job with fields: (hash fields).
+// no_fields skip bucket for a job with fields: (hash fields), and members
+// for streams (members_removed counts the stream entries removed).
 const ReportFormatVersion = 3
 
 // Report is the run report: what a run (across its resumes) did and why
@@ -56,6 +57,8 @@ type Report struct {
 	// the keyspace drifted since the reviewed plan, say.
 	Warnings   []string `json:"warnings"`
 	pauseStart time.Time
+	// streams: a job on stream entries (the summary's words).
+	streams bool
 }
 
 type ReportJob struct {
@@ -76,7 +79,7 @@ type ReportOutcomes struct {
 	ChangeGrace int64            `json:"change_grace"`
 	Skip        map[string]int64 `json:"skip"`
 	// MembersRemoved is, for a job with members:, the sorted-set members
-	// removed (limits.rate counts them).
+	// or stream entries removed (limits.rate counts them).
 	MembersRemoved int64 `json:"members_removed,omitempty"`
 	// FieldsChanged is, for a job with fields:, the hash fields changed
 	// (limits.rate counts them); FieldsGrace the part of them given the
@@ -154,6 +157,7 @@ func (rep *Report) fill(r *Run) {
 	if r.job.Members != nil {
 		rep.Outcomes.Skip[string(jobs.SkipNoMembers)] = r.cp.Counts[string(jobs.SkipNoMembers)]
 		rep.Outcomes.MembersRemoved = r.cp.Counts[trimMembers]
+		rep.streams = r.job.Members.Stream
 	}
 	if r.job.Fields != nil {
 		rep.Outcomes.Skip[string(jobs.SkipNoFields)] = r.cp.Counts[string(jobs.SkipNoFields)]
@@ -287,7 +291,11 @@ func (rep *Report) Summary(w io.Writer) {
 		fmt.Fprintf(tw, "(%s with the grace TTL)", humanize.Comma(rep.Outcomes.ChangeGrace))
 	}
 	if rep.Outcomes.MembersRemoved > 0 {
-		fmt.Fprintf(tw, "(%s members removed)", humanize.Comma(rep.Outcomes.MembersRemoved))
+		what := "members"
+		if rep.streams {
+			what = "stream entries"
+		}
+		fmt.Fprintf(tw, "(%s %s removed)", humanize.Comma(rep.Outcomes.MembersRemoved), what)
 	}
 	if rep.Outcomes.FieldsChanged > 0 {
 		fmt.Fprintf(tw, "(%s fields changed, %s of them with the grace TTL)", humanize.Comma(rep.Outcomes.FieldsChanged), humanize.Comma(rep.Outcomes.FieldsGrace))

@@ -70,7 +70,14 @@ func (r *Run) loadTrim(ctx context.Context) error {
 	if r.job.Members == nil {
 		return nil
 	}
-	for _, s := range []*luaScript{trimReadScript, trimRemoveScript} {
+	scripts := []*luaScript{trimReadScript, trimRemoveScript}
+	if r.job.Members.Stream {
+		scripts = []*luaScript{streamReadScript}
+		if r.job.Backup.Mode == jobs.BackupDump {
+			scripts = append(scripts, streamSnapshotScript)
+		}
+	}
+	for _, s := range scripts {
 		if err := s.load(ctx, r.nodes); err != nil {
 			return err
 		}
@@ -80,27 +87,42 @@ func (r *Run) loadTrim(ctx context.Context) error {
 
 // trimBatch trims the keys of a batch, one after the other, each to its
 // end. It counts a key changed when it removed at least one member, the
-// members in trimMembers, and returns the end of the last journal frame.
-func (r *Run) trimBatch(ctx context.Context, node redisx.Node, todo []pending, counts map[string]int64) (int64, []string, error) {
-	rg := r.job.Members.Range(r.runStart)
-	var durable int64
+// members in trimMembers, and returns the keys it changed (a batch cut
+// short by --limit puts them in the checkpoint's Ahead, so a resumed run
+// does not count them again) and the end of the last journal frame.
+func (r *Run) trimBatch(ctx context.Context, node redisx.Node, todo []pending, counts map[string]int64) (changed []string, durable int64, err error) {
+	m := r.job.Members
+	rg, srg := m.Range(r.runStart), m.StreamRange(r.runStart)
+	if m.Stream {
+		if todo, err = r.sizeStreams(ctx, node, todo, counts); err != nil {
+			return nil, 0, err
+		}
+	}
 	for _, p := range todo {
-		removed, gone, end, err := r.trimKey(ctx, node, p, rg)
-		durable = max(durable, end)
+		var kt keyTrim
+		if m.Stream {
+			kt, err = r.trimStream(ctx, node, p, srg)
+		} else {
+			kt.removed, kt.gone, kt.durable, err = r.trimKey(ctx, node, p, rg)
+		}
+		durable = max(durable, kt.durable)
 		if err != nil {
-			return durable, nil, err
+			return changed, durable, err
 		}
 		switch {
-		case removed > 0:
+		case kt.removed > 0:
 			counts[string(jobs.Change)]++
-			counts[trimMembers] += removed
-		case gone:
+			counts[trimMembers] += kt.removed
+			changed = append(changed, p.key)
+		case kt.gone:
 			counts[string(jobs.Gone)]++
+		case kt.tooBig:
+			counts[string(jobs.SkipTooBig)]++
 		default:
 			counts[string(jobs.ChangedSinceScan)]++ // its members went, or were rescored, since the plan's count
 		}
 	}
-	return durable, nil, nil
+	return changed, durable, nil
 }
 
 // trimKey removes one key's selected members, a chunk at a time.

@@ -2,7 +2,6 @@ package apply
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"slices"
@@ -16,6 +15,7 @@ import (
 	"github.com/keyjob/keyjob/internal/batch"
 	"github.com/keyjob/keyjob/internal/journal"
 	"github.com/keyjob/keyjob/internal/redistest"
+	"github.com/keyjob/keyjob/internal/redisx"
 	"github.com/keyjob/keyjob/jobs"
 )
 
@@ -196,8 +196,8 @@ func assertSets(t *testing.T, what string, want, got map[string]map[string]float
 // every other key as it was (other types under the prefix, a set scored
 // in the wrong unit), counts what it did, and undo puts every set back
 // DUMP-identical, expiry included (the set the trim emptied too).
-// Every server of the matrix (KEYJOB_MATRIX) runs it.
-func TestApply_TrimMembers(t *testing.T) {
+// Every server of the matrix (KEYJOB_MATRIX, make test-matrix) runs it.
+func TestMatrix_TrimMembers(t *testing.T) {
 	for _, m := range redistest.Matrix(t) {
 		t.Run(m.Name, func(t *testing.T) { testTrimMembers(t, m.Image) })
 	}
@@ -293,25 +293,7 @@ func TestResume_TrimMembers(t *testing.T) {
 	job := loadJob(t, trimJob)
 
 	// The 700-member sets take several chunks: stop at the 6th chunk.
-	_, err := execute(interruptAfter(t, 6), t, dial(t, srv.URL), job, Options{StateDir: state}, Exec{}, &logBuffer{})
-	if !errors.Is(err, errInterrupted) {
-		t.Fatalf("err = %v, want interrupted", err)
-	}
-	cp := loadCheckpoint(t, state, job.Name)
-	if cp.Completed {
-		t.Fatal("completed after an interrupt")
-	}
-	// Come back later: the cutoff must not move with the resume.
-	time.Sleep(1100 * time.Millisecond)
-	setHook(t, nil)
-	rep, err := runJob(t, dial(t, srv.URL), job, Options{StateDir: state, Resume: true})
-	if err != nil || !rep.Completed || !rep.Resumed {
-		t.Fatalf("resume: %v, %+v", err, rep)
-	}
-	cp2 := loadCheckpoint(t, state, job.Name)
-	if cp2.RunStartMs != cp.RunStartMs {
-		t.Fatalf("the resumed run's start moved: %d, was %d", cp2.RunStartMs, cp.RunStartMs)
-	}
+	cp, rep := interruptResume(t, srv.URL, job, state, 6)
 	var keys []string
 	subset := map[string]map[string]float64{}
 	for _, k := range set.zsets {
@@ -320,18 +302,24 @@ func TestResume_TrimMembers(t *testing.T) {
 			subset[k] = beforeSets[k]
 		}
 	}
-	assertSets(t, "after the resume", expectTrim(subset, job, cp.RunStartMs), readSets(t, c, keys))
+	want := expectTrim(subset, job, cp.RunStartMs)
+	assertSets(t, "after the resume", want, readSets(t, c, keys))
+	// The members removed before the interrupt count too, and the keys
+	// trimmed then count as changed, not as no_members.
+	var removed int64
+	for k := range subset {
+		removed += int64(len(subset[k]) - len(want[k]))
+	}
+	if o := rep.Outcomes; o.MembersRemoved != removed || o.Change != 22 || o.Skip["no_members"] != 1 || o.Skip["bad_timestamp"] != 1 {
+		t.Errorf("after the resume: %+v, want 22 changed, 1 no_members, 1 bad_timestamp, %d members removed", o, removed)
+	}
 
 	u := undo(t, srv.URL, rep.Journal, UndoOptions{})
 	if u.State != "whole" || u.Restored+u.Recreated != u.Changes {
 		t.Errorf("undo: %+v", u)
 	}
 	assertSame(t, "after undo", before, snapshot(t, c))
-	for k, d := range dumps(t, c, set.zsets) {
-		if beforeDumps[k] != d {
-			t.Errorf("%s: DUMP or expiry differs after undo", k)
-		}
-	}
+	assertDumps(t, c, "after undo", beforeDumps, set.zsets)
 }
 
 // A sorted set of 100k members is trimmed in calls of a chunk each: the
@@ -406,32 +394,51 @@ func TestApply_TrimBigSet(t *testing.T) {
 // and gives the number of calls, the longest and the longest per command.
 func slowest(t *testing.T, c rueidis.Client) (calls int, maxUs int64, maxCmd string, byCmd map[string]string) {
 	t.Helper()
-	entries, err := c.Do(context.Background(), c.B().Arbitrary("SLOWLOG", "GET", "-1").Build()).ToArray()
+	all, err := redisx.SlowCalls(context.Background(), c, TrimScripts())
 	if err != nil {
 		t.Fatal(err)
 	}
 	byCmd = map[string]string{}
-	all := map[string][]int64{}
-	for _, e := range entries {
-		f, err := e.ToArray()
-		if err != nil || len(f) < 4 {
-			continue
-		}
-		us, _ := f[2].AsInt64()
-		args, _ := f[3].AsStrSlice()
-		if len(args) == 0 || args[0] == "SLOWLOG" {
-			continue
-		}
-		calls++
-		all[args[0]] = append(all[args[0]], us)
-		if us > maxUs {
-			maxUs = us
-			maxCmd = fmt.Sprint(args[:min(len(args), 3)])
+	for cmd, us := range all {
+		calls += len(us)
+		for _, u := range us {
+			if u > maxUs {
+				maxUs, maxCmd = u, cmd
+			}
 		}
 	}
 	for cmd, us := range all {
 		slices.Sort(us)
-		byCmd[cmd] = fmt.Sprintf("n=%d p50=%d p99=%d max=%d", len(us), us[len(us)/2], us[len(us)*99/100], us[len(us)-1])
+		var sum int64
+		for _, u := range us {
+			sum += u
+		}
+		byCmd[cmd] = fmt.Sprintf("n=%d mean=%d p50=%d p99=%d max=%d", len(us), sum/int64(len(us)), us[len(us)/2], us[len(us)*99/100], us[len(us)-1])
 	}
 	return calls, maxUs, maxCmd, byCmd
+}
+
+// A sorted-set run stopped by --limit in the middle of a batch, then
+// resumed, counts the sets an earlier invocation trimmed once.
+func TestResume_TrimLimitZset(t *testing.T) {
+	srv, c := startRedis(t, redistest.Options{})
+	set := seedTimelines(t, c)
+	beforeSets := readSets(t, c, set.zsets)
+	state := t.TempDir()
+	job := loadJob(t, trimJob)
+	rep := runLimited(t, srv.URL, job, state)
+	subset := map[string]map[string]float64{}
+	for _, k := range set.zsets {
+		if k[:5] != "tlsec" {
+			subset[k] = beforeSets[k]
+		}
+	}
+	want := expectTrim(subset, job, loadCheckpoint(t, state, job.Name).RunStartMs)
+	var removed int64
+	for k := range subset {
+		removed += int64(len(subset[k]) - len(want[k]))
+	}
+	if o := rep.Outcomes; o.MembersRemoved != removed || o.Change != 22 || o.Skip["no_members"] != 1 || rep.Scanned != 24 {
+		t.Errorf("after the resume: %d scanned, %+v; want 24 scanned, 22 changed, 1 no_members, %d members removed", rep.Scanned, o, removed)
+	}
 }

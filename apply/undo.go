@@ -260,7 +260,7 @@ func Undo(ctx context.Context, conn *redisx.Conn, path string, o UndoOptions) (*
 		return nil, err
 	}
 	// Refused before the first change when a command is lacking.
-	needs := commands.Undo(check.Stats.Dumps > 0)
+	needs := commands.Undo(check.Stats.Dumps > 0, check.Stats.Actions[journal.ActionStreamTrim] > 0)
 	fieldRecs := check.Stats.Actions[journal.ActionFieldExpire] + check.Stats.Actions[journal.ActionFieldPersist] + check.Stats.Actions[journal.ActionFieldDelete]
 	if fieldRecs > 0 {
 		needs = append(needs, commands.UndoFields()...)
@@ -288,7 +288,13 @@ func Undo(ctx context.Context, conn *redisx.Conn, path string, o UndoOptions) (*
 			return nil, err
 		}
 	}
-	u := undoer{conn: conn, s: s, trim: trim, fields: fields, o: o, rep: rep, total: check.ToUndo(), voided: map[string]int{}}
+	stream := newScript(undoStreamScript)
+	if check.Stats.Actions[journal.ActionStreamTrim] > 0 {
+		if err := stream.load(ctx, nodes); err != nil {
+			return nil, err
+		}
+	}
+	u := undoer{conn: conn, s: s, trim: trim, fields: fields, stream: stream, o: o, rep: rep, total: check.ToUndo(), voided: map[string]int{}}
 	err = jr.Reverse(func(rec journal.Record) error {
 		rep.Records++
 		// Newest first, an "unchanged" record comes before the record it
@@ -307,7 +313,15 @@ func Undo(ctx context.Context, conn *redisx.Conn, path string, o UndoOptions) (*
 			u.rep.Unapplied++
 			return nil
 		}
+		var since, weight int64 = 0, 1
+		if rec.Action == journal.ActionStreamTrim {
+			var send bool
+			if send, since, weight = u.takeStream(rec); !send {
+				return nil
+			}
+		}
 		u.recs = append(u.recs, rec)
+		u.since, u.weight = append(u.since, since), append(u.weight, weight)
 		if len(u.recs) == undoBatch {
 			return u.flush(ctx)
 		}
@@ -316,6 +330,7 @@ func Undo(ctx context.Context, conn *redisx.Conn, path string, o UndoOptions) (*
 	if err == nil {
 		err = u.flush(ctx)
 	}
+	u.orphans()
 	return rep, err
 }
 
@@ -331,10 +346,16 @@ type undoer struct {
 	trim *luaScript // for trim records
 	// fields is for the records of a fields job.
 	fields *luaScript
-	o      UndoOptions
-	rep    *UndoReport
-	recs   []journal.Record
-	total  int64
+	// stream is for stream-trim records; streams holds, per key, those
+	// read since its last dump, and since and weight go with recs.
+	stream  *luaScript
+	streams map[string]*streamUndo
+	since   []int64
+	weight  []int64
+	o       UndoOptions
+	rep     *UndoReport
+	recs    []journal.Record
+	total   int64
 	// voided counts, per key, records the run journaled but did not apply.
 	voided map[string]int
 }
@@ -356,8 +377,11 @@ func (u *undoer) flush(ctx context.Context) error {
 	scripts := make([]*luaScript, len(u.recs))
 	for i, rec := range u.recs {
 		scripts[i], args[i] = u.s, u.args(rec, now)
-		if rec.Action == journal.ActionTrim {
+		switch rec.Action {
+		case journal.ActionTrim:
 			scripts[i], args[i] = u.trim, trimArgs(rec, now)
+		case journal.ActionStreamTrim:
+			scripts[i], args[i] = u.stream, u.streamArgs(rec, u.since[i], now)
 		}
 		if journal.IsFieldAction(rec.Action) {
 			scripts[i], args[i] = u.fields, fieldArgs(rec, now)
@@ -375,9 +399,11 @@ func (u *undoer) flush(ctx context.Context) error {
 		if journal.IsFieldAction(u.recs[i].Action) {
 			n = fieldsUndone(n)
 		}
-		u.count(n)
+		for range u.weight[i] {
+			u.count(n)
+		}
 	}
-	u.recs = u.recs[:0]
+	u.recs, u.since, u.weight = u.recs[:0], u.since[:0], u.weight[:0]
 	if u.o.Observe != nil {
 		u.o.Observe(UndoProgress{Done: u.rep.Undone(), Total: u.total})
 	}

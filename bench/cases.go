@@ -243,6 +243,7 @@ func allCases() []benchCase {
 				return runProcess(ctx, dir, e.Keyjob, args...)
 			},
 		},
+		trimCase(),
 	}
 }
 

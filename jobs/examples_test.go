@@ -114,6 +114,19 @@ func TestExamples_Decide(t *testing.T) {
 			t.Errorf("cutoff %q", r.Cutoff)
 		}
 	})
+	t.Run("trim-event-streams", func(t *testing.T) {
+		j := load("trim-event-streams.yaml")
+		if d := j.Decide(noTTL("events:orders"), clock); d.Outcome != Change {
+			t.Errorf("stream: %+v", d)
+		}
+		m := j.Members
+		if m == nil || !m.Stream || m.OlderThan != 7*day || j.Select.Type != "stream" || j.Backup.Mode != BackupDump {
+			t.Fatalf("job %+v members %+v", j, m)
+		}
+		if r := m.StreamRange(runStart); r.CutoffID != itoa(runStart.Add(-7*day).UnixMilli())+"-0" {
+			t.Errorf("cutoff %q", r.CutoffID)
+		}
+	})
 	t.Run("device-fields-ttl", func(t *testing.T) {
 		j := load("device-fields-ttl.yaml")
 		f := j.Fields

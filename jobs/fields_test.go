@@ -85,6 +85,6 @@ func TestParse_FieldsErrors(t *testing.T) {
 	}, {
 		name: "with members",
 		src:  fieldsHead + "fields: {}\nmembers: {score: {format: unix}, older_than: 1d}\naction: {delete: {}}\nbackup: dump\n",
-		want: "job.yaml:5:9: members: want select.type: zset with members, got select.type: hash (members selects the members of sorted sets whose score is a time)\njob.yaml:6:9: fields: want one of fields and members, got both",
+		want: "job.yaml:5:9: members: want select.type: zset or stream with members, got select.type: hash (members selects the members of sorted sets whose score is a time, or the entries of streams)\njob.yaml:6:9: fields: want one of fields and members, got both",
 	}})
 }

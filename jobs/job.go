@@ -20,7 +20,8 @@ type Job struct {
 
 	Select Select
 	// Members is nil for a job on whole keys; set, the action applies to
-	// the members of each selected sorted set that it selects.
+	// the members of each selected sorted set (or entries of each selected
+	// stream) that it selects.
 	Members *Members
 	// Fields is nil for a job on whole keys; set, the action applies to
 	// the fields of each selected hash that it selects.
@@ -58,10 +59,14 @@ type Select struct {
 }
 
 // Members is the members field: a sorted set's members whose score is a
-// time older than OlderThan at the run's start.
+// time, or a stream's entries whose ID is a time, older than OlderThan at
+// the run's start.
 type Members struct {
-	ScoreFormat string // FormatUnix or FormatUnixMS
+	ScoreFormat string // FormatUnix or FormatUnixMS; "" for a stream
 	OlderThan   time.Duration
+	// Stream: the job trims stream entries (select.type: stream), whose
+	// IDs are milliseconds since 1970.
+	Stream bool
 }
 
 // TTLKind is what select.ttl asks of a key's remaining TTL.

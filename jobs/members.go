@@ -6,7 +6,8 @@ import (
 )
 
 // Members jobs act inside a key: on the members of a sorted set whose score
-// is a time (a timeline). The key is still selected by select; members says
+// is a time (a timeline), or on the entries of a stream, whose IDs are
+// milliseconds since 1970. The key is still selected by select; members says
 // which of its members the action applies to, and the action (delete: {})
 // removes those members, never the key itself (the server deletes a sorted
 // set left empty).
@@ -44,6 +45,30 @@ func (m *Members) Range(runStart time.Time) ScoreRange {
 	return ScoreRange{Floor: strconv.FormatInt(floor/1000, 10), Cutoff: "(" + s, CutoffTime: time.UnixMilli(ms).UTC()}
 }
 
+// StreamRange is the entry IDs a stream members job selects for a run
+// that started at runStart: IDs below CutoffID ("<ms>-0", exclusive),
+// read with XRANGE - Last (Last is the ms before the cutoff: an ID of only
+// milliseconds ends with the highest sequence number, so any server reads
+// it, without the exclusive "(" of Redis 6.2). FloorID is the epoch floor:
+// a stream whose oldest entry lies before it has IDs that are no times.
+type StreamRange struct {
+	CutoffID   string // e.g. "1733000000000-0"
+	Last       string // e.g. "1732999999999"
+	FloorID    string // "946684800000-0"
+	CutoffMs   int64
+	FloorMs    int64
+	CutoffTime time.Time
+}
+
+// StreamRange is the entry IDs the job selects for a run that started at
+// runStart.
+func (m *Members) StreamRange(runStart time.Time) StreamRange {
+	ms := runStart.Add(-m.OlderThan).UnixMilli()
+	floor := epochFloor.UnixMilli()
+	return StreamRange{CutoffID: strconv.FormatInt(ms, 10) + "-0", Last: strconv.FormatInt(ms-1, 10),
+		FloorID: strconv.FormatInt(floor, 10) + "-0", CutoffMs: ms, FloorMs: floor, CutoffTime: time.UnixMilli(ms).UTC()}
+}
+
 // BelowFloor is the ZCOUNT range of the scores below the epoch floor.
 func (r ScoreRange) BelowFloor() (min, max string) { return "-inf", "(" + r.Floor }
 
@@ -52,8 +77,13 @@ func (v *validator) members(r *rawMembers, sel *Select, action ActionKind) *Memb
 	if r == nil {
 		return nil
 	}
-	m := &Members{}
+	m := &Members{Stream: sel.Type == "stream"}
 	switch {
+	case m.Stream:
+		if r.Score != nil {
+			v.fail("members.score", "want no score with select.type: stream, got one").Hint =
+				"a stream entry's time is its ID (milliseconds since 1970): leave members.score out"
+		}
 	case r.Score == nil:
 		v.fail("members.score", "want a mapping such as {format: unix_ms}, got nothing")
 	case r.Score.Format == nil:
@@ -66,11 +96,11 @@ func (v *validator) members(r *rawMembers, sel *Select, action ActionKind) *Memb
 	}
 	if r.OlderThan == nil {
 		v.fail("members.older_than", "want %s, got nothing", wantDuration).Hint =
-			"members whose score is a time longer ago than this at the run's start are selected"
+			"members whose time is longer ago than this at the run's start are selected"
 	} else {
 		m.OlderThan = v.positive("members.older_than", r.OlderThan, maxOlderThan)
 	}
-	if sel.Type != "zset" && v.ok("select.type") {
+	if sel.Type != "zset" && sel.Type != "stream" && v.ok("select.type") {
 		got := "no select.type"
 		if sel.Type != "" {
 			got = "select.type: " + sel.Type
@@ -79,13 +109,16 @@ func (v *validator) members(r *rawMembers, sel *Select, action ActionKind) *Memb
 		if sel.Type != "" {
 			where = "select.type"
 		}
-		v.failAt(where, "members", "want select.type: zset with members, got %s", got).Hint =
-			"members selects the members of sorted sets whose score is a time"
+		v.failAt(where, "members", "want select.type: zset or stream with members, got %s", got).Hint =
+			"members selects the members of sorted sets whose score is a time, or the entries of streams"
 	}
 	if action != 0 && action != ActionDelete {
 		name := map[ActionKind]string{ActionExpire: "expire", ActionPersist: "persist"}[action]
-		v.failAt("action."+name, "members", "want action.delete: {} with members, got %s", name).Hint =
-			"members are removed (ZREM); an expiry of its own per member is not something a sorted set has"
+		hint := "members are removed (ZREM); an expiry of its own per member is not something a sorted set has"
+		if m.Stream {
+			hint = "entries are removed (XDEL); an expiry of its own per entry is not something a stream has"
+		}
+		v.failAt("action."+name, "members", "want action.delete: {} with members, got %s", name).Hint = hint
 	}
 	return m
 }

@@ -70,7 +70,7 @@ members:
 action:
   delete: {}
 `,
-		want: `job.yaml:6:3: members: want select.type: zset with members, got no select.type (members selects the members of sorted sets whose score is a time)`,
+		want: `job.yaml:6:3: members: want select.type: zset or stream with members, got no select.type (members selects the members of sorted sets whose score is a time, or the entries of streams)`,
 	}, {
 		name: "other type",
 		src: `version: 1
@@ -84,7 +84,7 @@ members:
 action:
   delete: {}
 `,
-		want: `job.yaml:5:9: members: want select.type: zset with members, got select.type: hash (members selects the members of sorted sets whose score is a time)`,
+		want: `job.yaml:5:9: members: want select.type: zset or stream with members, got select.type: hash (members selects the members of sorted sets whose score is a time, or the entries of streams)`,
 	}, {
 		name: "expire",
 		src: `version: 1
@@ -111,7 +111,7 @@ members:
 action:
   delete: {}
 `,
-		want: `job.yaml:6:1: members.older_than: want a duration such as 365d or 1h30m, got nothing (members whose score is a time longer ago than this at the run's start are selected)
+		want: `job.yaml:6:1: members.older_than: want a duration such as 365d or 1h30m, got nothing (members whose time is longer ago than this at the run's start are selected)
 job.yaml:7:19: members.score.format: want unix or unix_ms, got "rfc3339" (a score is a number: seconds (unix) or milliseconds (unix_ms) since 1970)`,
 	}, {
 		name: "unknown field, zero older_than",
@@ -142,4 +142,85 @@ func TestMembersRange(t *testing.T) {
 	if s.Floor != "946684800" || s.Cutoff != "(1788696000.123" || !s.CutoffTime.Equal(start.Add(-90*day)) {
 		t.Errorf("unix: %+v", s)
 	}
+}
+
+const trimEventStreams = `version: 1
+name: trim-event-streams
+select:
+  match: "events:*"
+  type: stream
+members:
+  older_than: 7d
+action:
+  delete: {}
+backup: dump
+`
+
+func TestParse_MembersStream(t *testing.T) {
+	j, err := Parse("job.yaml", []byte(trimEventStreams))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j.Members == nil || !j.Members.Stream || j.Members.ScoreFormat != "" || j.Members.OlderThan != 7*day || j.Backup.Mode != BackupDump {
+		t.Fatalf("members = %+v, backup = %+v", j.Members, j.Backup)
+	}
+	none, err := Parse("job.yaml", []byte(replaceOnce(trimEventStreams, "backup: dump", "backup: none")))
+	if err != nil || none.Backup.Mode != BackupNone {
+		t.Fatalf("backup: none: %v", err)
+	}
+	z, err := Parse("job.yaml", []byte(trimTimelines))
+	if err != nil || z.Members.Stream {
+		t.Fatalf("a zset job is no stream job: %v", err)
+	}
+}
+
+func TestStreamRange(t *testing.T) {
+	start := time.Date(2026, 12, 5, 12, 0, 0, 123_000_000, time.UTC)
+	r := (&Members{Stream: true, OlderThan: 7 * day}).StreamRange(start)
+	if r.CutoffID != "1795867200123-0" || r.Last != "1795867200122" || r.FloorID != "946684800000-0" || !r.CutoffTime.Equal(start.Add(-7*day)) {
+		t.Errorf("stream range: %+v", r)
+	}
+}
+
+func TestParse_MembersStreamErrors(t *testing.T) {
+	checkErrors(t, []errCase{{
+		name: "score on a stream",
+		src: `version: 1
+name: x
+select: {match: "e:*", type: stream}
+members: {score: {format: unix_ms}, older_than: 7d}
+action: {delete: {}}
+backup: dump
+`,
+		want: `job.yaml:4:18: members.score: want no score with select.type: stream, got one (a stream entry's time is its ID (milliseconds since 1970): leave members.score out)`,
+	}, {
+		name: "journal on a stream",
+		src: `version: 1
+name: x
+select: {match: "e:*", type: stream}
+members: {older_than: 7d}
+action: {delete: {}}
+backup: journal
+`,
+		want: `job.yaml:6:9: backup: want dump or none with stream members, got journal (a removed stream entry cannot be added back (XADD refuses an ID below the stream's last one): add backup: dump to keep each stream's DUMP for undo, or backup: none for no undo)`,
+	}, {
+		name: "no backup on a stream",
+		src: `version: 1
+name: x
+select: {match: "e:*", type: stream}
+members: {older_than: 7d}
+action: {delete: {}}
+`,
+		want: `job.yaml:4:10: backup: want dump or none with stream members, got nothing (a removed stream entry cannot be added back (XADD refuses an ID below the stream's last one): add backup: dump to keep each stream's DUMP for undo, or backup: none for no undo)`,
+	}, {
+		name: "persist on a stream",
+		src: `version: 1
+name: x
+select: {match: "e:*", type: stream}
+members: {older_than: 7d}
+action: {persist: {}}
+backup: dump
+`,
+		want: `job.yaml:5:19: members: want action.delete: {} with members, got persist (entries are removed (XDEL); an expiry of its own per entry is not something a stream has)`,
+	}})
 }

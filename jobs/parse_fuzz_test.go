@@ -154,7 +154,9 @@ func canonical(j *Job) string {
 	if s.Idle != nil {
 		w("  idle: %q\n", s.Idle.String())
 	}
-	if m := j.Members; m != nil {
+	if m := j.Members; m != nil && m.Stream {
+		w("members: {older_than: %s}\n", FormatDuration(m.OlderThan))
+	} else if m != nil {
 		w("members: {score: {format: %s}, older_than: %s}\n", m.ScoreFormat, FormatDuration(m.OlderThan))
 	}
 	if f := j.Fields; f != nil {

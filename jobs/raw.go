@@ -11,7 +11,7 @@ type rawJob struct {
 	Description *string     `yaml:"description" jsonschema_description:"Free text shown at the top of every report."`
 	DB          *int        `yaml:"db" jsonschema:"minimum=0" jsonschema_description:"Logical database (standalone servers only). Default: the URL's /N, else 0; a different /N in the URL is an error."`
 	Select      *rawSelect  `yaml:"select" jsonschema:"required" jsonschema_description:"Which keys the job considers."`
-	Members     *rawMembers `yaml:"members" jsonschema_description:"Act on the members of each selected sorted set rather than on the key: the members whose score, read as a time, is older than older_than. Needs select.type: zset and action.delete: {}."`
+	Members     *rawMembers `yaml:"members" jsonschema_description:"Act on the members of each selected sorted set or stream rather than on the key: the members whose time (a sorted set's score, a stream entry's ID) is older than older_than. Needs select.type: zset or stream and action.delete: {}."`
 	Fields      *rawFields  `yaml:"fields" jsonschema_description:"Act on the fields of each selected hash rather than on the key: each field gets a TTL of its own (expire, HPEXPIREAT NX), loses it (persist, HPERSIST) or goes (delete, HDEL). Needs select.type: hash and a server with hash-field expiry (Redis 7.4+, Valkey 9+)."`
 	Action      *rawAction  `yaml:"action" jsonschema:"required" jsonschema_description:"What the job does to each selected key: exactly one of expire, delete, persist."`
 	Backup      *rawBackup  `yaml:"backup" jsonschema_description:"What is kept to undo the run: journal (previous expiries; the default), dump (also DUMP payloads), none (no undo), or {mode: dump, max_dump_size: 16MiB}. A delete job must say dump or none."`
@@ -35,7 +35,7 @@ type rawAction struct {
 }
 
 type rawMembers struct {
-	Score     *rawScore     `yaml:"score" jsonschema:"required" jsonschema_description:"How a member's score reads as a time."`
+	Score     *rawScore     `yaml:"score" jsonschema_description:"How a sorted-set member's score reads as a time. Required with select.type: zset; refused with stream (an entry's ID is its time in milliseconds)."`
 	OlderThan *durationText `yaml:"older_than" jsonschema:"required" jsonschema_description:"Members whose time is more than this before the run's start are selected. The cutoff is fixed when the run starts, so a resumed run removes the same members."`
 }
 

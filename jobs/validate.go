@@ -32,6 +32,10 @@ const (
 
 const deleteBackupHint = "journal, the default, cannot undo a delete: add backup: dump to keep each key's payload for undo, or backup: none for no undo"
 
+// streamBackupHint says why a stream trim needs a DUMP: an entry cannot be
+// added back below the stream's last ID, so undo restores the whole key.
+const streamBackupHint = "a removed stream entry cannot be added back (XADD refuses an ID below the stream's last one): add backup: dump to keep each stream's DUMP for undo, or backup: none for no undo"
+
 var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
 
 // keyTypes are the values select.type accepts (SCAN TYPE).
@@ -85,7 +89,7 @@ func (v *validator) job(r *rawJob) *Job {
 	j.Action = v.action(r.Action, capSel)
 	j.Members = v.members(r.Members, &j.Select, j.Action.Kind)
 	v.fieldsAction(r, j)
-	j.Backup = v.backup(r.Backup, j.Action.Kind, j.Members != nil)
+	j.Backup = v.backup(r.Backup, j.Action.Kind, j.Members)
 	j.Limits = v.limits(r.Limits)
 	j.Guards = v.guards(r.Guards)
 	j.Select.matcher = newNameMatcher(j)
@@ -280,15 +284,17 @@ func (v *validator) rate(field string, s *rateText, def Rate) Rate {
 	return r
 }
 
-func (v *validator) backup(r *rawBackup, kind ActionKind, members bool) Backup {
+func (v *validator) backup(r *rawBackup, kind ActionKind, members *Members) Backup {
 	b := Backup{Mode: BackupJournal, MaxDumpSize: DefaultMaxDumpSize}
-	if members {
+	if members != nil && !members.Stream {
 		// The journal keeps each removed member with its score: undo
 		// needs no DUMP, so a members delete takes journal too.
 		kind = 0
 	}
 	if r == nil {
-		if kind == ActionDelete {
+		if members != nil && members.Stream {
+			v.failAt("members", "backup", "want dump or none with stream members, got nothing").Hint = streamBackupHint
+		} else if kind == ActionDelete {
 			v.failAt("action.delete", "backup", "want dump or none with a delete job, got nothing").Hint = deleteBackupHint
 		}
 		return b
@@ -297,7 +303,7 @@ func (v *validator) backup(r *rawBackup, kind ActionKind, members bool) Backup {
 	if _, isMap := v.t.vals["backup"].(*ast.MappingNode); isMap {
 		field = "backup.mode"
 	}
-	b.Mode = v.backupMode(field, r.Mode, kind)
+	b.Mode = v.backupMode(field, r.Mode, kind, members != nil && members.Stream)
 	if r.MaxDumpSize != nil {
 		b.MaxDumpSize = v.size("backup.max_dump_size", r.MaxDumpSize, b.MaxDumpSize, true)
 		if b.Mode != BackupDump && v.ok(field) {
@@ -307,7 +313,7 @@ func (v *validator) backup(r *rawBackup, kind ActionKind, members bool) Backup {
 	return b
 }
 
-func (v *validator) backupMode(field string, s *string, kind ActionKind) BackupMode {
+func (v *validator) backupMode(field string, s *string, kind ActionKind, stream bool) BackupMode {
 	modes := map[string]BackupMode{"journal": BackupJournal, "dump": BackupDump, "none": BackupNone}
 	if s == nil {
 		v.fail(field, "want journal, dump or none, got nothing")
@@ -322,7 +328,10 @@ func (v *validator) backupMode(field string, s *string, kind ActionKind) BackupM
 		v.fail(field, "want %s, got %q", want, *s)
 		return BackupJournal
 	}
-	if kind == ActionDelete && m == BackupJournal {
+	switch {
+	case stream && m == BackupJournal:
+		v.fail(field, "want dump or none with stream members, got journal").Hint = streamBackupHint
+	case kind == ActionDelete && m == BackupJournal:
 		v.fail(field, "want dump or none with a delete job, got journal").Hint = deleteBackupHint
 	}
 	return m

@@ -101,7 +101,7 @@ func Build(ctx context.Context, conn *redisx.Conn, job *jobs.Job, o Options) (*P
 	t.dbsizeHint = p.DBSize / int64(max(len(nodes), 1))
 	scanRate, changeRate := job.Limits.ScanRate, job.Limits.Rate
 	needs := job.Needs()
-	step := &batch.Step{Job: job, RunStart: p.GeneratedAt, Now: serverClock(start),
+	step := &batch.Step{Job: job, Count: true, RunStart: p.GeneratedAt, Now: serverClock(start),
 		Reads: scan.Lookups{Expiry: needs.TTL, ExpireTime: true, Idle: needs.Idle}, NoMemory: p.Estimates.MemoryUnknown}
 	w := walker{job: job, tally: t, o: o, step: step, limiter: limiterFor(scanRate, job.Limits.ScanCount)}
 	began := time.Now()
@@ -245,8 +245,13 @@ func (w *walker) lookup(ctx context.Context, n redisx.Node, keys []string) looki
 // MEMORY USAGE its changed keys need, and reports progress.
 func (w *walker) finish(ctx context.Context, n redisx.Node, r batch.Read) error {
 	ds := w.step.Decide(r)
-	if err := w.step.Members(ctx, n.Client, ds); err != nil {
-		return err
+	// A stream's entries are counted by reading them: a stream too big to
+	// back up is found first and not read.
+	streams := w.job.Members != nil && w.job.Members.Stream
+	if !streams {
+		if err := w.step.Members(ctx, n.Client, ds); err != nil {
+			return err
+		}
 	}
 	if err := w.walkFields(ctx, n.Client, ds); err != nil {
 		return err
@@ -261,6 +266,11 @@ func (w *walker) finish(ctx context.Context, n redisx.Node, r batch.Read) error 
 	w.tally.mu.Unlock()
 	if len(measure) > 0 {
 		if err := w.step.Measure(ctx, n.Client, ds, measure); err != nil {
+			return err
+		}
+	}
+	if streams {
+		if err := w.step.Members(ctx, n.Client, ds); err != nil {
 			return err
 		}
 	}

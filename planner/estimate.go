@@ -63,6 +63,20 @@ func membersAOFBytes(key string, n int64) int64 {
 	return calls*respBytes("ZREM", key) + n*member
 }
 
+// streamIDBytes is the length of a stream entry ID ("1733000000000-0").
+const streamIDBytes = msDigits + 2
+
+// streamAOFBytes is what removing n entries of one stream appends to the
+// AOF: one XDEL of up to a chunk of IDs per chunk.
+func streamAOFBytes(key string, n int64) int64 {
+	if n <= 0 {
+		return 0
+	}
+	calls := (n + batch.MembersChunk - 1) / batch.MembersChunk
+	id := respBytes(strings.Repeat("0", streamIDBytes)) - 4 // without the array header
+	return calls*respBytes("XDEL", key) + n*id
+}
+
 // journalRecordBytes approximates one journal line: the key, its previous
 // and new expiry and, with backup: dump, the payload in base64.
 func journalRecordBytes(j *jobs.Job, key string, memory int64) int64 {

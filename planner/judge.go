@@ -57,7 +57,10 @@ func judge(p *Plan, j *jobs.Job, t *tally, diskProbe bool) {
 	}
 	if bad := p.Outcomes.Skip[string(jobs.SkipBadTimestamp)]; bad > 0 {
 		if float64(bad) > unitMistakeShare*float64(max(p.Outcomes.Change, 1)) {
-			if j.Members != nil {
+			if j.Members != nil && j.Members.Stream {
+				p.fail(ErrUnitMistake, "%s of the %s streams to trim (%.1f%%) have entries whose ID lies before 2000: their IDs are no times (written by hand), so older_than cannot select by age. apply refuses to run this job. See the bad_timestamp samples.",
+					humanize.Comma(bad), humanize.Comma(p.Outcomes.Change+bad), 100*float64(bad)/float64(p.Outcomes.Change+bad))
+			} else if j.Members != nil {
 				// A sorted set scored before 2000: seconds read as milliseconds.
 				p.fail(ErrUnitMistake, "%s of the %s sorted sets to trim (%.1f%%) have members scored before 2000. More than 1%% means the format is wrong (seconds read as milliseconds): fix members.score.format. apply refuses to run this job. See the bad_timestamp samples.",
 					humanize.Comma(bad), humanize.Comma(p.Outcomes.Change+bad), 100*float64(bad)/float64(p.Outcomes.Change+bad))
@@ -150,7 +153,9 @@ func jobInfo(j *jobs.Job) JobInfo {
 	switch j.Action.Kind {
 	case jobs.ActionDelete:
 		ji.Action, ji.Summary = "delete", "UNLINK"
-		if m := j.Members; m != nil {
+		if m := j.Members; m != nil && m.Stream {
+			ji.Summary = fmt.Sprintf("remove the stream entries whose ID is more than %s before the run's start (XDEL, %d at a time)", inWords(m.OlderThan), batch.MembersChunk)
+		} else if m != nil {
 			ji.Summary = fmt.Sprintf("remove the members whose score (%s) is more than %s before the run's start (ZREM, %d at a time)", m.ScoreFormat, inWords(m.OlderThan), batch.MembersChunk)
 		}
 	case jobs.ActionPersist:

@@ -24,7 +24,9 @@ import (
 // no_members skip bucket it can fill.
 //
 // Version 3 added fields (a job on hash fields: fields.* counts, samples
-// and the no_fields skip bucket; its expiries count fields).
+// and the no_fields skip bucket; its expiries count fields). It also added
+// members for streams (members.type, cutoff_id, epoch_floor_id) and a
+// change sample's members.
 const FormatVersion = 3
 
 // Plan is the dry run's report.
@@ -62,19 +64,36 @@ type Plan struct {
 
 // MembersPlan is what a members job selects inside the keys.
 type MembersPlan struct {
-	ScoreFormat string   `json:"score_format"` // unix | unix_ms
+	// Type is the keys' type: zset (members by score) or stream (entries
+	// by ID).
+	Type        string   `json:"type"`
+	ScoreFormat string   `json:"score_format,omitempty"` // zset: unix | unix_ms
 	OlderThan   Duration `json:"older_than"`
 	// Cutoff is the run's start less older_than: members whose score is
-	// below it (as CutoffScore, exclusive) are selected.
+	// below it (as CutoffScore, exclusive) are selected, or stream
+	// entries whose ID is below CutoffID.
 	Cutoff      time.Time `json:"cutoff"`
-	CutoffScore string    `json:"cutoff_score"` // "(1757073600123"
+	CutoffScore string    `json:"cutoff_score,omitempty"` // zset: "(1757073600123"
+	CutoffID    string    `json:"cutoff_id,omitempty"`    // stream: "1757073600123-0"
 	// FloorScore is the lowest score read as a time (2000-01-01): a key
-	// with members below it is a bad_timestamp.
-	FloorScore string `json:"floor_score"`
+	// with members below it is a bad_timestamp; EpochFloorID, a stream's
+	// (a stream whose oldest entry lies below it).
+	FloorScore   string `json:"floor_score,omitempty"`
+	EpochFloorID string `json:"epoch_floor_id,omitempty"`
 	// Selected is the members of the changed keys older than the cutoff
-	// (ZCOUNT); Held is all the members those keys hold (ZCARD).
+	// (ZCOUNT; a stream's counted by XRANGE); Held is all the members
+	// those keys hold (ZCARD, XLEN).
 	Selected int64 `json:"selected"`
 	Held     int64 `json:"held"`
+}
+
+// KeyMembers is, for a sample key of a members job, what it loses.
+type KeyMembers struct {
+	Selected int64 `json:"selected"`
+	Held     int64 `json:"held"`
+	// FloorID is a stream's oldest entry after the trim, "" when the trim
+	// removes every entry (or the key is a sorted set).
+	FloorID string `json:"floor_id,omitempty"`
 }
 
 // SamplesPer is how many sample keys a plan keeps per outcome.
@@ -169,6 +188,8 @@ type Key struct {
 	NewExpire *time.Time `json:"expire_at_after,omitempty"`
 	Grace     bool       `json:"grace,omitempty"`
 	Why       string     `json:"why,omitempty"`
+	// Members is, for a changed key of a members job, what it loses.
+	Members *KeyMembers `json:"members,omitempty"`
 }
 
 // Estimates are the plan's projections.

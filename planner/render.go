@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keyjob/keyjob/internal/batch"
 	"github.com/keyjob/keyjob/internal/words"
 )
 
@@ -43,6 +44,9 @@ type reportRow struct {
 // verbAction is the job's action for outcomeVerb: "trim" for a members
 // job, whose keys lose members rather than go.
 func verbAction(p *Plan) string {
+	if p.Members != nil && p.Members.Type == "stream" {
+		return "trim-stream"
+	}
 	if p.Members != nil {
 		return "trim"
 	}
@@ -65,6 +69,8 @@ func outcomeVerb(action string, n int64, would bool) string {
 		return aux + " be deleted"
 	case "trim":
 		return aux + " lose members"
+	case "trim-stream":
+		return aux + " lose entries"
 	case "fields":
 		if one {
 			return aux + " have fields changed"
@@ -194,6 +200,9 @@ func changeWords(p *Plan) (name, detail string) {
 	switch p.Job.Action {
 	case "delete", "persist":
 		name = map[string]string{"delete": "delete", "persist": "remove the TTL"}[p.Job.Action]
+		if p.Members != nil && p.Members.Type == "stream" {
+			return "trim entries", sum
+		}
 		if p.Members != nil {
 			return "trim members", sum
 		}
@@ -226,6 +235,9 @@ func skipWords(p *Plan, bucket string, st reportStyle) (label, note string) {
 	case "idle":
 		return "idle time condition not met", ""
 	case "bad_timestamp":
+		if p.Members != nil && p.Members.Type == "stream" {
+			return "IDs are no times", "entries with an ID before 2000: written by hand?"
+		}
 		if p.Members != nil {
 			return "scores are no times", "members scored before 2000: seconds read as milliseconds?"
 		}
@@ -235,6 +247,9 @@ func skipWords(p *Plan, bucket string, st reportStyle) (label, note string) {
 	case "gone":
 		return "gone before the change", ""
 	case "no_members":
+		if p.Members != nil && p.Members.Type == "stream" {
+			return "no entry older than the cutoff", ""
+		}
 		return "no member older than the cutoff", ""
 	case "no_fields":
 		return "no field to change", ""
@@ -284,7 +299,10 @@ func outcomeRows(p *Plan, st reportStyle) []reportRow {
 	} else {
 		rows = append(rows, reportRow{"change: " + name, words.Commas(o.Change), detail})
 	}
-	if m := p.Members; m != nil {
+	if m := p.Members; m != nil && m.Type == "stream" {
+		rows = append(rows, reportRow{"  entries selected", words.Commas(m.Selected), fmt.Sprintf(
+			"of %s they hold: ID below %s (%s)", words.Commas(m.Held), m.CutoffID, m.Cutoff.UTC().Format(time.RFC3339))})
+	} else if m != nil {
 		rows = append(rows, reportRow{"  members selected", words.Commas(m.Selected), fmt.Sprintf(
 			"of %s they hold: score below %s (%s)", words.Commas(m.Held), strings.TrimPrefix(m.CutoffScore, "("), m.Cutoff.UTC().Format(time.RFC3339))})
 	}
@@ -456,6 +474,9 @@ func projectionRows(p *Plan, st reportStyle) []reportRow {
 
 	if t.AOF {
 		note := reportAOFCommand(p.Job.Action)
+		if m := p.Members; m != nil {
+			note = map[string]string{"stream": "XDEL", "zset": "ZREM"}[m.Type] + fmt.Sprintf(" of up to %d a call", batch.MembersChunk)
+		}
 		if e.AOFBytesPerKey > 0 {
 			note += fmt.Sprintf(", ~%s a key", words.Size(e.AOFBytesPerKey))
 		}
@@ -540,6 +561,10 @@ func projectionRows(p *Plan, st reportStyle) []reportRow {
 	case "none":
 		rows = append(rows, reportRow{"journal", st.Strong("none — undo impossible"), "the job says " + st.Code("backup: none")})
 	case "dump":
+		if p.Members != nil && p.Members.Type == "stream" {
+			rows = append(rows, reportRow{"journal", words.Size(e.JournalBytes), "each stream's DUMP before its first trim and the IDs removed: undo restores it unless written since"})
+			break
+		}
 		if p.Members != nil {
 			rows = append(rows, reportRow{"journal", words.Size(e.JournalBytes), "the removed members with their scores: undo adds them back"})
 			break

@@ -25,6 +25,7 @@ func renderFixtures() []renderFixture {
 		{"sampled", fxSampledPlan()},
 		{"nothing", fxNothingPlan()},
 		{"fields", fxFieldsPlan()},
+		{"streams", fxStreamsPlan()},
 	}
 }
 
@@ -484,5 +485,71 @@ func fxFieldsPlan() *Plan {
 		},
 		Estimates: Estimates{AOFBytes: 500000 * 30, MemoryAddedBytes: 290000 * 16, MemoryExpiringBytes: 500000 * 40, DurationSeconds: 100, JournalBytes: 500000 * 30},
 		Warnings:  []Message{{Code: WarnBadTimestamps, Message: "100 fields have a timestamp in their name that does not parse or lies too far in the future; they are left alone (see the bad_timestamp samples under fields)."}},
+	}
+}
+
+// fxStreamsPlan trims event streams to their last 7 days: most streams
+// lose their old entries, one holds IDs written by hand, a few are new,
+// one is too big to dump.
+func fxStreamsPlan() *Plan {
+	now := fxTime("2026-11-25T09:00:00Z")
+	cut := now.Add(-7 * fxDay)
+	return &Plan{
+		FormatVersion: FormatVersion,
+		GeneratedAt:   now,
+		Job: JobInfo{
+			Name:     "trim-event-streams",
+			Path:     "examples/trim-event-streams.yaml",
+			SHA256:   "5e1f0c2a9f1d3e5b7a9c0d2e4f6a8b0c1d3e5f7a9b0c2d4e6f8a0b1c3d5e7f2c",
+			Action:   "delete",
+			Summary:  "remove the stream entries whose ID is more than 7 days before the run's start (XDEL, 128 at a time)",
+			Match:    "events:*",
+			Type:     "stream",
+			Backup:   "dump",
+			Rate:     "5000",
+			ScanRate: "100000",
+		},
+		Target: Target{
+			Server:         redisx.Server{Address: "redis-events:6379", DB: 0, Mode: "standalone", RedisVersion: "8.0.2", Role: "master"},
+			Nodes:          1,
+			Memory:         redisx.Memory{UsedMemory: 2 * fxGiB, MaxMemory: 4 * fxGiB, MaxMemoryPolicy: "noeviction"},
+			AOF:            true,
+			AOFSize:        300 * fxMiB,
+			AOFBaseSize:    200 * fxMiB,
+			Keyspace:       []KeyspaceLine{{DB: 0, Keys: 1200, Expires: 0}},
+			ConfigReadable: true,
+		},
+		DBSize:  1200,
+		Scanned: 40,
+		Outcomes: Outcomes{
+			Change: 36,
+			Skip:   map[string]int64{"regex": 0, "ttl": 0, "idle": 0, "bad_timestamp": 1, "too_big_to_backup": 1, "no_members": 2},
+		},
+		Members: &MembersPlan{Type: "stream", OlderThan: Duration(7 * fxDay), Cutoff: cut,
+			CutoffID: "1763456400000-0", EpochFloorID: "946684800000-0", Selected: 412800, Held: 1003400},
+		Samples: map[string][]Key{
+			"change": {
+				{Name: "events:orders", Members: &KeyMembers{Selected: 120000, Held: 300000, FloorID: "1763456400117-0"}},
+				{Name: "events:payments", Members: &KeyMembers{Selected: 800, Held: 800}},
+			},
+			"bad_timestamp":     {{Name: "events:fixtures", Why: "oldest entry 1-1 lies before 2000: its IDs are no times"}},
+			"too_big_to_backup": {{Name: "events:clicks", Why: "41943040 bytes"}},
+			"no_members":        {{Name: "events:new"}, {Name: "events:empty"}},
+		},
+		Estimates: Estimates{
+			AOFBytes:         412800*22 + 3225*30,
+			RewriteDiskBytes: 200 * fxMiB,
+			MemoryFreedBytes: 96 * fxMiB,
+			MeanKeyBytes:     6 * fxMiB,
+			DurationSeconds:  82.56,
+			JournalBytes:     36*8*fxMiB + 412800*16,
+		},
+		Guards: []GuardLine{
+			{Name: "memory", Figure: "2 GiB of 4 GiB (50%)", Levels: "none: a trim frees memory", State: "ok"},
+		},
+		Warnings: []Message{
+			{Code: "too_big_to_backup", Message: "1 key is larger than backup.max_dump_size (16 MiB) and will not be trimmed."},
+		},
+		ScanDuration: Duration(time.Second),
 	}
 }

@@ -88,6 +88,15 @@ func mdOutcomes(b *bytes.Buffer, p *Plan, st reportStyle) {
 	words.MarkdownTable(b, []string{"outcome", "keys", ""}, "-:-", rows)
 }
 
+// expiringWhat names what the schedule counts: the fields of a fields
+// job, which get the expiries, else keys.
+func expiringWhat(p *Plan) string {
+	if p.Fields != nil {
+		return "fields"
+	}
+	return "keys"
+}
+
 func mdSchedule(b *bytes.Buffer, p *Plan, st reportStyle) {
 	if len(p.Expiries) == 0 {
 		return
@@ -99,7 +108,7 @@ func mdSchedule(b *bytes.Buffer, p *Plan, st reportStyle) {
 	}
 	keys, mem := expiryTotal(p)
 	rows = append(rows, []string{"**total**", "**" + words.Commas(keys) + "**", "**" + memoryWords(p, mem) + "**"})
-	words.MarkdownTable(b, []string{"expire", "keys", "memory freed (est.)"}, "-::", rows)
+	words.MarkdownTable(b, []string{"expire", expiringWhat(p), "memory freed (est.)"}, "-::", rows)
 	if s := peakWords(p, st); s != "" {
 		b.WriteString(s + "\n\n")
 	}

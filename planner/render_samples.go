@@ -1,6 +1,7 @@
 package planner
 
 import (
+	"fmt"
 	"sort"
 	"strconv"
 	"strings"
@@ -100,7 +101,7 @@ func afterWords(p *Plan, g sampleGroup, k Key) string {
 	switch p.Job.Action {
 	case "delete":
 		if p.Members != nil {
-			return "members older than the cutoff removed"
+			return membersAfter(p, k)
 		}
 		return "deleted"
 	case "persist":
@@ -134,4 +135,21 @@ func sampleTime(p *Plan, t time.Time) string {
 	default:
 		return s + " (" + spokenDuration(-d) + " ago)"
 	}
+}
+
+// membersAfter is what a sample key of a members job loses.
+func membersAfter(p *Plan, k Key) string {
+	what := "members"
+	if p.Members.Type == "stream" {
+		what = "entries"
+	}
+	m := k.Members
+	if m == nil {
+		return what + " older than the cutoff removed"
+	}
+	s := fmt.Sprintf("%s of %s %s removed", words.Commas(m.Selected), words.Commas(m.Held), what)
+	if m.FloorID != "" {
+		s += ", oldest kept " + m.FloorID
+	}
+	return s
 }

@@ -150,7 +150,7 @@ func textFigures(b *bytes.Buffer, p *Plan, st reportStyle) {
 		}
 		keys, mem := expiryTotal(p)
 		rows = append(rows, []string{"total", words.Commas(keys), memoryWords(p, mem)})
-		words.TextTable(b, "", []string{"NEW EXPIRIES AFTER THE RUN", "KEYS", "MEMORY FREED (EST.)"}, rows, "-::")
+		words.TextTable(b, "", []string{"NEW EXPIRIES AFTER THE RUN", strings.ToUpper(expiringWhat(p)), "MEMORY FREED (EST.)"}, rows, "-::")
 		if s := peakWords(p, st); s != "" {
 			b.WriteString(s + "\n")
 		}

@@ -92,7 +92,16 @@ func (t *tally) addMembers(d batch.Decision) {
 	if d.Info.Memory > 0 && d.Parts > 0 {
 		t.memFreed += int64(float64(d.Info.Memory) * float64(d.Units) / float64(d.Parts))
 	}
-	t.aofBytes += membersAOFBytes(d.Info.Name, d.Units)
+	if t.job.Members.Stream {
+		t.aofBytes += streamAOFBytes(d.Info.Name, d.Units)
+		t.journal += d.Units * (streamIDBytes + 1)
+	} else {
+		t.aofBytes += membersAOFBytes(d.Info.Name, d.Units)
+	}
+	// The sample just taken of this key says what it loses.
+	if s := t.samples[string(jobs.Change)]; len(s) > 0 && s[len(s)-1].Name == d.Info.Name && s[len(s)-1].Members == nil {
+		s[len(s)-1].Members = &KeyMembers{Selected: d.Units, Held: d.Parts, FloorID: d.FloorID}
+	}
 }
 
 func (t *tally) add(name string, d jobs.Decision, ki scan.KeyInfo) {
@@ -168,9 +177,13 @@ func (t *tally) fill(p *Plan) {
 	p.Scanned = t.scanned
 	p.Outcomes = Outcomes{Change: t.change, ChangeGrace: t.grace, Skip: t.skip}
 	p.Samples = t.samples
-	if m := t.job.Members; m != nil {
+	if m := t.job.Members; m != nil && m.Stream {
+		rg := m.StreamRange(t.runStart)
+		p.Members = &MembersPlan{Type: "stream", OlderThan: Duration(m.OlderThan), Cutoff: rg.CutoffTime,
+			CutoffID: rg.CutoffID, EpochFloorID: rg.FloorID, Selected: t.members, Held: t.held}
+	} else if m != nil {
 		rg := m.Range(t.runStart)
-		p.Members = &MembersPlan{ScoreFormat: m.ScoreFormat, OlderThan: Duration(m.OlderThan), Cutoff: rg.CutoffTime,
+		p.Members = &MembersPlan{Type: "zset", ScoreFormat: m.ScoreFormat, OlderThan: Duration(m.OlderThan), Cutoff: rg.CutoffTime,
 			CutoffScore: rg.Cutoff, FloorScore: rg.Floor, Selected: t.members, Held: t.held}
 	}
 	t.fillFields(p)

@@ -16,7 +16,11 @@
 // PEXPIRETIME (PTTL before Redis 7), OBJECT IDLETIME, MEMORY USAGE
 // SAMPLES 0, INFO and TIME (and CLUSTER MYID and SLOTS to find a
 // cluster's primaries, which it reads at once), none of which changes a
-// key, its TTL or its LRU clock. Without TYPE, OBJECT IDLETIME or MEMORY
+// key, its TTL or its LRU clock. Only where every connection is under
+// CLIENT NO-TOUCH does it read inside the hashes, sorted sets and streams
+// of its samples (HRANDFIELD key 16, HPEXPIRETIME on those fields, ZCARD,
+// ZRANGE 0 0 and -1 -1 WITHSCORES, XLEN, XRANGE - + COUNT 1: bounded
+// calls, which without NO-TOUCH would touch the keys' LRU and LFU). Without TYPE, OBJECT IDLETIME or MEMORY
 // USAGE (renamed away, or denied to the user) that figure is unknown and
 // the survey's notes say why; PTTL stands in for a missing PEXPIRETIME;
 // without SCAN, TIME or both expiry commands it refuses before its first

@@ -47,6 +47,7 @@ func RenderJSON(w io.Writer, s *Survey) error {
 		p.TimestampParts = nonNil(p.TimestampParts)
 		p.Examples = nonNil(p.Examples)
 		p.BigKeys = nonNil(p.BigKeys)
+		p.Inside = p.Inside.nonNil()
 		c.Patterns[i] = p
 	}
 	if s.Other != nil {
@@ -72,6 +73,22 @@ func nonNil[T any](s []T) []T {
 		return []T{}
 	}
 	return s
+}
+
+// nonNil is a copy of in whose lists are [] rather than null.
+func (in *Inside) nonNil() *Inside {
+	if in == nil || in.Hashes == nil {
+		return in
+	}
+	c, h := *in, *in.Hashes
+	h.FieldPatterns = make([]FieldPattern, len(in.Hashes.FieldPatterns))
+	for i, fp := range in.Hashes.FieldPatterns {
+		fp.TimestampParts = nonNil(fp.TimestampParts)
+		fp.Examples = nonNil(fp.Examples)
+		h.FieldPatterns[i] = fp
+	}
+	c.Hashes = &h
+	return &c
 }
 
 func nonNilMap(m map[string]int64) map[string]int64 {

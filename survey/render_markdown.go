@@ -50,6 +50,13 @@ func RenderMarkdown(w io.Writer, s *Survey) error {
 	if len(s.Patterns) > len(shown) {
 		b.WriteString(strings.Replace(moreWords(s.Patterns[len(shown):]), "--format json", words.MarkdownCode("--format json"), 1) + ".\n\n")
 	}
+	if rows := insideRows(s, words.MarkdownCode); len(rows) > 0 {
+		for _, r := range rows {
+			r[0] = words.MarkdownCode(r[0])
+		}
+		fmt.Fprintf(&b, "#### %s\n\n", insideTitle())
+		words.MarkdownTable(&b, []string{"pattern", "type", "read", "inside"}, "--:-", rows)
+	}
 	foot := footer(s)
 	foot[0] = strings.ToUpper(foot[0][:1]) + foot[0][1:]
 	foot = append(foot, fmt.Sprintf("report format %d", max(s.FormatVersion, FormatVersion)))

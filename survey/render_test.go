@@ -123,6 +123,51 @@ func emptyFixture() *Survey {
 	return s
 }
 
+// insideFixture is a Redis 8 server whose survey read inside its keys:
+// device hashes with times in their field names, some fields with a TTL;
+// timelines scored in ms; event streams beside a few strings; config
+// hashes with plain fields.
+func insideFixture() *Survey {
+	s := &Survey{
+		FormatVersion: FormatVersion,
+		GeneratedAt:   fixtureClock,
+		Target: Target{
+			Server: redisx.Server{Address: "redis-iot:6379", Mode: "standalone", RedisVersion: "8.0.2", Role: "master"},
+			Nodes:  1,
+			Memory: redisx.Memory{UsedMemory: 900 << 20, MaxMemory: 2 << 30, MaxMemoryPolicy: "allkeys-lru"},
+		},
+		Match: "*", DBSize: 412000, Scanned: 412000, MaxPatterns: MaxPatterns, IdleRead: true, InsideRead: true,
+		ScanDuration: Duration(4200 * time.Millisecond),
+		Patterns: []Pattern{
+			{Pattern: "devices:{n}", Keys: 250000, Types: map[string]int64{"hash": 250000}, MemoryBytes: 610 << 20,
+				IdleSeconds: &IdleSpread{P50: 3600}, Match: "devices:*", Regex: `^devices:(?P<n1>\d+)$`, Examples: []string{"devices:18841"},
+				Inside: &Inside{Hashes: &HashInside{Read: 1270, FieldsRead: 20320, WithTimestampFields: 1270, TimestampFields: 17780,
+					WithVolatileFields: ptr(212), VolatileFields: ptr(390),
+					FieldPatterns: []FieldPattern{{Pattern: "seen:{ts}:{n}", Fields: 17780, WithTTL: ptr(390),
+						TimestampParts: []TimestampPart{{Position: 1, Format: FormatUnix, Capture: "ts"}},
+						Match:          "seen:*", Regex: `^seen:(?P<ts>\d{10}):(?P<n1>\d+)$`, Examples: []string{"seen:1763780000:4"}}}}}},
+			{Pattern: "timeline:{n}", Keys: 150000, Types: map[string]int64{"zset": 150000}, MemoryBytes: 280 << 20,
+				IdleSeconds: &IdleSpread{P50: 86400}, Match: "timeline:*", Regex: `^timeline:(?P<n1>\d+)$`, Examples: []string{"timeline:731"},
+				Inside: &Inside{ZSets: &ZSetInside{Read: 1190, MembersP50: 420, MembersMax: 98000, TimeScored: 1190, ScoreFormat: FormatUnixMS,
+					OldestAgeSeconds: &AgeSpread{P50: 200 * 86400, Max: 730 * 86400}}}},
+			{Pattern: "events:{n}", Keys: 12000, Types: map[string]int64{"stream": 11990, "string": 10}, MemoryBytes: 9 << 20,
+				IdleSeconds: &IdleSpread{P50: 60}, Match: "events:*", Regex: `^events:(?P<n1>\d+)$`, Examples: []string{"events:12"},
+				Inside: &Inside{Streams: &StreamInside{Read: 640, Empty: 3, EntriesP50: 1200, EntriesMax: 50000,
+					OldestAgeSeconds: &AgeSpread{P50: 40 * 86400, Max: 400 * 86400}}}},
+			{Pattern: "cfg:{n}", Keys: 20, Types: map[string]int64{"hash": 20}, MemoryBytes: 4 << 10,
+				IdleSeconds: &IdleSpread{P50: 600}, Match: "cfg:*", Regex: `^cfg:(?P<n1>\d+)$`, Examples: []string{"cfg:1"},
+				Inside: &Inside{Hashes: &HashInside{Read: 20, FieldsRead: 60, WithVolatileFields: ptr(0), VolatileFields: ptr(0)}}},
+		},
+	}
+	for _, p := range s.Patterns {
+		s.Keys += p.Keys
+		s.WithTTL += p.WithTTL
+		s.MemoryBytes += p.MemoryBytes
+	}
+	judge(s, 0)
+	return s
+}
+
 func renderFixtures() []struct {
 	name string
 	s    *Survey
@@ -135,6 +180,7 @@ func renderFixtures() []struct {
 		{"sampled", sampledFixture()},
 		{"collapsed", collapsedFixture()},
 		{"empty", emptyFixture()},
+		{"inside", insideFixture()},
 	}
 }
 
@@ -308,3 +354,37 @@ func TestRender_Errors(t *testing.T) {
 type failingWriter struct{}
 
 func (failingWriter) Write([]byte) (int, error) { return 0, errors.New("disk full") }
+
+// TestSuggestions_Parse pins the job files suggested from what the
+// survey read inside keys, and parses each as keyjob validate would:
+// a fields job for the device hashes, a members job for the timelines
+// and one for the event streams; none for the config hashes (no time in
+// their field names).
+func TestSuggestions_Parse(t *testing.T) {
+	s := insideFixture()
+	used := map[string]bool{}
+	var all []Suggestion
+	for _, p := range s.Patterns {
+		all = append(all, insideSuggestions(s, p, used)...)
+	}
+	var names []string
+	for _, sg := range all {
+		names = append(names, sg.Name)
+		t.Run(sg.Name, func(t *testing.T) {
+			golden.Check(t, filepath.Join("testdata", "suggest", sg.Name+".yaml.golden"), sg.Data)
+			job, err := jobs.Parse(sg.Name+".yaml", sg.Data)
+			if err != nil {
+				t.Fatalf("%v\n%s", err, sg.Data)
+			}
+			if job.Select.Regex == nil || !job.Match("devices:1").OK() && !job.Match("timeline:1").OK() && !job.Match("events:1").OK() {
+				t.Errorf("the job selects none of the pattern's keys")
+			}
+			if !bytes.Contains(sg.Data, []byte("# REVIEW: how long should")) {
+				t.Errorf("no REVIEW mark on the placeholder")
+			}
+		})
+	}
+	if want := "devices-fields-ttl trim-timeline trim-events"; strings.Join(names, " ") != want {
+		t.Errorf("suggestions %q, want %q", names, want)
+	}
+}

@@ -63,6 +63,13 @@ func RenderText(w io.Writer, s *Survey) error {
 	if len(s.Patterns) > len(shown) {
 		b.WriteString(moreWords(s.Patterns[len(shown):]) + "\n")
 	}
+	if rows := insideRows(s, words.Printable); len(rows) > 0 {
+		for _, r := range rows {
+			r[0] = words.Printable(r[0])
+		}
+		b.WriteString("\n" + insideTitle() + ":\n")
+		words.TextTable(&b, "", insideHeader, rows, "--:-")
+	}
 	b.WriteString("\n" + strings.Join(footer(s), " · ") + "\n")
 	return words.Flush(w, &b)
 }

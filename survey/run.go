@@ -79,6 +79,11 @@ func Run(ctx context.Context, conn *redisx.Conn, o Options) (*Survey, error) {
 	// unknown and said so in its notes. PTTL stands in for PEXPIRETIME.
 	absolute := redisx.Major(info) >= 7 && !conn.Caps.Lacks(redisx.CmdPExpireTime)
 	readType := !conn.Caps.Lacks(redisx.CmdType)
+	in, notRead, err := insideSetup(ctx, conn, readType)
+	if err != nil {
+		return nil, err
+	}
+	s.InsideRead = in.any()
 	sizes, err := dbSizes(ctx, nodes, conn.DB)
 	if err != nil {
 		return nil, err
@@ -96,6 +101,7 @@ func Run(ctx context.Context, conn *redisx.Conn, o Options) (*Survey, error) {
 			lookups:  scan.Lookups{Expiry: true, ExpireTime: absolute, Type: readType},
 			idle:     s.IdleRead,
 			memory:   !conn.Caps.Lacks(redisx.CmdMemoryUsage),
+			in:       in,
 			progress: o.Progress, total: &scanned,
 		}
 		if o.Sample > 0 {
@@ -118,8 +124,9 @@ func Run(ctx context.Context, conn *redisx.Conn, o Options) (*Survey, error) {
 		gone += w.gone
 	}
 	t.finish()
-	summarise(s, t, walkers, o)
+	summarise(s, t, walkers, o, in)
 	judge(s, gone)
+	noteInside(s, in, notRead)
 	if why := conn.Caps.Why(redisx.CmdMemoryUsage); why != "" {
 		s.note(NoteMemoryUnknown, "The memory of a key cannot be read: %s. Every memory figure of this survey is unknown (shown as 0).", why)
 	}
@@ -200,7 +207,8 @@ type walker struct {
 	dbsize  int64
 	lookups scan.Lookups
 	idle    bool
-	memory  bool  // MEMORY USAGE can be sent
+	memory  bool // MEMORY USAGE can be sent
+	in      insideReads
 	quota   int64 // keys to read before stopping; 0 for all
 
 	scanned, gone int64
@@ -213,11 +221,13 @@ type walker struct {
 	infos, detailInfos []scan.KeyInfo
 	names              []string
 	pending            []pending
+	insideKeys         []insideKey
 }
 
 type pending struct {
 	e    *entry
 	slot int
+	typ  string
 }
 
 // errQuota stops a walk once its share of the sample is read.
@@ -303,11 +313,11 @@ func (w *walker) batch(ctx context.Context, keys []string) error {
 		}
 		if slot := w.table.count(e, typ, ki.ExpireAt, nowMS); slot >= 0 {
 			w.names = append(w.names, ki.Name)
-			w.pending = append(w.pending, pending{e, slot})
+			w.pending = append(w.pending, pending{e, slot, typ})
 		}
 	}
 	if len(w.names) > 0 {
-		if err := w.lookDetails(ctx); err != nil {
+		if err := w.lookDetails(ctx, nowMS); err != nil {
 			return err
 		}
 	}
@@ -315,17 +325,24 @@ func (w *walker) batch(ctx context.Context, keys []string) error {
 	return nil
 }
 
-func (w *walker) lookDetails(ctx context.Context) error {
+// lookDetails reads the idle time and size of the keys that took a slot
+// of their pattern's sample, and what the hashes, sorted sets and
+// streams among them hold inside.
+func (w *walker) lookDetails(ctx context.Context, nowMS int64) error {
 	_, ds, err := scan.Lookup(ctx, w.node.Client, w.names, scan.Lookups{Idle: w.idle, Memory: w.memory}, w.detailInfos)
 	if err != nil {
 		return err
 	}
 	w.detailInfos = ds
+	w.insideKeys = w.insideKeys[:0]
 	for i, d := range ds {
 		if !d.Exists {
 			continue // the slot keeps -1: not read
 		}
 		p := w.pending[i]
+		if w.in.reads(p.typ) {
+			w.insideKeys = append(w.insideKeys, insideKey{p.e, d.Name, p.typ})
+		}
 		det := detail{idle: -1, mem: d.Memory}
 		if w.idle {
 			det.idle = int64(d.Idle / time.Second)
@@ -335,7 +352,7 @@ func (w *walker) lookDetails(ctx context.Context) error {
 			p.e.addBig(BigKey{Key: cut(d.Name, maxExample), MemoryBytes: d.Memory})
 		}
 	}
-	return nil
+	return w.lookInside(ctx, w.insideKeys, nowMS)
 }
 
 // count adds one existing key of type typ, expiring at expireAt (unix
@@ -355,7 +372,7 @@ func (t *table) count(e *entry, typ string, expireAt, nowMS int64) int {
 
 // summarise turns the table into the survey's patterns, projected when
 // the walk stopped early.
-func summarise(s *Survey, t *table, ws []*walker, o Options) {
+func summarise(s *Survey, t *table, ws []*walker, o Options, in insideReads) {
 	scale := 1.0
 	if o.Sample > 0 {
 		scale = sampleScale(s, ws, o)
@@ -364,6 +381,7 @@ func summarise(s *Survey, t *table, ws []*walker, o Options) {
 	n := float64(s.Scanned)
 	for _, e := range t.entries {
 		p := e.report(s.IdleRead, up)
+		p.Inside = e.inside.report(in.fieldTTL)
 		if s.Sample != nil && e.keys > 0 {
 			p.Margin = margin(float64(e.keys)/n, n, o.Match != "*")
 		}

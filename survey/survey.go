@@ -8,7 +8,7 @@ import (
 )
 
 // FormatVersion is the version of the JSON contract (docs/cli.md).
-const FormatVersion = 1
+const FormatVersion = 2
 
 // Survey is what a survey found. It is data: Render prints it, Suggest
 // turns it into job files.
@@ -41,7 +41,11 @@ type Survey struct {
 	Other *Other `json:"other"`
 	// IdleRead is false when the server's LFU policy refuses OBJECT
 	// IDLETIME: no idle times then.
-	IdleRead     bool      `json:"idle_read"`
+	IdleRead bool `json:"idle_read"`
+	// InsideRead is true when the survey read inside the hashes, sorted
+	// sets and streams it sampled (Pattern.Inside): only under CLIENT
+	// NO-TOUCH, so that its reads leave the keys' LRU and LFU alone.
+	InsideRead   bool      `json:"inside_read"`
 	Warnings     []Message `json:"warnings"`
 	Notes        []Message `json:"notes"`
 	ScanDuration Duration  `json:"scan_duration"`
@@ -93,6 +97,9 @@ type Pattern struct {
 	Examples []string `json:"examples"`
 	// BigKeys are keys of the sample whose MEMORY USAGE passed BigKeyBytes.
 	BigKeys []BigKey `json:"big_keys"`
+	// Inside is what the sampled hashes, sorted sets and streams hold
+	// inside; null when none was read.
+	Inside *Inside `json:"inside"`
 	// Margin is the 95% margin of error of Keys, relative, when sampled.
 	Margin float64 `json:"margin,omitempty"`
 }

@@ -57,6 +57,8 @@ type entry struct {
 	// examples are the first few key names, cut to maxExample bytes.
 	examples []string
 	big      []BigKey
+	// inside is what the keys read inside hold; nil until one is.
+	inside *insideStats
 }
 
 // detail is what the sample looks up of one key; -1 when not read.
@@ -292,6 +294,7 @@ func (t *table) mergeInto(into, e *entry) {
 	for _, b := range e.big {
 		into.addBig(b)
 	}
+	t.mergeInside(into, e)
 	if len(into.pieces) != len(e.pieces) {
 		return
 	}

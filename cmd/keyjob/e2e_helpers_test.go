@@ -370,11 +370,12 @@ type runReport struct {
 		Mode string `json:"mode"`
 	} `json:"target"`
 	Outcomes struct {
-		Change        int64            `json:"change"`
-		ChangeGrace   int64            `json:"change_grace"`
-		Skip          map[string]int64 `json:"skip"`
-		FieldsChanged int64            `json:"fields_changed"`
-		FieldsGrace   int64            `json:"fields_grace"`
+		Change         int64            `json:"change"`
+		ChangeGrace    int64            `json:"change_grace"`
+		Skip           map[string]int64 `json:"skip"`
+		MembersRemoved int64            `json:"members_removed"`
+		FieldsChanged  int64            `json:"fields_changed"`
+		FieldsGrace    int64            `json:"fields_grace"`
 	} `json:"outcomes"`
 	Nodes []struct {
 		ID       string `json:"id"`

@@ -19,16 +19,19 @@ import (
 func surveyCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "survey",
-		Usage: "find the key patterns of a server: keys, TTLs, types, memory, idle time, times in names (read-only)",
+		Usage: "find the key patterns of a server: keys, TTLs, types, memory, idle time, times in names and inside keys (read-only)",
 		Description: "Folds every key name into a pattern (ticket:1755302811:18841:Qx7fTz2a is ticket:{ts}:{n}:{id})\n" +
-			"and reports what the keys of each pattern look like. --suggest DIR writes a job file for each\n" +
-			"pattern that has keys without a TTL, for review; it never suggests a delete.",
+			"and reports what the keys of each pattern look like; under CLIENT NO-TOUCH, also what a sample of\n" +
+			"its hashes, sorted sets and streams hold (times in field names, field TTLs, scores that are times,\n" +
+			"the oldest member or entry). --suggest DIR writes a job file for each pattern that has keys\n" +
+			"without a TTL, and for hash fields, sorted-set members and stream entries with times, for review;\n" +
+			"it never suggests deleting a key.",
 		Flags: append(connFlags(),
 			&cli.StringFlag{Name: "match", Value: "*", Usage: "survey only the keys matching `GLOB` (SCAN MATCH)"},
 			&cli.Int64Flag{Name: "sample", Usage: "stop after about `N` keys and estimate the rest (the report says how well)"},
 			&cli.StringFlag{Name: "format", Value: "text", Usage: "text, markdown or json"},
 			&cli.StringFlag{Name: "out", Usage: "write the report to `FILE` instead of stdout"},
-			&cli.StringFlag{Name: "suggest", Usage: "write a job file to `DIR` for each pattern with keys without a TTL"},
+			&cli.StringFlag{Name: "suggest", Usage: "write a job file to `DIR` for each pattern with keys without a TTL, or with timed hash fields, sorted-set members or stream entries"},
 			&cli.StringFlag{Name: "scan-rate", Usage: "keys read per second, `N` or unlimited (default 100000)"},
 			shardsFlag(),
 		),
@@ -100,7 +103,7 @@ func suggestJobs(stderr io.Writer, dir string, s *survey.Survey) error {
 	reportSkipped(stderr, skipped)
 	if len(ss) == 0 {
 		if len(skipped) == 0 {
-			fmt.Fprintln(stderr, "every key has a TTL: no job file to suggest")
+			fmt.Fprintln(stderr, "every key has a TTL and nothing inside keys calls for a job: no job file to suggest")
 		}
 		return nil
 	}
@@ -111,12 +114,15 @@ func suggestJobs(stderr io.Writer, dir string, s *survey.Survey) error {
 			fmt.Fprintf(stderr, "kept %s: it exists (remove it to have it written again)\n", w.Path)
 			continue
 		}
-		how := "a fixed TTL"
-		if w.From != "" {
-			how = "a TTL from the time in the name"
+		what := w.About
+		if w.Kind == survey.SuggestKeys {
+			how := "a fixed TTL"
+			if w.From != "" {
+				how = "a TTL from the time in the name"
+			}
+			what = fmt.Sprintf("%s keys without a TTL, %s", humanize.Comma(w.WithoutTTL), how)
 		}
-		fmt.Fprintf(stderr, "wrote %s: %s, %s keys without a TTL, %s; REVIEW its placeholders\n",
-			w.Path, w.Pattern, humanize.Comma(w.WithoutTTL), how)
+		fmt.Fprintf(stderr, "wrote %s: %s, %s; REVIEW its placeholders\n", w.Path, w.Pattern, what)
 		wrote++
 	}
 	if err != nil {

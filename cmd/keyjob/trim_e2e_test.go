@@ -118,6 +118,12 @@ func TestApplyE2E_TrimTimelinesSIGKILL(t *testing.T) {
 	if len(left) != want {
 		t.Errorf("%d members left, want %d", len(left), want)
 	}
+	// Each set and member counted once across the kill: a chunk journaled
+	// by the killed invocation and again by the resume counts once.
+	rep := readReport(t, state, "trim-timelines", cp2.RunID)
+	if o := rep.Outcomes; o.Change != 2 || o.MembersRemoved != int64(n-want+1) || rep.Scanned != 2 {
+		t.Errorf("report: %d scanned, %+v; want 2 changed, %d members removed", rep.Scanned, o, n-want+1)
+	}
 	small, _ := c.Do(ctx, c.B().Zrange().Key("timeline:small").Min("0").Max("-1").Build()).AsStrSlice()
 	if strings.Join(small, ",") != "new" {
 		t.Errorf("timeline:small = %v, want [new]", small)

@@ -34,6 +34,9 @@ type Step struct {
 	RunStart time.Time
 	// Now is the server's clock, for a batch that reads nothing.
 	Now func() time.Time
+	// Count: a job on stream entries counts the entries each key would
+	// lose (the plan); without it (apply) only whether it loses any.
+	Count bool
 	// NoMemory is why MEMORY USAGE cannot be sent, "" when it can: Measure
 	// then reads nothing and the size rule is left to the caller.
 	NoMemory string
@@ -52,8 +55,11 @@ type Decision struct {
 	// parts a key holds and sets it to their number.
 	Units int64
 	// Parts is, for an action on a key's parts, how many the key holds
-	// (ZCARD): Units of Parts are selected.
+	// (ZCARD, XLEN): Units of Parts are selected.
 	Parts int64
+	// FloorID is, for a job on stream entries counted by the plan, the
+	// oldest entry the trim keeps ("" when it removes them all).
+	FloorID string
 }
 
 // Matched is a batch after select.regex.
@@ -161,6 +167,9 @@ func (s *Step) Members(ctx context.Context, c rueidis.Client, ds []Decision) err
 	if m == nil {
 		return nil
 	}
+	if m.Stream {
+		return s.streams(ctx, c, ds)
+	}
 	rg := m.Range(s.RunStart)
 	lo, hi := rg.BelowFloor()
 	var at []int
@@ -258,8 +267,9 @@ func toKey(ki scan.KeyInfo) jobs.Key {
 // gone before anyone looks again). Only such a key can be too big to back
 // up.
 func (s *Step) Dumps(d Decision) bool {
-	// A members job journals the members it removes, not the key.
-	return d.Outcome == jobs.Change && s.Job.Backup.Mode == jobs.BackupDump && s.Job.Members == nil && s.Job.Fields == nil &&
+	// A members job journals the members it removes, not the key; a
+	// stream's entries cannot be added back, so its trim dumps the key.
+	return d.Outcome == jobs.Change && s.Job.Backup.Mode == jobs.BackupDump && (s.Job.Members == nil || s.Job.Members.Stream) && s.Job.Fields == nil &&
 		(s.Job.Action.Kind == jobs.ActionDelete || d.Grace)
 }
 

@@ -56,7 +56,12 @@ func Reads(j *jobs.Job, cluster bool) []Need {
 	if n.Idle {
 		needs = append(needs, Need{redisx.CmdIdleTime, "select.idle", true, "the idle condition cannot be checked"})
 	}
-	if j.Members != nil {
+	if j.Members != nil && j.Members.Stream {
+		needs = append(needs,
+			Need{redisx.CmdXLen, "members: a stream's length, for the memory a trim frees", true, "no entry can be selected"},
+			Need{redisx.CmdXRange, "members: a stream's oldest entries, counted 250 at a time by plan", true, "no entry can be selected"},
+			Need{redisx.CmdXRevRange, "members: a stream's newest entry (is every entry older than the cutoff)", true, "no entry can be selected"})
+	} else if j.Members != nil {
 		needs = append(needs,
 			Need{redisx.CmdZCount, "members: the members in the score range of a sorted set", true, "no member can be selected"},
 			Need{redisx.CmdZCard, "members: a sorted set's size, for the memory a trim frees", true, "no member can be selected"})
@@ -77,6 +82,9 @@ func Reads(j *jobs.Job, cluster bool) []Need {
 
 // Writes are the commands apply sends to change the job's keys.
 func Writes(j *jobs.Job) []Need {
+	if j.Members != nil && j.Members.Stream {
+		return streamWrites(j)
+	}
 	if j.Members != nil {
 		// A trim: two scripts per chunk, one reading the members with
 		// their scores, one removing those that still have them; the
@@ -139,10 +147,32 @@ func Writes(j *jobs.Job) []Need {
 	return needs
 }
 
+// streamWrites are the commands a stream trim sends: a script reads the
+// IDs of a chunk of the oldest entries, XDEL removes exactly those; with
+// backup: dump another script takes the stream's DUMP and its XINFO STREAM
+// figures before its first removal.
+func streamWrites(j *jobs.Job) []Need {
+	needs := []Need{
+		{redisx.CmdScriptLoad, "load the scripts that read a chunk of entry IDs and snapshot a stream", true, "nothing can be trimmed: refused"},
+		{redisx.CmdEvalSHA, "read a chunk of entry IDs", true, "nothing can be trimmed: refused"},
+		{redisx.CmdEval, "run a script again on a node that lost it (a restart)", true, "a restarted node cannot be trimmed: refused"},
+		{redisx.CmdType, "the script's check that the key is still a stream", true, "nothing can be trimmed: refused"},
+		{redisx.CmdXRange, "the script reads the IDs of a chunk of the oldest entries", true, "nothing can be trimmed: refused"},
+		{redisx.CmdXDel, "remove exactly the chunk's entries", true, "nothing can be trimmed: refused"},
+	}
+	if j.Backup.Mode == jobs.BackupDump {
+		needs = append(needs,
+			Need{redisx.CmdDump, "backup: dump, the stream before its first trim", true, "no backup can be made: refused"},
+			Need{redisx.CmdXInfo, "the stream's last ID, entries added and length at its DUMP, which undo checks", true, "no backup can be made: refused"},
+			Need{redisx.CmdXGroups, "the stream's consumer groups at its DUMP, which undo checks", true, "no backup can be made: refused"})
+	}
+	return needs
+}
+
 // Undo are the commands undo sends: its script checks each key's expiry
 // is still keyjob's before it puts the old one back. dumps: the journal
 // holds dumps (backup: dump) to RESTORE.
-func Undo(dumps bool) []Need {
+func Undo(dumps, streams bool) []Need {
 	needs := []Need{
 		{redisx.CmdScriptLoad, "load the undo script", true, "nothing can be restored: refused"},
 		{redisx.CmdEvalSHA, "run the undo script", true, "nothing can be restored: refused"},
@@ -153,6 +183,13 @@ func Undo(dumps bool) []Need {
 	}
 	if dumps {
 		needs = append(needs, Need{redisx.CmdRestore, "recreate a deleted key from its dump", true, "no deleted key can be restored: refused"})
+	}
+	if streams {
+		// A stream trim's records carry dumps: RESTORE is listed above.
+		needs = append(needs,
+			Need{redisx.CmdXInfo, "has the stream been written since its dump", true, "no trimmed stream can be restored: refused"},
+			Need{redisx.CmdXGroups, "have its consumer groups read since its dump", true, "no trimmed stream can be restored: refused"},
+			Need{redisx.CmdType, "is the key still a stream", true, "no trimmed stream can be restored: refused"})
 	}
 	return needs
 }

@@ -59,10 +59,14 @@ const (
 	flagFields
 )
 
+// flagStream: each record carries a stream trim's entry IDs and, with a
+// dump, the stream's XINFO figures (ActionStreamTrim). 1<<6 is flagFields.
+const flagStream = 1 << 7
+
 var actionCodes = map[string]byte{ActionExpire: 1, ActionDelete: 2, ActionPersist: 3, ActionUnchanged: 4, ActionTrim: 5,
-	ActionFieldExpire: 6, ActionFieldPersist: 7, ActionFieldDelete: 8}
+	ActionFieldExpire: 6, ActionFieldPersist: 7, ActionFieldDelete: 8, ActionStreamTrim: 9}
 var actionNames = [...]string{1: ActionExpire, 2: ActionDelete, 3: ActionPersist, 4: ActionUnchanged, 5: ActionTrim,
-	6: ActionFieldExpire, 7: ActionFieldPersist, 8: ActionFieldDelete}
+	6: ActionFieldExpire, 7: ActionFieldPersist, 8: ActionFieldDelete, 9: ActionStreamTrim}
 
 // appendFrame wraps payload (already written at b[start+frameHead:]) in
 // its head and tail. The caller reserved frameHead bytes at start.
@@ -106,6 +110,9 @@ func appendBatch(b []byte, seq uint64, node string, recs []Record) []byte {
 		}
 		if len(r.Fields) > 0 {
 			flags |= flagFields
+		}
+		if r.Stream != nil {
+			flags |= flagStream
 		}
 	}
 	b = append(b, flags)
@@ -151,8 +158,28 @@ func appendBatch(b []byte, seq uint64, node string, recs []Record) []byte {
 		if flags&flagFields != 0 {
 			b = appendFields(b, r.Fields)
 		}
+		if flags&flagStream != 0 {
+			b = appendStream(b, r.Stream)
+		}
 	}
 	return sealFrame(b, start, kindBatch)
+}
+
+// appendStream encodes a record's stream part: the IDs, then the figures
+// at the dump. A record without one (in a frame with stream records)
+// writes no IDs and empty figures.
+func appendStream(b []byte, st *StreamTrim) []byte {
+	if st == nil {
+		st = &StreamTrim{}
+	}
+	b = binary.AppendUvarint(b, uint64(len(st.IDs)))
+	for _, id := range st.IDs {
+		b = appendBytes(b, id)
+	}
+	b = appendBytes(b, st.LastID)
+	b = binary.AppendVarint(b, st.EntriesAdded)
+	b = binary.AppendVarint(b, st.Length)
+	return appendBytes(b, st.Groups)
 }
 
 func appendBytes(b []byte, s string) []byte {
@@ -264,6 +291,9 @@ func decodeFrame(b []byte, withRecords bool) (frame, error) {
 		if flags&flagFields != 0 {
 			r.Fields = d.fields()
 		}
+		if flags&flagStream != 0 {
+			r.Stream = d.stream()
+		}
 		if d.err == nil {
 			d.err = r.validate()
 		}
@@ -316,6 +346,30 @@ func (d *decoder) members() []Member {
 		ms[i] = Member{Member: d.string(), Score: d.string()}
 	}
 	return ms
+}
+
+// stream reads a record's stream part (appendStream); nil when it has no
+// IDs (a record of another action in a frame with stream records).
+func (d *decoder) stream() *StreamTrim {
+	n := d.uvarint()
+	if d.err == nil && n > uint64(len(d.b)) {
+		d.err = fmt.Errorf("%d entry IDs in %d bytes", n, len(d.b))
+	}
+	if d.err != nil {
+		return nil
+	}
+	st := &StreamTrim{IDs: make([]string, n)}
+	for i := range st.IDs {
+		st.IDs[i] = d.string()
+	}
+	st.LastID = d.string()
+	st.EntriesAdded = d.varint()
+	st.Length = d.varint()
+	st.Groups = d.string()
+	if n == 0 {
+		return nil
+	}
+	return st
 }
 
 // appendFields writes a record's fields: a count, then per field its

@@ -69,6 +69,12 @@ const (
 	ActionFieldExpire  = "field-expire"
 	ActionFieldPersist = "field-persist"
 	ActionFieldDelete  = "field-delete"
+	// ActionStreamTrim removed the entries Stream.IDs from the stream at
+	// Key (a job with members: on streams). The first record of a key in
+	// each invocation of apply carries the stream's DUMP before its first
+	// removal and the XINFO STREAM figures of that moment; undo restores
+	// the dump while the stream has not been written since.
+	ActionStreamTrim = "stream-trim"
 )
 
 // IsFieldAction says whether a record's action is on a hash's fields.
@@ -116,6 +122,9 @@ type Record struct {
 	// Members are the sorted-set members an ActionTrim record removed,
 	// with their scores; nil for every other action.
 	Members []Member
+	// Stream is what an ActionStreamTrim record removed and, with its
+	// Dump, the stream's figures at the dump; nil for every other action.
+	Stream *StreamTrim
 	// Fields are the hash fields a field action changed; nil for every
 	// other action.
 	Fields []Field
@@ -130,6 +139,22 @@ type Field struct {
 	NewMs    int64
 	HasValue bool
 	Value    string
+}
+
+// StreamTrim is the stream part of an ActionStreamTrim record.
+type StreamTrim struct {
+	// IDs are the entries the chunk removes (XDEL of exactly these).
+	IDs []string
+	// With the record's Dump, XINFO STREAM when it was taken:
+	// last-generated-id, entries-added (-1 on a server before Redis 7,
+	// which has no such figure) and length. "", 0, 0 without a dump.
+	LastID       string
+	EntriesAdded int64
+	Length       int64
+	// Groups is, with the dump, its consumer groups as XINFO GROUPS gave
+	// them (name, last delivered ID, pending, consumers; "" for none):
+	// undo restores the dump only while they are the same.
+	Groups string
 }
 
 // Member is one sorted-set member and its score, as the server wrote it
@@ -219,12 +244,19 @@ func (r *Record) validate() error {
 		if r.NewExpireMs != 0 {
 			return fmt.Errorf("key %q: %s with a new expiry", r.Key, r.Action)
 		}
-		if len(r.Members) > 0 || len(r.Fields) > 0 {
+		if len(r.Members) > 0 || len(r.Fields) > 0 || r.Stream != nil {
 			return fmt.Errorf("key %q: %s with members or fields", r.Key, r.Action)
 		}
 	case ActionTrim:
-		if r.NewExpireMs != 0 || len(r.Members) == 0 || len(r.Fields) > 0 {
+		if r.NewExpireMs != 0 || len(r.Members) == 0 || len(r.Fields) > 0 || r.Stream != nil {
 			return fmt.Errorf("key %q: trim needs its members and no new expiry", r.Key)
+		}
+	case ActionStreamTrim:
+		if r.NewExpireMs != 0 || len(r.Members) > 0 || len(r.Fields) > 0 || r.Stream == nil || len(r.Stream.IDs) == 0 {
+			return fmt.Errorf("key %q: stream-trim needs its entry IDs and no new expiry", r.Key)
+		}
+		if len(r.Dump) > 0 && (r.Stream.LastID == "" || r.Stream.Length < 0) {
+			return fmt.Errorf("key %q: stream-trim with a dump needs the stream's last ID and length", r.Key)
 		}
 	case ActionFieldExpire, ActionFieldPersist, ActionFieldDelete:
 		if r.NewExpireMs != 0 || len(r.Fields) == 0 || len(r.Members) > 0 {

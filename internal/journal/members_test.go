@@ -3,6 +3,7 @@ package journal
 import (
 	"bytes"
 	"encoding/hex"
+	"fmt"
 	"testing"
 )
 
@@ -67,5 +68,37 @@ func TestJournal_OldFramesRead(t *testing.T) {
 	f, err := decodeFrame(b, true)
 	if err != nil || len(f.recs) != 2 || f.recs[1].NewExpireMs != 1733000000001 || f.recs[0].Members != nil {
 		t.Fatalf("%v %+v", err, f.recs)
+	}
+}
+
+// TestJournal_StreamTrim: stream-trim records read back with their IDs,
+// their dump and the stream's figures, alone and in batches with others.
+func TestJournal_StreamTrim(t *testing.T) {
+	first := Record{Key: "events:1", Type: "stream", PrevExpireMs: 1733000000000, Action: ActionStreamTrim, Dump: []byte("\x0fpayload\x00"),
+		Stream: &StreamTrim{IDs: []string{"1733000000000-0", "1733000000000-1"}, LastID: "1733000009999-3", EntriesAdded: 42, Length: 40, Groups: "workers 1733000000001-0 1 1"}}
+	next := Record{Key: "events:1", Type: "stream", PrevExpireMs: NoExpire, Action: ActionStreamTrim,
+		Stream: &StreamTrim{IDs: []string{"1733000000001-0"}}}
+	old := Record{Key: "events:2", Type: "stream", PrevExpireMs: NoExpire, Action: ActionStreamTrim, Dump: []byte("d"),
+		Stream: &StreamTrim{IDs: []string{"1-1"}, LastID: "1-1", EntriesAdded: -1, Length: 1}}
+	want := []Record{first, next, {Key: "other", PrevExpireMs: NoExpire, Action: ActionDelete}, old}
+	for _, n := range []int{1, 2, 4} {
+		path := writeBatches(t, want, n)
+		got := reverse(t, path)
+		assertRecords(t, got, reversed(want))
+		for i, r := range reversed(want) {
+			if fmt.Sprint(got[i].Stream) != fmt.Sprint(r.Stream) || !bytes.Equal(got[i].Dump, r.Dump) {
+				t.Fatalf("batches of %d: record %d stream %+v dump %q, want %+v %q", n, i, got[i].Stream, got[i].Dump, r.Stream, r.Dump)
+			}
+		}
+	}
+	for _, r := range []Record{
+		{Key: "k", PrevExpireMs: NoExpire, Action: ActionStreamTrim},
+		{Key: "k", PrevExpireMs: NoExpire, Action: ActionStreamTrim, Stream: &StreamTrim{}},
+		{Key: "k", PrevExpireMs: NoExpire, Action: ActionStreamTrim, Dump: []byte("d"), Stream: &StreamTrim{IDs: []string{"1-0"}}},
+		{Key: "k", PrevExpireMs: NoExpire, Action: ActionTrim, Members: []Member{{"m", "1"}}, Stream: &StreamTrim{IDs: []string{"1-0"}}},
+	} {
+		if err := r.validate(); err == nil {
+			t.Errorf("%+v: valid", r)
+		}
 	}
 }

@@ -32,6 +32,18 @@ func Matrix(t testing.TB) []MatrixServer {
 	return out
 }
 
+// OnMatrix runs test on every server of Matrix, each in a parallel
+// subtest named after the server.
+func OnMatrix(t *testing.T, test func(t *testing.T, image string)) {
+	t.Helper()
+	for _, m := range Matrix(t) {
+		t.Run(m.Name, func(t *testing.T) {
+			t.Parallel()
+			test(t, m.Image)
+		})
+	}
+}
+
 // serverName turns localhost/keyjob-valkey:9.1 into valkey-9.1.
 func serverName(img string) string {
 	name := img[strings.LastIndex(img, "/")+1:]

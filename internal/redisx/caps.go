@@ -51,6 +51,17 @@ const (
 	CmdHMGet        = "hmget"
 	CmdHStrlen      = "hstrlen"
 	CmdHSet         = "hset" // not probed: any call of it writes
+	// A members job on streams (trimming entries by ID-as-time).
+	CmdXLen      = "xlen"
+	CmdXRange    = "xrange"
+	CmdXRevRange = "xrevrange"
+	CmdXDel      = "xdel"
+	CmdXInfo     = "xinfo|stream"
+	CmdXGroups   = "xinfo|groups"
+	// What a survey reads inside the keys it samples (only under CLIENT
+	// NO-TOUCH), probed at the survey's start, never at the dial; it also
+	// reads HPEXPIRETIME, XLEN and XRANGE (above).
+	CmdHRandField = "hrandfield"
 )
 
 // probeKey is the key the checks name: no job selects it, and a command
@@ -86,6 +97,13 @@ var probeArgs = map[string][]string{
 	CmdHStrlen:      {"HSTRLEN", probeKey, "f"},
 	CmdHPersist:     {"HPERSIST", probeKey, "FIELDS", "1", "f"},
 	CmdHDel:         {"HDEL", probeKey, "f"},
+	CmdXLen:         {"XLEN", probeKey},
+	CmdXRange:       {"XRANGE", probeKey, "-", "+", "COUNT", "1"},
+	CmdXRevRange:    {"XREVRANGE", probeKey, "+", "-", "COUNT", "1"},
+	CmdXInfo:        {"XINFO", "STREAM", probeKey},
+	CmdXGroups:      {"XINFO", "GROUPS", probeKey},
+	CmdXDel:         {"XDEL", probeKey, "0-1"},
+	CmdHRandField:   {"HRANDFIELD", probeKey, "1"},
 	// Writes: a key that does not exist is left so, but the call still
 	// counts in INFO commandstats: they are sent only by Probe's writes.
 	CmdPExpireAt: {"PEXPIREAT", probeKey, "1"},
@@ -110,6 +128,7 @@ var writes = map[string]bool{
 	CmdEvalSHA: true, CmdEval: true, CmdScriptLoad: true, CmdNoTouch: true, CmdHPExpireAt: true,
 	CmdZRem: true, CmdZAdd: true,
 	CmdHPersist: true, CmdHDel: true, CmdHMGet: true,
+	CmdXDel: true, CmdXInfo: true, CmdXGroups: true,
 }
 
 // Reads are the commands Dial asks about: every read keyjob may send, and
@@ -222,6 +241,10 @@ func (c *Caps) Check(cmd string) Check {
 	}
 	return Check{Cmd: cmd, Status: Unchecked.String()}
 }
+
+// InsideReads are the commands a survey sends inside the keys it samples
+// (ZRANGE by rank: the probe's BYSCORE form asks the same ACL rule).
+var InsideReads = []string{CmdHRandField, CmdHPExpireTime, CmdZCard, CmdZRange, CmdXLen, CmdXRange}
 
 // HashFieldExpiry says whether the server has per-field TTLs of hashes
 // (HPEXPIREAT: Redis 7.4+, Valkey 9+).

@@ -109,3 +109,31 @@ func TestManaged_Caps(t *testing.T) {
 		})
 	}
 }
+
+// The reads a survey sends inside keys, asked at its start: every server
+// of the matrix has them but HPEXPIRETIME, which only servers with
+// hash-field expiry know; a renamed one is missing.
+func TestMatrix_InsideCaps(t *testing.T) {
+	redistest.OnMatrix(t, func(t *testing.T, image string) {
+		srv := redistest.Start(t, redistest.Options{Image: image, Args: redistest.RenameAway("XLEN")})
+		conn := dial(t, srv.URL)
+		caps, err := conn.Probe(context.Background(), false, redisx.InsideReads...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, cmd := range []string{redisx.CmdHRandField, redisx.CmdZCard, redisx.CmdZRange, redisx.CmdXRange} {
+			if !caps.Has(cmd) {
+				t.Errorf("%s: %+v", cmd, caps.Check(cmd))
+			}
+		}
+		if ch := caps.Check(redisx.CmdXLen); ch.Status != "missing" {
+			t.Errorf("xlen renamed away: %+v", ch)
+		}
+		if got, want := caps.Has(redisx.CmdHPExpireTime), conn.Caps.HashFieldExpiry(); got != want {
+			t.Errorf("hpexpiretime %+v on %s, hash-field expiry %v", caps.Check(redisx.CmdHPExpireTime), caps.Name(), want)
+		}
+		if !conn.Caps.HashFieldExpiry() && !caps.Lacks(redisx.CmdHPExpireTime) {
+			t.Errorf("hpexpiretime on %s without hash-field expiry: %+v, want missing", caps.Name(), caps.Check(redisx.CmdHPExpireTime))
+		}
+	})
+}

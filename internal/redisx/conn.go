@@ -163,6 +163,13 @@ func Dial(ctx context.Context, o Options) (*Conn, error) {
 	return c, nil
 }
 
+// NoTouch says whether every connection of c sends CLIENT NO-TOUCH ON:
+// the server has it and the user may send it, as the dial found out.
+func (c *Conn) NoTouch() bool { return c.opt.ClientNoTouch }
+
+// User is the ACL user the connection authenticates as.
+func (c *Conn) User() string { return c.user() }
+
 // user is the ACL user the connection authenticates as.
 func (c *Conn) user() string {
 	if c.opt.Username != "" {
