@@ -303,30 +303,6 @@ func changedFields(before, after map[string]map[string]redistest.Field) int64 {
 	return n
 }
 
-// A fields run stopped by --limit in the middle of a batch keeps that
-// batch's cursor: the resume walks its hashes again, and those the
-// canary changed are not counted again (as no_fields).
-func TestApply_FieldsLimitCanary(t *testing.T) {
-	m := redistest.FieldServers(t)[0]
-	srv, c := startRedis(t, redistest.Options{Image: m.Image})
-	seedDevices(t, c)
-	state := t.TempDir()
-	job := loadJob(t, fieldsJob)
-	plan, err := planner.Build(context.Background(), dial(t, srv.URL), job, planner.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rep := mustRun(t, dial(t, srv.URL), job, Options{StateDir: state, Limit: 3})
-	if rep.Completed || rep.Outcomes.Change != 3 {
-		t.Fatalf("canary: completed %v, %d hashes changed; want 3", rep.Completed, rep.Outcomes.Change)
-	}
-	rep = mustRun(t, dial(t, srv.URL), job, Options{StateDir: state, Resume: true})
-	if f := plan.Fields; !rep.Completed || rep.Outcomes.FieldsChanged != f.Change || rep.Outcomes.FieldsGrace != f.ChangeGrace ||
-		rep.Outcomes.Change != plan.Outcomes.Change || rep.Outcomes.Skip["no_fields"] != plan.Outcomes.Skip["no_fields"] {
-		t.Errorf("after the canary: %+v, plan %+v %+v", rep.Outcomes, plan.Outcomes, f)
-	}
-}
-
 // A server restarted in the middle of a fields run is rescanned from the
 // start: every journaled field in the state keyjob set is counted once,
 // its hash as changed, and the rescan counts neither again.
