@@ -32,6 +32,8 @@ type Cluster struct {
 	URL       string   // redis://ADDR of the first node
 	Container *testcontainers.DockerContainer
 
+	buses map[string]int // each node's cluster bus port
+
 	mu     sync.Mutex
 	killed []string // nodes KillNode killed: they stay dead
 }
@@ -50,14 +52,21 @@ func StartClusterOn(t testing.TB, img string, primaries, replicas int) *Cluster 
 	if n >= bigCluster {
 		oneBigCluster(t)
 	}
-	ports := freePorts(t, n)
+	// Each node's cluster bus gets a port of its own, distinct from every
+	// node's client port: by default it is the client port + 10000, which
+	// is another node's client port now and then (CI: "bind: Address
+	// already in use", the node never started, no slot was assigned) or
+	// past 65535 for a port above 55535. The bus is only used inside the
+	// container, so its ports are not published.
+	all := freePorts(t, 2*n)
+	ports, buses := all[:n], all[n:]
 	var script strings.Builder
 	var addrs []string
-	for _, p := range ports {
-		fmt.Fprintf(&script, "mkdir -p /data/%d && /usr/bin/redis-server --port %d --cluster-enabled yes "+
+	for i, p := range ports {
+		fmt.Fprintf(&script, "mkdir -p /data/%d && /usr/bin/redis-server --port %d --cluster-enabled yes --cluster-port %d "+
 			"--cluster-config-file /data/%d/nodes.conf --dir /data/%d --cluster-announce-ip 127.0.0.1 "+
 			"--protected-mode no --save '' --appendonly no --enable-debug-command yes "+
-			"--cluster-node-timeout 2000 --daemonize yes --logfile /data/%d/log; ", p, p, p, p, p)
+			"--cluster-node-timeout 2000 --daemonize yes --logfile /data/%d/log; ", p, p, buses[i], p, p, p)
 		addrs = append(addrs, "127.0.0.1:"+strconv.Itoa(p))
 	}
 	// Every server must answer before the cluster is made: a fixed second
@@ -105,7 +114,10 @@ func StartClusterOn(t testing.TB, img string, primaries, replicas int) *Cluster 
 	if err != nil {
 		t.Fatalf("redistest: start cluster: %v%s", err, imageHint(img))
 	}
-	c := &Cluster{Addrs: addrs, URL: "redis://" + addrs[0], Container: ctr}
+	c := &Cluster{Addrs: addrs, URL: "redis://" + addrs[0], Container: ctr, buses: map[string]int{}}
+	for i, a := range addrs {
+		c.buses[a] = buses[i]
+	}
 	if err := c.waitOK(ctx, primaries, primaries*replicas); err != nil {
 		t.Fatalf("redistest: %v\n%s", err, containerLogTail(ctr, 40))
 	}
@@ -563,7 +575,7 @@ func (c *Cluster) AddReplica(ctx context.Context, addr, primary string) error {
 	if err != nil {
 		return err
 	}
-	if err := nodeDo(ctx, addr, "CLUSTER", "MEET", host, port).Error(); err != nil {
+	if err := nodeDo(ctx, addr, "CLUSTER", "MEET", host, port, strconv.Itoa(c.buses[primary])).Error(); err != nil {
 		return fmt.Errorf("CLUSTER MEET on %s: %w", addr, err)
 	}
 	nodes, err := c.Topology(ctx)
