@@ -99,13 +99,32 @@ func TestClusterE2E_FortyPrimaries(t *testing.T) {
 			planRSS := watchRSS(pl)
 			wantExit(t, pl.waitUpTo(t, clusterRunTimeout), 0)
 
-			waitQuiet(t, c)
-			state := filepath.Join(t.TempDir(), "state")
-			began := time.Now()
-			p := start(t, nil, clusterE2EApply(cl.URL, state, append(tc.more, job)...)...)
-			applyRSS := watchRSS(p)
-			r := p.waitUpTo(t, clusterRunTimeout)
-			took := time.Since(began)
+			var (
+				state    string
+				r        result
+				took     time.Duration
+				applyRSS func() float64
+			)
+			// A refusal at the start (the latency baseline above the level,
+			// nothing changed) is the shared machine's, not the run's: the
+			// run is tried again on a quiet cluster, three times at most.
+			for try := 1; ; try++ {
+				waitQuiet(t, c)
+				state = filepath.Join(t.TempDir(), "state")
+				began := time.Now()
+				p := start(t, nil, clusterE2EApply(cl.URL, state, append(tc.more, job)...)...)
+				applyRSS = watchRSS(p)
+				r = p.waitUpTo(t, clusterRunTimeout)
+				took = time.Since(began)
+				if try == 3 || r.code != 3 || !strings.Contains(r.stderr, "already p99") {
+					break
+				}
+				refusal, _, _ := strings.Cut(r.stderr, "\n")
+				t.Logf("try %d refused at the start: %s", try, refusal)
+				if d := redistest.Diff(before, snapshot(t, c)); len(d.Changed)+len(d.Added)+len(d.Removed) != 0 {
+					t.Fatalf("a run refused at the start changed %d keys", len(d.Changed)+len(d.Added)+len(d.Removed))
+				}
+			}
 			wantExit(t, r, 0)
 			cp := readCheckpoint(t, state, "ticket-ttl-backfill")
 			rep := readReport(t, state, "ticket-ttl-backfill", cp.RunID)
