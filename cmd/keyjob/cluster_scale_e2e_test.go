@@ -104,6 +104,7 @@ func TestClusterE2E_FortyPrimaries(t *testing.T) {
 				r        result
 				took     time.Duration
 				applyRSS func() float64
+				refP99   func() time.Duration
 			)
 			// A refusal at the start (the latency baseline above the level,
 			// nothing changed) is the shared machine's, not the run's: the
@@ -114,6 +115,7 @@ func TestClusterE2E_FortyPrimaries(t *testing.T) {
 				began := time.Now()
 				p := start(t, nil, clusterE2EApply(cl.URL, state, append(tc.more, job)...)...)
 				applyRSS = watchRSS(p)
+				refP99 = watchLatency(c, p)
 				r = p.waitUpTo(t, clusterRunTimeout)
 				took = time.Since(began)
 				if try == 3 || r.code != 3 || !strings.Contains(r.stderr, "already p99") {
@@ -128,8 +130,16 @@ func TestClusterE2E_FortyPrimaries(t *testing.T) {
 			wantExit(t, r, 0)
 			cp := readCheckpoint(t, state, "ticket-ttl-backfill")
 			rep := readReport(t, state, "ticket-ttl-backfill", cp.RunID)
+			// At the example's rate no guard may pause the run, unless the
+			// machine (other tests' packages run beside this one in CI)
+			// made a node slow for everyone: a reference client saw it
+			// too, on some node over 10 s of the run.
 			if len(rep.GuardEvents) > 0 && !tc.paused {
-				t.Errorf("guard events on the idle cluster at the example's rate: %v (%+v)", rep.events(), rep.GuardEvents)
+				if ref := refP99(); ref < 10*time.Millisecond {
+					t.Errorf("guard events at the example's rate while a reference client saw PING p99 %v at worst: %v (%+v)", ref, rep.events(), rep.GuardEvents)
+				} else {
+					t.Logf("guard events at the example's rate, the machine busy (a reference client saw PING p99 %v): %v", ref, rep.events())
+				}
 			}
 			clusterE2ECheckReport(t, rep, scaleE2EPrimaries)
 			clusterE2EExpectTickets(t, c, before, snapshot(t, c), values, cp.RunStartMs)
@@ -168,4 +178,35 @@ func waitQuiet(t *testing.T, c rueidis.Client) {
 		}
 	}
 	t.Logf("the cluster never got quiet: PING p99 %v over the last 2 s", p99)
+}
+
+// watchLatency pings the cluster's nodes one after another, a round every
+// tenth of a second, while p runs, and gives the worst PING p99 of one
+// node over a 10-second window, as the latency guard reads it: what any
+// client of that node felt, the reference for whether a latency pause was
+// the machine's.
+func watchLatency(c rueidis.Client, p *proc) func() time.Duration {
+	done := make(chan time.Duration, 1)
+	go func() {
+		ctx := context.Background()
+		var worst time.Duration
+		for !p.exited() {
+			rtts := map[string][]time.Duration{}
+			for end := time.Now().Add(10 * time.Second); time.Now().Before(end) && !p.exited(); {
+				for addr, n := range c.Nodes() {
+					began := time.Now()
+					if n.Do(ctx, n.B().Ping().Build()).Error() == nil {
+						rtts[addr] = append(rtts[addr], time.Since(began))
+					}
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+			for _, rs := range rtts {
+				slices.Sort(rs)
+				worst = max(worst, rs[len(rs)*99/100])
+			}
+		}
+		done <- worst
+	}()
+	return func() time.Duration { return <-done }
 }
