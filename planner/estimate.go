@@ -55,12 +55,7 @@ const memberBytes = 16
 // AOF: ZREM commands of up to a chunk of members each (a script's writes
 // are replicated as the commands it sends).
 func membersAOFBytes(key string, n int64) int64 {
-	if n <= 0 {
-		return 0
-	}
-	calls := (n + batch.MembersChunk - 1) / batch.MembersChunk
-	member := respBytes(strings.Repeat("m", memberBytes)) - 4 // without the array header
-	return calls*respBytes("ZREM", key) + n*member
+	return chunkedAOFBytes("ZREM", key, n, strings.Repeat("m", memberBytes))
 }
 
 // streamIDBytes is the length of a stream entry ID ("1733000000000-0").
@@ -69,12 +64,17 @@ const streamIDBytes = msDigits + 2
 // streamAOFBytes is what removing n entries of one stream appends to the
 // AOF: one XDEL of up to a chunk of IDs per chunk.
 func streamAOFBytes(key string, n int64) int64 {
+	return chunkedAOFBytes("XDEL", key, n, strings.Repeat("0", streamIDBytes))
+}
+
+// chunkedAOFBytes is n items like item removed from key by cmd, up to a
+// chunk of them a call.
+func chunkedAOFBytes(cmd, key string, n int64, item string) int64 {
 	if n <= 0 {
 		return 0
 	}
 	calls := (n + batch.MembersChunk - 1) / batch.MembersChunk
-	id := respBytes(strings.Repeat("0", streamIDBytes)) - 4 // without the array header
-	return calls*respBytes("XDEL", key) + n*id
+	return calls*respBytes(cmd, key) + n*(respBytes(item)-4) // an item without the array header
 }
 
 // journalRecordBytes approximates one journal line: the key, its previous
