@@ -244,10 +244,7 @@ func decodeFrame(b []byte, withRecords bool) (frame, error) {
 		return f, d.done()
 	}
 	f.node = d.string()
-	n := d.uvarint()
-	if d.err == nil && n > uint64(len(d.b)) {
-		d.err = fmt.Errorf("%d records in %d bytes", n, len(d.b))
-	}
+	n := d.count("records", 1)
 	f.records = int64(n)
 	flags := d.byte()
 	var common Record
@@ -334,10 +331,7 @@ func (d *decoder) varint() int64 {
 // members reads a record's removed members: a count, then member and
 // score strings.
 func (d *decoder) members() []Member {
-	n := d.uvarint()
-	if d.err == nil && n > uint64(len(d.b))/2 {
-		d.err = fmt.Errorf("%d members in %d bytes", n, len(d.b))
-	}
+	n := d.count("members", 2)
 	if d.err != nil || n == 0 {
 		return nil
 	}
@@ -351,10 +345,7 @@ func (d *decoder) members() []Member {
 // stream reads a record's stream part (appendStream); nil when it has no
 // IDs (a record of another action in a frame with stream records).
 func (d *decoder) stream() *StreamTrim {
-	n := d.uvarint()
-	if d.err == nil && n > uint64(len(d.b)) {
-		d.err = fmt.Errorf("%d entry IDs in %d bytes", n, len(d.b))
-	}
+	n := d.count("entry IDs", 1)
 	if d.err != nil {
 		return nil
 	}
@@ -392,10 +383,7 @@ func appendFields(b []byte, fs []Field) []byte {
 
 // fields reads what appendFields wrote.
 func (d *decoder) fields() []Field {
-	n := d.uvarint()
-	if d.err == nil && n > uint64(len(d.b))/4 {
-		d.err = fmt.Errorf("%d fields in %d bytes", n, len(d.b))
-	}
+	n := d.count("fields", 4)
 	if d.err != nil || n == 0 {
 		return nil
 	}
@@ -434,6 +422,17 @@ func (d *decoder) action() string {
 		return ""
 	}
 	return actionNames[c]
+}
+
+// count reads how many items of at least minBytes bytes each follow,
+// refusing a count the rest of the payload cannot hold: a torn or crafted
+// frame must not make a huge allocation.
+func (d *decoder) count(what string, minBytes uint64) uint64 {
+	n := d.uvarint()
+	if d.err == nil && n > uint64(len(d.b))/minBytes {
+		d.err = fmt.Errorf("%d %s in %d bytes", n, what, len(d.b))
+	}
+	return n
 }
 
 // raw reads a length and that many bytes, without copying them.
